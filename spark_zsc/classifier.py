@@ -1,0 +1,178 @@
+"""`ZeroShotClassifier`: the pyspark.ml Transformer users put in their jobs and pipelines."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Optional
+
+from pyspark import keyword_only
+from pyspark.ml import Transformer
+from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StringType, StructType
+
+from . import metrics as metrics_
+from .distribution import ship
+from .model_source import load_bundle
+from .options import ConfigError, EngineOptions, ScoringOptions, parse_candidate_labels
+from .params import ZeroShotParams
+from .udf import build_classify_udf, null_when_unclassified
+
+
+class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, DefaultParamsWritable):
+    """Zero-shot text classification with a Hugging Face NLI model, scores equal to
+    ``transformers.pipeline("zero-shot-classification")``.
+
+    Adds ``outputCol``: ``struct<label, score, labels, scores>`` with labels sorted by
+    descending score, or null for a row that could not be classified (null or blank
+    text, no usable labels). The model is loaded on the driver when ``transform`` is
+    called, broadcast once, and loaded once per Python worker.
+
+    >>> clf = ZeroShotClassifier(model=tiny_model, inputCol="text",
+    ...                          candidateLabels=["sports", "business"])
+    >>> row = clf.transform(spark.createDataFrame([("The team won",)], ["text"])).head()
+    >>> sorted(row.zsc.labels), round(sum(row.zsc.scores), 6)
+    (['business', 'sports'], 1.0)
+    >>> clf.metrics()["classified"]
+    1
+    """
+
+    @keyword_only
+    def __init__(
+        self,
+        *,
+        model: Optional[str] = None,
+        inputCol: Optional[str] = None,
+        outputCol: Optional[str] = None,
+        candidateLabels=None,
+        labelsCol: Optional[str] = None,
+        hypothesisTemplate: Optional[str] = None,
+        multiLabel: Optional[bool] = None,
+        maxLength: Optional[int] = None,
+        tokenBudget: Optional[int] = None,
+        threads: Optional[int] = None,
+        device: Optional[str] = None,
+    ):
+        super().__init__()
+        self._accumulator = None
+        self._set(**self._input_kwargs)
+
+    @keyword_only
+    def setParams(self, **kwargs) -> "ZeroShotClassifier":
+        """Set any of the constructor's keyword arguments."""
+        return self._set(**self._input_kwargs)
+
+    def setModel(self, value: str) -> "ZeroShotClassifier":
+        return self._set(model=value)
+
+    def setInputCol(self, value: str) -> "ZeroShotClassifier":
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value: str) -> "ZeroShotClassifier":
+        return self._set(outputCol=value)
+
+    def setCandidateLabels(self, value) -> "ZeroShotClassifier":
+        return self._set(candidateLabels=value)
+
+    def setLabelsCol(self, value: str) -> "ZeroShotClassifier":
+        return self._set(labelsCol=value)
+
+    def setHypothesisTemplate(self, value: str) -> "ZeroShotClassifier":
+        return self._set(hypothesisTemplate=value)
+
+    def setMultiLabel(self, value: bool) -> "ZeroShotClassifier":
+        return self._set(multiLabel=value)
+
+    def setMaxLength(self, value: int) -> "ZeroShotClassifier":
+        return self._set(maxLength=value)
+
+    def setTokenBudget(self, value: int) -> "ZeroShotClassifier":
+        return self._set(tokenBudget=value)
+
+    def setThreads(self, value: int) -> "ZeroShotClassifier":
+        return self._set(threads=value)
+
+    def setDevice(self, value: str) -> "ZeroShotClassifier":
+        return self._set(device=value)
+
+    def metrics(self) -> dict:
+        """Counters summed over every action on DataFrames this classifier produced: rows,
+        classified, skipped (and skipped_* by reason), pairs, forward_pairs, tokens,
+        padded_tokens, forward_batches, forward_seconds, model_loads, model_load_seconds."""
+        return metrics_.snapshot(self._accumulator)
+
+    # -- validation, all on the driver -------------------------------------------------
+
+    def _scoring_options(self, schema: StructType) -> ScoringOptions:
+        has_fixed = self.isDefined(self.candidateLabels)
+        has_column = self.isDefined(self.labelsCol)
+        if has_fixed and has_column:
+            raise ConfigError("set candidateLabels or labelsCol, not both")
+        if has_column:
+            column = self.getLabelsCol()
+            if column not in schema.names:
+                raise ConfigError(f"labelsCol {column!r} is not a column of the input (columns: {schema.names})")
+            field_type = schema[column].dataType
+            if not (isinstance(field_type, ArrayType) and isinstance(field_type.elementType, StringType)):
+                raise ConfigError(
+                    f"labelsCol {column!r} must be array<string>, but it is {field_type.simpleString()}; "
+                    "e.g. split(col, ',') turns a comma-separated string into one"
+                )
+            labels = None
+        else:
+            labels = parse_candidate_labels(self.getCandidateLabels() if has_fixed else None)
+            if not labels:
+                raise ConfigError("no candidate labels: set candidateLabels=[...] or labelsCol='a column of labels'")
+            labels = tuple(labels)
+        return ScoringOptions(
+            hypothesis_template=self.getHypothesisTemplate(),
+            multi_label=self.getMultiLabel(),
+            candidate_labels=labels,
+        )
+
+    def _engine_options(self) -> EngineOptions:
+        return EngineOptions(
+            max_length=self.getMaxLength() or None,
+            token_budget=self.getTokenBudget(),
+            threads=self.getThreads(),
+            device=self.getDevice(),
+        )
+
+    def _check_columns(self, schema: StructType) -> None:
+        if not self.isDefined(self.inputCol):
+            raise ConfigError("inputCol is not set: name the column that holds the text")
+        text_column = self.getInputCol()
+        if text_column not in schema.names:
+            raise ConfigError(f"inputCol {text_column!r} is not a column of the input (columns: {schema.names})")
+        if not isinstance(schema[text_column].dataType, StringType):
+            raise ConfigError(
+                f"inputCol {text_column!r} must be a string column, but it is "
+                f"{schema[text_column].dataType.simpleString()}: cast it first"
+            )
+        if self.getOutputCol() in schema.names:
+            raise ConfigError(f"outputCol {self.getOutputCol()!r} already exists in the input: choose another name")
+
+    # -- the transform -------------------------------------------------------------------
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        self._check_columns(dataset.schema)
+        scoring = self._scoring_options(dataset.schema)
+        engine_options = self._engine_options()
+        spark = dataset.sparkSession
+        model = ship(spark, load_bundle(self.getModel()))
+        if self._accumulator is None:
+            self._accumulator = metrics_.new_accumulator(spark)
+        classify = build_classify_udf(model, scoring, engine_options, self._accumulator)
+        inputs = [dataset[self.getInputCol()]]
+        if scoring.candidate_labels is None:
+            inputs.append(dataset[self.getLabelsCol()])
+        # The UDF's struct goes into a temporary column first so that the null-struct
+        # fix-up reads its result instead of calling the UDF a second time.
+        raw = f"__spark_zsc_{uuid.uuid4().hex[:8]}"
+        output = self.getOutputCol()
+        return (
+            dataset.withColumn(raw, classify(*inputs))
+            .withColumn(output, null_when_unclassified(F.col(raw)))
+            .drop(raw)
+        )

@@ -1,0 +1,92 @@
+"""The node-local copy of a model: written once per node from what the driver shipped.
+
+Every Python worker on a node loads the model from the same files, so the weights can
+be memory-mapped and their pages shared instead of copied into each worker. Writers
+race safely: each writes a private temporary folder and renames it into place (atomic
+on one file system); a worker killed mid-write leaves only a temporary folder that is
+never read. A folder is used only when its content matches the fingerprint.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+from .model_source import fingerprint_files
+
+log = logging.getLogger("spark_zsc")
+
+COMPLETE_MARKER = ".spark_zsc_complete"
+STALE_TEMP_SECONDS = 3600
+
+
+class FingerprintMismatch(RuntimeError):
+    pass
+
+
+def cache_root() -> Path:
+    """Where models are kept on each node: $SPARK_ZSC_CACHE_DIR, else the temp folder."""
+    root = Path(os.environ.get("SPARK_ZSC_CACHE_DIR") or Path(tempfile.gettempdir()) / "spark_zsc_models")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def read_folder(folder: Path) -> dict:
+    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != COMPLETE_MARKER}
+
+
+def _verified(folder: Path, fingerprint: str) -> bool:
+    return (folder / COMPLETE_MARKER).is_file() and fingerprint_files(read_folder(folder)) == fingerprint
+
+
+def _clear_stale_temporaries(root: Path) -> None:
+    for leftover in root.glob(".tmp-*"):
+        try:
+            if time.time() - leftover.stat().st_mtime > STALE_TEMP_SECONDS:
+                shutil.rmtree(leftover, ignore_errors=True)
+        except FileNotFoundError:
+            pass
+
+
+def local_model_folder(fingerprint: str, fetch_files: Callable[[], dict]) -> Path:
+    """The node-local folder of the model `fingerprint`, written from `fetch_files()` if needed.
+
+    `fetch_files` is only called when this node has no verified copy yet (reading a
+    broadcast costs a transfer), and what it returns is checked against the fingerprint
+    before it is written.
+    """
+    root = cache_root()
+    folder = root / fingerprint
+    if _verified(folder, fingerprint):
+        return folder
+    files = fetch_files()
+    received = fingerprint_files(files)
+    if received != fingerprint:
+        raise FingerprintMismatch(
+            f"the model received on this executor has fingerprint {received[:12]}, expected "
+            f"{fingerprint[:12]}: the shipped weights were altered or truncated in transit"
+        )
+    _clear_stale_temporaries(root)
+    tmp = root / f".tmp-{fingerprint[:12]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp.mkdir()
+    for name, data in files.items():
+        (tmp / name).write_bytes(data)
+    (tmp / COMPLETE_MARKER).write_text(fingerprint)
+    if folder.exists() and not _verified(folder, fingerprint):
+        # A damaged copy (edited or cut by hand): set it aside rather than trust it.
+        try:
+            shutil.rmtree(folder.rename(root / f".tmp-damaged-{uuid.uuid4().hex[:8]}"), ignore_errors=True)
+        except OSError:  # another worker moved it first
+            pass
+    try:
+        tmp.rename(folder)
+    except OSError:  # another worker renamed its complete copy first
+        shutil.rmtree(tmp, ignore_errors=True)
+    log.info("wrote model %s to %s", fingerprint[:12], folder)
+    return folder

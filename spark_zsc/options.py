@@ -1,0 +1,101 @@
+"""Options, checked once on the driver before any Spark job starts.
+
+Every check raises `ConfigError` with a message that names the option and says what
+to change; executors receive only options that passed.
+"""
+
+from __future__ import annotations
+
+import string
+from dataclasses import asdict, dataclass
+from typing import Optional, Sequence, Union
+
+DEFAULT_MODEL = "valhalla/distilbart-mnli-12-1"
+DEFAULT_TEMPLATE = "This example is {}."
+DEFAULT_TOKEN_BUDGET = 4096
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class ConfigError(ValueError):
+    """A configuration mistake the user must fix; raised on the driver, before any job."""
+
+
+def parse_candidate_labels(labels: Union[str, Sequence[str], None], option: str = "candidateLabels") -> list[str]:
+    """Fixed candidate labels: a list, or one string split on commas as the pipeline does.
+
+    A blank entry in a list is a mistake here (unlike in a per-row labels column, where it is
+    data and dropped); a repeated label is kept once, first occurrence first.
+    """
+    if labels is None:
+        return []
+    if isinstance(labels, str):
+        return list(dict.fromkeys(l.strip() for l in labels.split(",") if l.strip()))
+    cleaned = []
+    for position, label in enumerate(labels):
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(
+                f"{option} holds a blank or non-string label at position {position} ({label!r}): "
+                "remove it or give it a name"
+            )
+        cleaned.append(label)
+    return list(dict.fromkeys(cleaned))
+
+
+def validate_template(template: str, option: str = "hypothesisTemplate") -> str:
+    """A hypothesis template must hold exactly one `{}` where the label goes."""
+    if not isinstance(template, str):
+        raise ConfigError(f"{option} must be a string with one {{}} for the label, got {template!r}")
+    try:
+        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+    except ValueError as error:
+        raise ConfigError(f"{option} {template!r} is not a valid template ({error}); write {{{{ and }}}} for literal braces") from None
+    if fields != [""]:
+        raise ConfigError(
+            f"{option} {template!r} must contain exactly one {{}} where the label goes "
+            f"(found {len(fields)} placeholder(s)); e.g. {DEFAULT_TEMPLATE!r}"
+        )
+    return template
+
+
+def _positive_int(value, option: str, allow_zero: bool = False) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
+        least = "0 or more" if allow_zero else "1 or more"
+        raise ConfigError(f"{option} must be an integer, {least}; got {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """How each Python worker runs the model. Plain data: it travels to executors."""
+
+    max_length: Optional[int] = None  # tokens per pair; None = the tokenizer's limit
+    token_budget: int = DEFAULT_TOKEN_BUDGET  # padded tokens per forward batch
+    threads: int = 0  # torch threads per task; 0 = the task's CPUs (spark.task.cpus)
+    device: str = "auto"
+
+    def __post_init__(self):
+        if self.max_length is not None:
+            _positive_int(self.max_length, "maxLength")
+            if self.max_length < 8:
+                raise ConfigError(f"maxLength {self.max_length} leaves no room for a text and a hypothesis: use 8 or more")
+        _positive_int(self.token_budget, "tokenBudget")
+        _positive_int(self.threads, "threads", allow_zero=True)
+        if self.device not in DEVICES:
+            raise ConfigError(f"device must be one of {', '.join(DEVICES)}; got {self.device!r}")
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ScoringOptions:
+    """What a classification means: labels, template, single- or multi-label."""
+
+    hypothesis_template: str = DEFAULT_TEMPLATE
+    multi_label: bool = False
+    candidate_labels: Optional[tuple[str, ...]] = None  # None: labels come per row
+
+    def __post_init__(self):
+        validate_template(self.hypothesis_template)
+        if not isinstance(self.multi_label, bool):
+            raise ConfigError(f"multiLabel must be True or False; got {self.multi_label!r}")

@@ -1,0 +1,124 @@
+"""Premise/hypothesis pairs as token ids, laid out exactly as the tokenizer would.
+
+`transformers` tokenizes a pair as two separate sequences joined by the tokenizer's
+post-processor (BART: ``<s> premise </s></s> hypothesis </s>``) and, with
+``truncation="only_first"``, cuts only the premise. Doing the same by hand lets the
+engine tokenize each distinct text once and each hypothesis once, instead of every
+(text, label) pair, and read special-token strings in user text (``</s>``, ``<s>``) as
+literal characters rather than as control tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+_PROBE_FIRST = "premise probe"
+_PROBE_SECOND = "hypothesis probe"
+
+
+def _find(haystack: Sequence[int], needle: Sequence[int], start: int = 0) -> int:
+    for i in range(start, len(haystack) - len(needle) + 1):
+        if list(haystack[i : i + len(needle)]) == list(needle):
+            return i
+    raise ValueError("the tokenizer's pair template could not be recognised")
+
+
+@dataclass(frozen=True)
+class PairLayout:
+    """The special tokens a tokenizer puts around and between the two sequences of a pair."""
+
+    prefix: tuple[int, ...]
+    middle: tuple[int, ...]
+    suffix: tuple[int, ...]
+    # token type ids of each segment: prefix, first, middle, second, suffix
+    types: tuple[int, int, int, int, int]
+
+    @property
+    def special_count(self) -> int:
+        return len(self.prefix) + len(self.middle) + len(self.suffix)
+
+    @classmethod
+    def of(cls, backend) -> "PairLayout":
+        """Read the layout off the tokenizer's own post-processor with two probe sequences."""
+        first = backend.encode(_PROBE_FIRST, add_special_tokens=False)
+        second = backend.encode(_PROBE_SECOND, add_special_tokens=False)
+        pair = backend.post_process(first, second, add_special_tokens=True)
+        ids, type_ids = pair.ids, pair.type_ids
+        a = _find(ids, first.ids)
+        b = _find(ids, second.ids, a + len(first.ids))
+        a_end, b_end = a + len(first.ids), b + len(second.ids)
+
+        def type_at(i: int) -> int:
+            return type_ids[i] if i < len(type_ids) else 0
+
+        return cls(
+            prefix=tuple(ids[:a]),
+            middle=tuple(ids[a_end:b]),
+            suffix=tuple(ids[b_end:]),
+            types=(type_at(0), type_at(a), type_at(a_end), type_at(b), type_at(len(ids) - 1)),
+        )
+
+    def join(self, first: Sequence[int], second: Sequence[int]) -> list[int]:
+        return [*self.prefix, *first, *self.middle, *second, *self.suffix]
+
+    def type_ids(self, first_len: int, second_len: int) -> list[int]:
+        lengths = (len(self.prefix), first_len, len(self.middle), second_len, len(self.suffix))
+        return [t for t, n in zip(self.types, lengths) for _ in range(n)]
+
+
+class PairEncoder:
+    """Tokenizes texts and hypotheses separately and joins them into model inputs.
+
+    Hypotheses repeat across rows and batches, so their ids are cached for the life of
+    the encoder (one per worker process): a bounded dict, cleared when it grows too big.
+    """
+
+    _HYPOTHESIS_CACHE_LIMIT = 100_000
+
+    def __init__(self, tokenizer, max_length: int):
+        backend = getattr(tokenizer, "_tokenizer", None)
+        if backend is None or not hasattr(backend, "post_process"):
+            raise ValueError(
+                f"{type(tokenizer).__name__} has no `tokenizers` backend; spark_zsc needs a "
+                "fast tokenizer (tokenizer.json, or vocab/merges files it can convert)"
+            )
+        self._backend = backend
+        self.layout = PairLayout.of(backend)
+        self.max_length = max_length
+        self.needs_type_ids = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
+        self._hypotheses: dict[str, list[int]] = {}
+
+    def _encode(self, texts: list[str]) -> list[list[int]]:
+        # encode_special_tokens makes "</s>" in user text plain characters: a row holding it
+        # must neither change its meaning nor break BART's "same number of <eos>" check.
+        self._backend.encode_special_tokens = True
+        try:
+            return [e.ids for e in self._backend.encode_batch(texts, add_special_tokens=False)]
+        finally:
+            self._backend.encode_special_tokens = False
+
+    def encode_texts(self, texts: list[str]) -> list[list[int]]:
+        return self._encode(texts)
+
+    def encode_hypotheses(self, hypotheses: list[str]) -> list[list[int]]:
+        missing = list(dict.fromkeys(h for h in hypotheses if h not in self._hypotheses))
+        if missing:
+            if len(self._hypotheses) + len(missing) > self._HYPOTHESIS_CACHE_LIMIT:
+                self._hypotheses.clear()
+            self._hypotheses.update(zip(missing, self._encode(missing)))
+        return [self._hypotheses[h] for h in hypotheses]
+
+    def join(self, premise: list[int], hypothesis: list[int]) -> tuple[list[int], list[int] | None]:
+        """Input ids (and token type ids where the model takes them) of one pair.
+
+        Like ``truncation="only_first"``: the premise is cut to fit `max_length`. A
+        hypothesis too long to leave room for one premise token is cut as well, where the
+        reference pipeline would fail the whole batch.
+        """
+        room = self.max_length - self.layout.special_count
+        hypothesis = hypothesis[: max(room - 1, 1)]
+        premise = premise[: max(room - len(hypothesis), 0)]
+        ids = self.layout.join(premise, hypothesis)
+        types = self.layout.type_ids(len(premise), len(hypothesis)) if self.needs_type_ids else None
+        return ids, types

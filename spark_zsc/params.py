@@ -1,0 +1,104 @@
+"""The ZeroShotClassifier's Params: names, docs, defaults and getters (pyspark.ml style)."""
+
+from __future__ import annotations
+
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param.shared import HasInputCol, HasOutputCol
+
+from .options import DEFAULT_MODEL, DEFAULT_TEMPLATE, DEFAULT_TOKEN_BUDGET
+
+
+def _to_labels(value):
+    """A list of labels, or one string split on commas as the HF pipeline does."""
+    if isinstance(value, str):
+        return [label.strip() for label in value.split(",") if label.strip()]
+    return TypeConverters.toList(value)
+
+
+class ZeroShotParams(HasInputCol, HasOutputCol):
+    model = Param(
+        Params._dummy(), "model",
+        "Hugging Face hub id or local folder of an NLI model (resolved on the driver only).",
+        typeConverter=TypeConverters.toString,
+    )
+    candidateLabels = Param(
+        Params._dummy(), "candidateLabels",
+        "Candidate labels for every row: a list, or one comma-separated string. "
+        "Exclusive with labelsCol.",
+        typeConverter=_to_labels,
+    )
+    labelsCol = Param(
+        Params._dummy(), "labelsCol",
+        "An array<string> column of candidate labels per row. Exclusive with candidateLabels.",
+        typeConverter=TypeConverters.toString,
+    )
+    hypothesisTemplate = Param(
+        Params._dummy(), "hypothesisTemplate",
+        "Hypothesis built from each label; must hold exactly one {}.",
+        typeConverter=TypeConverters.toString,
+    )
+    multiLabel = Param(
+        Params._dummy(), "multiLabel",
+        "Score each label on its own (entailment vs contradiction) instead of a softmax across labels.",
+        typeConverter=TypeConverters.toBoolean,
+    )
+    maxLength = Param(
+        Params._dummy(), "maxLength",
+        "Most tokens per (text, hypothesis) pair; longer texts are truncated. 0 = the tokenizer's limit.",
+        typeConverter=TypeConverters.toInt,
+    )
+    tokenBudget = Param(
+        Params._dummy(), "tokenBudget",
+        "Most tokens, padding included, in one forward batch; bounds worker memory.",
+        typeConverter=TypeConverters.toInt,
+    )
+    threads = Param(
+        Params._dummy(), "threads",
+        "torch threads per task; 0 = the task's CPUs (spark.task.cpus).",
+        typeConverter=TypeConverters.toInt,
+    )
+    device = Param(
+        Params._dummy(), "device",
+        "auto (a GPU when the task was given one), cpu or cuda.",
+        typeConverter=TypeConverters.toString,
+    )
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(
+            model=DEFAULT_MODEL,
+            outputCol="zsc",
+            hypothesisTemplate=DEFAULT_TEMPLATE,
+            multiLabel=False,
+            maxLength=0,
+            tokenBudget=DEFAULT_TOKEN_BUDGET,
+            threads=0,
+            device="auto",
+        )
+
+    def getModel(self) -> str:
+        return self.getOrDefault(self.model)
+
+    def getCandidateLabels(self) -> list:
+        return self.getOrDefault(self.candidateLabels)
+
+    def getLabelsCol(self) -> str:
+        return self.getOrDefault(self.labelsCol)
+
+    def getHypothesisTemplate(self) -> str:
+        return self.getOrDefault(self.hypothesisTemplate)
+
+    def getMultiLabel(self) -> bool:
+        return self.getOrDefault(self.multiLabel)
+
+    def getMaxLength(self) -> int:
+        return self.getOrDefault(self.maxLength)
+
+    def getTokenBudget(self) -> int:
+        return self.getOrDefault(self.tokenBudget)
+
+    def getThreads(self) -> int:
+        return self.getOrDefault(self.threads)
+
+    def getDevice(self) -> str:
+        return self.getOrDefault(self.device)

@@ -1,0 +1,95 @@
+"""Random-weight NLI models built offline, for tests, benchmarks and demos.
+
+Nothing here downloads anything: a byte-level BPE tokenizer is trained with the
+`tokenizers` library on the sentences given, and a BART sequence-classification model
+with an MNLI-style head is initialised from a seed. Its scores are meaningless, but
+it runs exactly the code (and, at full shape, exactly the arithmetic) of a real one.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+# The shape of valhalla/distilbart-mnli-12-1 (REFERENCE.md section 1).
+DISTILBART_MNLI_12_1_SHAPE = dict(
+    d_model=1024,
+    encoder_layers=12,
+    decoder_layers=1,
+    encoder_attention_heads=16,
+    decoder_attention_heads=16,
+    encoder_ffn_dim=4096,
+    decoder_ffn_dim=4096,
+    max_position_embeddings=1024,
+)
+
+TINY_SHAPE = dict(
+    d_model=32,
+    encoder_layers=2,
+    decoder_layers=1,
+    encoder_attention_heads=2,
+    decoder_attention_heads=2,
+    encoder_ffn_dim=64,
+    decoder_ffn_dim=64,
+    max_position_embeddings=128,
+)
+
+BART_SPECIAL_TOKENS = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]  # ids 0..4, as in BART
+
+
+def build_random_nli_model(
+    folder: str | Path,
+    sentences: Iterable[str],
+    *,
+    vocab_size: int = 1000,
+    shape: dict | None = None,
+    model_max_length: int | None = None,
+    seed: int = 0,
+    init_std: float = 0.2,
+    label_names: tuple[str, str, str] = ("CONTRADICTION", "NEUTRAL", "ENTAILMENT"),
+) -> Path:
+    """Write a random BART NLI model (safetensors) and its tokenizer into `folder`.
+
+    `init_std` is larger than BART's 0.02 so that a tiny model gives scores that differ
+    clearly between texts and labels; tests need that to tell right from wrong.
+    """
+    import torch
+    from tokenizers import ByteLevelBPETokenizer
+    from transformers import BartConfig, BartForSequenceClassification, BartTokenizer
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    shape = dict(TINY_SHAPE if shape is None else shape)
+    max_length = model_max_length or shape["max_position_embeddings"]
+
+    bpe = ByteLevelBPETokenizer()
+    bpe.train_from_iterator(
+        list(sentences), vocab_size=vocab_size, min_frequency=1, special_tokens=BART_SPECIAL_TOKENS
+    )
+    bpe.save_model(str(folder))
+    # Loaded from vocab.json + merges.txt, as the real distilbart checkpoints are.
+    tokenizer = BartTokenizer.from_pretrained(folder, model_max_length=max_length)
+    tokenizer.save_pretrained(folder)
+
+    config = BartConfig(
+        vocab_size=bpe.get_vocab_size(),
+        pad_token_id=1,
+        bos_token_id=0,
+        eos_token_id=2,
+        decoder_start_token_id=2,
+        forced_eos_token_id=2,
+        scale_embedding=False,
+        activation_function="gelu",
+        init_std=init_std,
+        dropout=0.0,
+        attention_dropout=0.0,
+        activation_dropout=0.0,
+        classifier_dropout=0.0,
+        id2label=dict(enumerate(label_names)),
+        label2id={name: i for i, name in enumerate(label_names)},
+        **shape,
+    )
+    torch.manual_seed(seed)
+    model = BartForSequenceClassification(config).eval()
+    model.save_pretrained(folder, safe_serialization=True)
+    return folder

@@ -1,0 +1,66 @@
+"""The pandas UDF: a thin layer that feeds Arrow batches to the worker's engine."""
+
+from __future__ import annotations
+
+from typing import Iterator, Optional, Tuple
+
+import pandas as pd
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+from pyspark.sql.functions import pandas_udf
+
+from .options import EngineOptions, ScoringOptions
+
+RESULT_FIELDS = ("label", "score", "labels", "scores")
+RESULT_SCHEMA = "label string, score double, labels array<string>, scores array<double>"
+_NO_RESULT = (None, None, None, None)
+
+
+def _as_labels(value) -> Optional[list]:
+    # Arrow hands array<string> cells to pandas as numpy arrays (or None)
+    return None if value is None else list(value)
+
+
+def build_classify_udf(model, scoring: ScoringOptions, engine_options: EngineOptions, accumulator):
+    """A pandas UDF `(text[, labels]) -> struct<label, score, labels, scores>`.
+
+    `model` is a distribution handle (fingerprint plus a way to fetch the files); only
+    the fingerprint is read unless this worker has to load the model.
+    """
+    fixed_labels = list(scoring.candidate_labels) if scoring.candidate_labels is not None else None
+    template, multi_label = scoring.hypothesis_template, scoring.multi_label
+
+    def classify_batches(batches: Iterator) -> Iterator[pd.DataFrame]:
+        from .worker_cache import engine_for
+
+        engine, load_seconds = engine_for(model.fingerprint, model.fetch_files, engine_options)
+        if load_seconds:
+            accumulator.add({"model_loads": 1, "model_load_seconds": load_seconds})
+        for batch in batches:
+            if fixed_labels is not None:
+                texts, labels = batch, [fixed_labels] * len(batch)
+            else:
+                texts, labels = batch[0], [_as_labels(v) for v in batch[1]]
+            results, stats = engine.classify(
+                texts.tolist(), labels, hypothesis_template=template, multi_label=multi_label
+            )
+            accumulator.add(stats.as_dict())
+            yield pd.DataFrame([r or _NO_RESULT for r in results], columns=list(RESULT_FIELDS))
+
+    if fixed_labels is not None:
+
+        def classify_fixed(texts: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
+            return classify_batches(texts)
+
+        return pandas_udf(classify_fixed, RESULT_SCHEMA)
+
+    def classify_per_row(pairs: Iterator[Tuple[pd.Series, pd.Series]]) -> Iterator[pd.DataFrame]:
+        return classify_batches(pairs)
+
+    return pandas_udf(classify_per_row, RESULT_SCHEMA)
+
+
+def null_when_unclassified(result: Column) -> Column:
+    """A pandas UDF cannot return a null struct, only a struct of nulls: turn the latter
+    into a real null, so that `zsc IS NULL` finds the rows that were not classified."""
+    return F.when(result["label"].isNull(), F.lit(None)).otherwise(result)

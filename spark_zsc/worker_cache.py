@@ -1,0 +1,119 @@
+"""One model per Python worker process, loaded on first use and kept across tasks.
+
+Operational truths (the reasons this module looks the way it does):
+
+- It needs `spark.python.worker.reuse=true` (Spark's default): a worker, and so this
+  cache, lives across tasks, partitions, actions and classifiers. A worker idle for
+  about a minute is killed by Spark; the next task then loads the model again.
+- Entries are keyed by the weights' content fingerprint and the device, never by a
+  random id, so a new classifier or a re-created UDF over the same weights reuses the
+  loaded model, and a reused worker never runs on a GPU another task was given.
+- Each concurrent task has its own worker process, so N task slots hold N models;
+  loading from the node-local copy (node_store) lets them share the weights' pages.
+- Spark sets OMP_NUM_THREADS to spark.task.cpus in workers; torch threads are set
+  explicitly for every task so that a worker follows the current task's share.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+from .engine import ZeroShotEngine
+from .node_store import local_model_folder
+from .options import EngineOptions
+
+log = logging.getLogger("spark_zsc")
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    tokenizer: object
+    seconds: float
+
+
+_models: dict[tuple, LoadedModel] = {}
+_engines: dict[tuple, ZeroShotEngine] = {}  # light wrappers over _models, one per engine setting
+_lock = threading.Lock()
+
+
+def _worker_log_handler() -> None:
+    """Executors' Python workers configure no logging: send ours to stderr, which Spark
+    keeps in the executor's log."""
+    if not log.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+
+
+def _load(folder, device: str) -> LoadedModel:
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a bar per load would fill executor logs
+    started = time.perf_counter()
+    model = AutoModelForSequenceClassification.from_pretrained(
+        folder, use_safetensors=True, trust_remote_code=False, dtype=torch.float32
+    )
+    model = model.to(device).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    return LoadedModel(model, tokenizer, time.perf_counter() - started)
+
+
+def task_threads(options: EngineOptions) -> int:
+    """torch threads for this task: the configured number, else the CPUs Spark gave the task."""
+    if options.threads:
+        return options.threads
+    try:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        if context is not None:
+            return max(1, context.cpus())
+    except Exception:  # outside Spark (tests of the engine, benchmarks)
+        pass
+    return max(1, int(os.environ.get("OMP_NUM_THREADS", "1")))
+
+
+def resolve_device(options: EngineOptions) -> str:
+    return "cpu" if options.device == "auto" else options.device
+
+
+def engine_for(fingerprint: str, fetch_files: Callable[[], dict], options: EngineOptions) -> tuple[ZeroShotEngine, float]:
+    """This worker's engine for the model `fingerprint`, and the seconds spent loading it now
+    (0.0 when it was already loaded). `fetch_files` is called only if nothing is cached."""
+    import torch
+
+    device = resolve_device(options)
+    torch.set_num_threads(task_threads(options))
+    model_key = (fingerprint, device)
+    engine_key = (*model_key, options.max_length, options.token_budget)
+    load_seconds = 0.0
+    with _lock:
+        loaded = _models.get(model_key)
+        if loaded is None:
+            _worker_log_handler()
+            folder = local_model_folder(fingerprint, fetch_files)
+            loaded = _models[model_key] = _load(folder, device)
+            load_seconds = loaded.seconds
+            log.info(
+                "pid %d loaded model %s on %s in %.2f s (%d torch threads)",
+                os.getpid(), fingerprint[:12], device, loaded.seconds, torch.get_num_threads(),
+            )
+        engine = _engines.get(engine_key)
+        if engine is None:
+            engine = _engines[engine_key] = ZeroShotEngine(
+                loaded.model,
+                loaded.tokenizer,
+                max_length=options.max_length,
+                token_budget=options.token_budget,
+                device=device,
+            )
+    return engine, load_seconds
