@@ -83,20 +83,21 @@ class PairEncoder:
                 f"{type(tokenizer).__name__} has no `tokenizers` backend; spark_zsc needs a "
                 "fast tokenizer (tokenizer.json, or vocab/merges files it can convert)"
             )
-        self._backend = backend
-        self.layout = PairLayout.of(backend)
+        # A private copy: the tokenizer's own backend keeps whatever padding and truncation
+        # its last call set, which would silently pad or cut our sequences.
+        self._backend = type(backend).from_str(backend.to_str())
+        self._backend.no_padding()
+        self._backend.no_truncation()
+        self.layout = PairLayout.of(self._backend)
+        # "</s>" in user text stays plain characters: a row holding it must neither change
+        # meaning nor break BART's "same number of <eos> tokens" check.
+        self._backend.encode_special_tokens = True
         self.max_length = max_length
         self.needs_type_ids = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
         self._hypotheses: dict[str, list[int]] = {}
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
-        # encode_special_tokens makes "</s>" in user text plain characters: a row holding it
-        # must neither change its meaning nor break BART's "same number of <eos>" check.
-        self._backend.encode_special_tokens = True
-        try:
-            return [e.ids for e in self._backend.encode_batch(texts, add_special_tokens=False)]
-        finally:
-            self._backend.encode_special_tokens = False
+        return [e.ids for e in self._backend.encode_batch(texts, add_special_tokens=False)]
 
     def encode_texts(self, texts: list[str]) -> list[list[int]]:
         return self._encode(texts)

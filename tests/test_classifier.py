@@ -1,0 +1,192 @@
+"""ZeroShotClassifier on a local[2] Spark session, against the HF pipeline."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.sql import functions as F
+
+from conftest import LABELS, SENTENCES, TEXTS, assert_same_result
+from spark_zsc import ConfigError, ZeroShotClassifier
+from spark_zsc.testing import build_random_nli_model
+
+
+def _text_frame(spark, texts, partitions=4):
+    return spark.createDataFrame(list(enumerate(texts)), "id long, text string").repartition(partitions)
+
+
+def _by_id(frame, column="zsc"):
+    return {row.id: row[column] for row in frame.collect()}
+
+
+@pytest.mark.parametrize("multi_label,template", [(False, "This example is {}."), (True, "Topic: {}")])
+def test_fixed_labels_equal_the_hf_pipeline(spark, tiny_model, hf_pipeline, multi_label, template):
+    texts = TEXTS * 3
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS,
+                             multiLabel=multi_label, hypothesisTemplate=template)
+    results = _by_id(clf.transform(_text_frame(spark, texts, partitions=5)))
+    assert sorted(results) == list(range(len(texts)))
+    for i, text in enumerate(texts):
+        reference = hf_pipeline(text, candidate_labels=LABELS, multi_label=multi_label, hypothesis_template=template)
+        assert_same_result(reference, results[i].asDict())
+        assert (results[i].label, results[i].score) == (reference["labels"][0], pytest.approx(reference["scores"][0], abs=1e-5))
+
+
+def test_per_row_labels_equal_the_hf_pipeline(spark, tiny_model, hf_pipeline):
+    rows = [(i, text, labels) for i, (text, labels) in enumerate(zip(
+        TEXTS, [LABELS, ["sports", "finance"], ["billing"], ["outage", "feature request", "sports"]] * 2))]
+    frame = spark.createDataFrame(rows, "id long, text string, labels array<string>").repartition(3)
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels")
+    results = _by_id(clf.transform(frame))
+    for i, text, labels in rows:
+        assert_same_result(hf_pipeline(text, candidate_labels=labels), results[i].asDict())
+
+
+def test_a_comma_separated_label_string_is_split_like_the_pipeline(spark, tiny_model, hf_pipeline):
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=" finance, sports ,, billing")
+    assert clf.getCandidateLabels() == ["finance", "sports", "billing"]
+    result = clf.transform(_text_frame(spark, TEXTS[:1])).head().zsc
+    assert_same_result(hf_pipeline(TEXTS[0], candidate_labels="finance, sports, billing"), result.asDict())
+
+
+def test_bad_rows_give_null_results_and_no_row_is_lost(spark, tiny_model):
+    long_text = "word " * 60_000  # 300,000 characters
+    texts = [None, "", "   ", "\n\t", "<s>old price</s> now 9.99", "a </s> b </s>", "<pad><mask>", long_text,
+             "fine", "fine"] * 3
+    frame = _text_frame(spark, texts, partitions=3)
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, tokenBudget=256)
+    out = clf.transform(frame)
+    results = _by_id(out)
+    assert sorted(results) == list(range(len(texts)))  # rows out = rows in, ids intact
+    for i, text in enumerate(texts):
+        if text is None or not text.strip():
+            assert results[i] is None
+        else:
+            assert results[i] is not None and sorted(results[i].labels) == sorted(LABELS)
+    metrics = clf.metrics()
+    assert metrics["skipped_null_text"] == 3 and metrics["skipped_blank_text"] == 9
+    assert metrics["classified"] == 18 and metrics["rows"] == 30
+    assert out.filter(F.col("zsc").isNull()).count() == 12
+
+
+def test_bad_per_row_labels_give_null_results(spark, tiny_model, hf_pipeline):
+    rows = [(0, "fine text", None), (1, "fine text", []), (2, "fine text", [" ", "", None]),
+            (3, "fine text", ["sports", " ", "finance", "sports"]), (4, None, ["sports"])]
+    frame = spark.createDataFrame(rows, "id long, text string, labels array<string>")
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels")
+    results = _by_id(clf.transform(frame))
+    assert [results[i] for i in range(3)] == [None, None, None] and results[4] is None
+    assert_same_result(hf_pipeline("fine text", candidate_labels=["sports", "finance"]), results[3].asDict())
+    assert clf.metrics()["skipped_no_labels"] == 3
+
+
+def _all_job_ids(spark):
+    return set(spark.sparkContext.statusTracker().getJobIdsForGroup())
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(), "no candidate labels"),
+    (dict(candidateLabels=[]), "no candidate labels"),
+    (dict(candidateLabels=LABELS, labelsCol="labels"), "not both"),
+    (dict(candidateLabels=["sports", " "]), "blank"),
+    (dict(candidateLabels=LABELS, hypothesisTemplate="no placeholder"), "exactly one {}"),
+    (dict(candidateLabels=LABELS, hypothesisTemplate="{} and {}"), "exactly one {}"),
+    (dict(candidateLabels=LABELS, hypothesisTemplate="{label}"), "exactly one {}"),
+    (dict(candidateLabels=LABELS, inputCol="missing"), "inputCol 'missing' is not a column"),
+    (dict(candidateLabels=LABELS, inputCol="id"), "must be a string column"),
+    (dict(labelsCol="missing"), "labelsCol 'missing' is not a column"),
+    (dict(labelsCol="text"), "must be array<string>"),
+    (dict(candidateLabels=LABELS, outputCol="text"), "already exists"),
+    (dict(candidateLabels=LABELS, tokenBudget=0), "tokenBudget"),
+    (dict(candidateLabels=LABELS, device="tpu"), "device"),
+    (dict(candidateLabels=LABELS, model="/no/such/folder"), "does not exist"),
+])
+def test_config_errors_fail_on_the_driver_before_any_job(spark, tiny_model, kwargs, message):
+    frame = _text_frame(spark, TEXTS[:2])
+    jobs_before = _all_job_ids(spark)
+    clf = ZeroShotClassifier(**{"model": tiny_model, "inputCol": "text", **kwargs})
+    with pytest.raises(ConfigError, match=__import__("re").escape(message)):
+        clf.transform(frame)
+    assert _all_job_ids(spark) == jobs_before
+
+
+def test_a_model_without_an_entailment_label_is_refused(spark, tmp_path):
+    folder = build_random_nli_model(tmp_path, SENTENCES, vocab_size=300, label_names=("yes", "maybe", "no"))
+    clf = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS)
+    with pytest.raises(ConfigError, match="no label starting with 'entail'"):
+        clf.transform(_text_frame(spark, TEXTS[:1]))
+
+
+def test_an_unreachable_hub_says_how_to_pass_a_local_folder(spark, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    clf = ZeroShotClassifier(model="spark-zsc-tests/not-cached", inputCol="text", candidateLabels=LABELS)
+    with pytest.raises(ConfigError, match="could not reach the Hugging Face hub.*model='/some/folder'"):
+        clf.transform(_text_frame(spark, TEXTS[:1]))
+
+
+def test_weights_travel_by_broadcast_and_load_once_per_worker(spark, tmp_path, hf_pipeline):
+    """A model never seen by this session's workers: its folder is deleted after transform()
+    and before the actions, and 12 partitions over two actions load it at most once per
+    Python worker (local[2]: two)."""
+    from transformers import pipeline
+
+    folder = tmp_path / "fresh_model"
+    build_random_nli_model(folder, SENTENCES, vocab_size=450, seed=11)
+    reference = pipeline("zero-shot-classification", model=str(folder))
+    texts = TEXTS * 6
+    clf = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS)
+    out = clf.transform(_text_frame(spark, texts, partitions=12))
+    shutil.rmtree(folder)
+    first, second = _by_id(out), _by_id(out)
+    assert first == second
+    for i, text in enumerate(texts):
+        assert_same_result(reference(text, candidate_labels=LABELS), first[i].asDict())
+    metrics = clf.metrics()
+    assert 1 <= metrics["model_loads"] <= spark.sparkContext.defaultParallelism
+    assert metrics["rows"] == 2 * len(texts) and metrics["model_load_seconds"] > 0
+    # a new classifier over the same weights reuses the workers' loaded model
+    again = ZeroShotClassifier(model=clf.getModel(), inputCol="text", candidateLabels=["x", "y"])
+    assert again.metrics()["model_loads"] == 0
+
+
+def test_metrics_count_pairs_tokens_and_padding(spark, tiny_model):
+    texts = TEXTS * 2
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
+    clf.transform(_text_frame(spark, texts, partitions=2)).collect()
+    metrics = clf.metrics()
+    assert metrics["pairs"] == len(texts) * len(LABELS)
+    assert metrics["forward_pairs"] < metrics["pairs"]  # duplicate texts ran once per batch
+    assert metrics["tokens"] > 0 and 0 <= metrics["padded_tokens"] < 0.05 * metrics["tokens"] + 1
+    assert metrics["forward_seconds"] > 0
+
+
+def test_save_load_and_pipeline(spark, tiny_model, tmp_path):
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", outputCol="topic", candidateLabels=LABELS,
+                             hypothesisTemplate="About {}.", multiLabel=True, tokenBudget=1024)
+    frame = _text_frame(spark, TEXTS)
+    expected = _by_id(clf.transform(frame), "topic")
+
+    clf.save(str(tmp_path / "clf"))
+    loaded = ZeroShotClassifier.load(str(tmp_path / "clf"))
+    assert loaded.getCandidateLabels() == LABELS and loaded.getMultiLabel() is True
+    assert loaded.getHypothesisTemplate() == "About {}." and loaded.getTokenBudget() == 1024
+    assert _by_id(loaded.transform(frame), "topic") == expected
+
+    fitted = Pipeline(stages=[clf]).fit(frame)
+    fitted.write().overwrite().save(str(tmp_path / "pipeline"))
+    reloaded = PipelineModel.load(str(tmp_path / "pipeline"))
+    assert _by_id(reloaded.transform(frame), "topic") == expected
+
+
+def test_params_have_docs_defaults_and_setters(tiny_model):
+    clf = ZeroShotClassifier(inputCol="text", candidateLabels=LABELS)
+    assert clf.getModel() == "valhalla/distilbart-mnli-12-1" and clf.getOutputCol() == "zsc"
+    assert clf.getHypothesisTemplate() == "This example is {}." and clf.getMultiLabel() is False
+    assert clf.setModel(tiny_model).setThreads(2).getThreads() == 2
+    assert all(p.doc for p in clf.params)
+    with pytest.raises(TypeError):
+        ZeroShotClassifier("positional")
