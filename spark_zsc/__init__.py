@@ -2,6 +2,7 @@
 
 from .classifier import ZeroShotClassifier
 from .options import ConfigError
+from .sql import register_sql_function
 
-__all__ = ["ZeroShotClassifier", "ConfigError"]
+__all__ = ["ZeroShotClassifier", "ConfigError", "register_sql_function"]
 __version__ = "0.1.0"

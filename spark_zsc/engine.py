@@ -39,12 +39,11 @@ class BatchStats:
     padded_tokens: int = 0  # padding added to fill forward batches
     forward_batches: int = 0
     forward_seconds: float = 0.0
-    extra: dict = field(default_factory=dict)
+    top_labels: dict = field(default_factory=dict)  # top label -> rows
 
     def as_dict(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "extra"}
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
         out["skipped"] = sum(out[f"skipped_{r}"] for r in SKIP_REASONS)
-        out.update(self.extra)
         return out
 
 
@@ -191,6 +190,7 @@ class ZeroShotEngine:
             ranked_scores = [float(scores[j]) for j in order]
             results.append((ranked_labels[0], ranked_scores[0], ranked_labels, ranked_scores))
             stats.classified += 1
+            stats.top_labels[ranked_labels[0]] = stats.top_labels.get(ranked_labels[0], 0) + 1
         return results, stats
 
     def _run_pairs(self, texts, labels, template, pairs, stats: BatchStats) -> np.ndarray:

@@ -15,7 +15,10 @@ class _SumDict(AccumulatorParam):
 
     def addInPlace(self, total, update):
         for name, amount in update.items():
-            total[name] = total.get(name, 0) + amount
+            if isinstance(amount, dict):  # a breakdown, e.g. rows per top label
+                total[name] = self.addInPlace(dict(total.get(name, {})), amount)
+            else:
+                total[name] = total.get(name, 0) + amount
         return total
 
 
@@ -26,6 +29,4 @@ def new_accumulator(spark):
 def snapshot(accumulator) -> dict:
     """Every metric, zero where nothing was counted yet."""
     values = dict(accumulator.value) if accumulator is not None else {}
-    return {name: values.get(name, 0) for name in METRIC_NAMES} | {
-        k: v for k, v in values.items() if k not in METRIC_NAMES
-    }
+    return {name: values.get(name, {} if name == "top_labels" else 0) for name in METRIC_NAMES}

@@ -93,3 +93,30 @@ def build_random_nli_model(
     model = BartForSequenceClassification(config).eval()
     model.save_pretrained(folder, safe_serialization=True)
     return folder
+
+
+DEMO_SENTENCES = [
+    "I was charged twice for my subscription this month.",
+    "The website is down and nobody can log in.",
+    "Please add an export to PDF to the dashboard.",
+    "The team won the final after a late goal.",
+    "The central bank raised interest rates again.",
+    "A new phone was launched with a faster chip.",
+    "This example is billing. This example is an outage. This example is a feature request.",
+]
+
+
+def main(argv=None) -> None:
+    """`python -m spark_zsc.testing FOLDER`: a tiny random NLI model for offline demos and
+    smoke tests (its labels are meaningless; use a real model for real work)."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m spark_zsc.testing", description=main.__doc__)
+    parser.add_argument("folder")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    print(build_random_nli_model(args.folder, DEMO_SENTENCES * 3, vocab_size=600, seed=args.seed))
+
+
+if __name__ == "__main__":
+    main()

@@ -13,6 +13,7 @@ from .options import EngineOptions, ScoringOptions
 
 RESULT_FIELDS = ("label", "score", "labels", "scores")
 RESULT_SCHEMA = "label string, score double, labels array<string>, scores array<double>"
+RESULT_SQL_TYPE = "STRUCT<label: STRING, score: DOUBLE, labels: ARRAY<STRING>, scores: ARRAY<DOUBLE>>"
 _NO_RESULT = (None, None, None, None)
 
 

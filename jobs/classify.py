@@ -1,0 +1,14 @@
+"""spark-submit entry point: the same options as `python -m spark_zsc classify`.
+
+    spark-submit --master yarn jobs/classify.py --input-table raw.tickets --text-col body \
+        --labels "billing,outage,feature request" --output-table enriched.tickets --mode overwrite
+
+The session comes from spark-submit (master, resources, --conf); --master is refused here.
+"""
+
+import sys
+
+from spark_zsc.cli import main
+
+if __name__ == "__main__":
+    sys.exit(main(["classify", *sys.argv[1:]], submitted=True))

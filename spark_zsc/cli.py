@@ -1,0 +1,82 @@
+"""`python -m spark_zsc classify ...` (console script `spark-zsc`); `jobs/classify.py` for spark-submit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Optional, Sequence
+
+from .job_options import add_job_arguments, build_job_options
+from .options import ConfigError
+
+log = logging.getLogger("spark_zsc")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="spark-zsc", description="Zero-shot text classification on Spark.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    classify = commands.add_parser("classify", help="classify a file or table into a file or table")
+    add_job_arguments(classify)
+    classify.add_argument("--summary-json", help="also write the end-of-job summary as JSON to this file")
+    return parser
+
+
+def _hive_jars_present() -> bool:
+    from pyspark.find_spark_home import _find_spark_home
+
+    return any(Path(_find_spark_home(), "jars").glob("spark-hive_*.jar"))
+
+
+def _session(options, submitted: bool):
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName("spark_zsc classify")
+    if not submitted:
+        master = options.master or "local[*]"
+        if master.startswith("local"):
+            # local workers must run this interpreter, which has spark_zsc and torch
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = builder.master(master).config("spark.ui.showConsoleProgress", "true")
+    for key, value in options.spark_conf.items():
+        builder = builder.config(key, value)
+    if _hive_jars_present():
+        builder = builder.enableHiveSupport()  # tables persist in the deployment's metastore
+    return builder.getOrCreate()
+
+
+def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> int:
+    """Exit status: 0 done, 2 configuration error (nothing was written)."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = vars(_parser().parse_args(argv))
+    args.pop("command")
+    summary_json = args.pop("summary_json", None)
+    spark = None
+    try:
+        options = build_job_options(args)
+        if submitted and options.master:
+            raise ConfigError("--master is for the CLI; under spark-submit pass --master to spark-submit itself")
+        from .model_source import load_bundle
+
+        load_bundle(options.model)  # the model is checked before Spark starts (and cached for the job)
+        from .job import format_summary, run_classify
+
+        spark = _session(options, submitted)
+        summary = run_classify(spark, options)
+    except ConfigError as error:
+        print(f"spark-zsc: configuration error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        if spark is not None and not submitted:
+            spark.stop()
+    print(format_summary(summary))
+    if summary_json:
+        Path(summary_json).write_text(json.dumps(summary, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""The classify job: input -> ZeroShotClassifier -> output, with a summary of what happened."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pyspark.sql import Observation, SparkSession
+from pyspark.sql import functions as F
+
+from . import job_io
+from .classifier import ZeroShotClassifier
+from .job_options import JobOptions
+from .options import ConfigError
+
+log = logging.getLogger("spark_zsc")
+
+
+def check_output_target(spark: SparkSession, o: JobOptions) -> None:
+    if o.write_mode == "error" and job_io.output_exists(spark, o):
+        target = f"--output-table {o.output_table!r}" if o.output_table else f"--output {o.output!r}"
+        raise ConfigError(f"{target} already exists: pass --mode overwrite or --mode append, --skip-existing, or another name")
+
+
+def classifier_for(o: JobOptions) -> ZeroShotClassifier:
+    labels = {"labelsCol": o.labels_col} if o.labels_col else {"candidateLabels": o.label_list}
+    return ZeroShotClassifier(
+        model=o.model, inputCol=o.text_column, outputCol=o.output_col, hypothesisTemplate=o.template,
+        multiLabel=o.multi_label, maxLength=o.max_length, tokenBudget=o.token_budget, threads=o.threads,
+        device=o.device, **labels,
+    )
+
+
+def run_classify(spark: SparkSession, o: JobOptions) -> dict:
+    """Run the job on `spark` and return its summary. Config errors surface before any
+    classification starts (reading a CSV header is the only work done before them)."""
+    started = time.perf_counter()
+    check_output_target(spark, o)
+    frame = job_io.check_columns(job_io.read_input(spark, o), o)
+    rows_read = frame.count()
+    pending = job_io.keep_missing_rows(spark, frame, o) if o.skip_existing else frame
+    classifier = classifier_for(o)
+    observation = Observation("spark_zsc")
+    result = classifier.transform(pending).observe(
+        observation,
+        F.count(F.lit(1)).alias("written"),
+        F.count(F.col(o.output_col)).alias("classified"),
+    )
+    destination = job_io.write_output(spark, result, o)
+    observed = observation.get
+    metrics = classifier.metrics()
+    wall = time.perf_counter() - started
+    return {
+        "rows_read": rows_read,
+        "rows_already_written": rows_read - observed["written"] if o.skip_existing else 0,
+        "rows_written": observed["written"],
+        "classified": observed["classified"],
+        "skipped": observed["written"] - observed["classified"],
+        "skipped_by_reason": {k[len("skipped_"):]: v for k, v in metrics.items() if k.startswith("skipped_") and v},
+        "pairs": metrics["pairs"],
+        "model_loads": metrics["model_loads"],
+        "wall_seconds": round(wall, 2),
+        "rows_per_second": round(observed["written"] / wall, 2),
+        "pairs_per_second": round(metrics["pairs"] / wall, 2),
+        "label_counts": dict(sorted(metrics["top_labels"].items(), key=lambda kv: -kv[1])),
+        "output": destination,
+    }
+
+
+def format_summary(summary: dict, top: int = 15) -> str:
+    reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in summary["skipped_by_reason"].items()) or "none"
+    lines = [
+        "spark_zsc classify: done",
+        f"  rows read         {summary['rows_read']:>12,}",
+        f"  already written   {summary['rows_already_written']:>12,}",
+        f"  rows written      {summary['rows_written']:>12,}",
+        f"  classified        {summary['classified']:>12,}",
+        f"  skipped           {summary['skipped']:>12,}   ({reasons})",
+        f"  wall time         {summary['wall_seconds']:>12,.1f} s",
+        f"  rows/s            {summary['rows_per_second']:>12,.2f}",
+        f"  pairs/s           {summary['pairs_per_second']:>12,.2f}",
+        f"  model loads       {summary['model_loads']:>12,}",
+        f"  output            {summary['output']}",
+        "  top labels:",
+    ]
+    total = max(summary["classified"], 1)
+    counts = list(summary["label_counts"].items())
+    width = max([len(label) for label, _ in counts[:top]] + [5])
+    for label, count in counts[:top]:
+        lines.append(f"    {label:<{width}}  {count:>10,}  {100 * count / total:5.1f}%")
+    if len(counts) > top:
+        lines.append(f"    ... and {len(counts) - top} more labels")
+    return "\n".join(lines)

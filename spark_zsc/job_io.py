@@ -1,0 +1,119 @@
+"""Reading the job's input and writing its output: files or metastore tables, incrementally."""
+
+from __future__ import annotations
+
+import logging
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StringType
+
+from .job_options import JobOptions
+from .options import ConfigError
+
+log = logging.getLogger("spark_zsc")
+
+
+def read_input(spark: SparkSession, o: JobOptions) -> DataFrame:
+    if o.input_table:
+        if not spark.catalog.tableExists(o.input_table):
+            raise ConfigError(f"--input-table {o.input_table!r} does not exist in the metastore")
+        return spark.table(o.input_table)
+    reader = spark.read.format(o.input_format)
+    if o.input_format == "csv":
+        # every column as a string: no inference pass over the data, no surprise types
+        reader = reader.option("header", True).option("multiLine", True).option("escape", '"')
+    return reader.load(o.input)
+
+
+def check_columns(frame: DataFrame, o: JobOptions) -> DataFrame:
+    """The named columns exist and have usable types; a comma-separated labels string becomes an array."""
+    names = frame.columns
+    for option, column in (("--text-col", o.text_column), ("--id-col", o.id_col), ("--labels-col", o.labels_col)):
+        if column and column not in names:
+            raise ConfigError(f"{option} {column!r} is not a column of the input (columns: {', '.join(names)})")
+    for column in o.partition_columns:
+        if column not in names:
+            raise ConfigError(f"--partition-by {column!r} is not a column of the input (columns: {', '.join(names)})")
+    if o.output_col in names:
+        raise ConfigError(f"--output-col {o.output_col!r} is already a column of the input: choose another name")
+    if o.labels_col and isinstance(frame.schema[o.labels_col].dataType, StringType):
+        frame = frame.withColumn(o.labels_col, F.expr(f"transform(split(`{o.labels_col}`, ','), l -> trim(l))"))
+    elif o.labels_col and not isinstance(frame.schema[o.labels_col].dataType, ArrayType):
+        raise ConfigError(f"--labels-col {o.labels_col!r} must be array<string> or a comma-separated string")
+    return frame
+
+
+def output_exists(spark: SparkSession, o: JobOptions) -> bool:
+    if o.output_table:
+        return spark.catalog.tableExists(o.output_table)
+    path = spark._jvm.org.apache.hadoop.fs.Path(o.output)
+    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
+    return fs.exists(path)
+
+
+def read_output(spark: SparkSession, o: JobOptions) -> DataFrame:
+    if o.output_table:
+        return spark.table(o.output_table)
+    reader = spark.read.format(o.output_format)
+    if o.output_format == "csv":
+        reader = reader.option("header", True).option("multiLine", True).option("escape", '"')
+    return reader.load(o.output)
+
+
+def keep_missing_rows(spark: SparkSession, frame: DataFrame, o: JobOptions) -> DataFrame:
+    """For --skip-existing: the input rows whose id is not in the output yet.
+
+    Ids are compared as strings, so a CSV output (read back as strings) still matches a
+    numeric id column in the input.
+    """
+    if not output_exists(spark, o):
+        return frame
+    written = read_output(spark, o)
+    if o.id_col not in written.columns:
+        raise ConfigError(f"the existing output has no {o.id_col!r} column to compare ids with; was it written by this job?")
+    key = "__spark_zsc_written_id"
+    done = written.select(F.col(o.id_col).cast("string").alias(key)).distinct()
+    return frame.join(done, frame[o.id_col].cast("string") == done[key], "left_anti")
+
+
+def flatten_for_csv(frame: DataFrame, column: str) -> DataFrame:
+    """CSV has no structs: <col>_label, <col>_score and <col>_scores as JSON {label: score}."""
+    result = F.col(column)
+    return frame.withColumns(
+        {
+            f"{column}_label": result["label"],
+            f"{column}_score": result["score"],
+            f"{column}_scores": F.to_json(F.map_from_arrays(result["labels"], result["scores"])),
+        }
+    ).drop(column)
+
+
+def _remove_leftovers_of_killed_runs(spark: SparkSession, path: str) -> None:
+    """A job killed mid-write leaves committed task files under `<output>/_temporary`;
+    the next job's commit would move them into the output as duplicates. Only one job
+    writes an output at a time, so anything there is a leftover."""
+    jvm = spark._jvm
+    temporary = jvm.org.apache.hadoop.fs.Path(path.rstrip("/") + "/_temporary")
+    fs = temporary.getFileSystem(spark._jsc.hadoopConfiguration())
+    if fs.exists(temporary):
+        log.warning("removing %s left by an earlier run that did not finish", temporary)
+        fs.delete(temporary, True)
+
+
+def write_output(spark: SparkSession, frame: DataFrame, o: JobOptions) -> str:
+    """Write and return where it went."""
+    if o.output and o.output_format == "csv":
+        frame = flatten_for_csv(frame, o.output_col)
+    writer = frame.write.mode(o.write_mode)
+    if o.partition_columns:
+        writer = writer.partitionBy(*o.partition_columns)
+    if o.output_table:
+        writer.format("parquet").saveAsTable(o.output_table)
+        return f"table {o.output_table}"
+    if output_exists(spark, o):
+        _remove_leftovers_of_killed_runs(spark, o.output)
+    if o.output_format == "csv":
+        writer = writer.option("header", True).option("escape", '"')
+    writer.format(o.output_format).save(o.output)
+    return f"{o.output_format} {o.output}"

@@ -1,0 +1,192 @@
+"""The classify job's options: one table of them drives the flags, the YAML keys and the checks.
+
+Flags override the YAML file (`--config`), which overrides the defaults. Everything
+that can be checked without Spark is checked here, before a session starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field, fields
+from typing import Any, Optional
+from urllib.parse import urlparse
+
+from .options import DEFAULT_MODEL, DEFAULT_TEMPLATE, DEFAULT_TOKEN_BUDGET, ConfigError, EngineOptions, ScoringOptions, parse_candidate_labels
+
+INPUT_FORMATS = ("parquet", "csv", "json", "orc", "text")
+OUTPUT_FORMATS = ("parquet", "csv", "json", "orc")
+MODES = ("error", "overwrite", "append")
+
+
+@dataclass
+class JobOptions:
+    """Every option of `classify`; the field names are the YAML keys (flags use dashes)."""
+
+    input: Optional[str] = field(default=None, metadata={"help": "input path (file or folder)"})
+    input_format: str = field(default="parquet", metadata={"help": "format of --input", "choices": INPUT_FORMATS})
+    input_table: Optional[str] = field(default=None, metadata={"help": "metastore table to read instead of --input"})
+    text_col: Optional[str] = field(default=None, metadata={"help": "column holding the text (text format: value)"})
+    id_col: Optional[str] = field(default=None, metadata={"help": "column identifying a row; needed by --skip-existing"})
+    labels: Any = field(default=None, metadata={"help": 'candidate labels for every row: "a,b,c" (YAML: a list)'})
+    labels_col: Optional[str] = field(default=None, metadata={"help": "column of labels per row: array<string>, or a comma-separated string"})
+    template: str = field(default=DEFAULT_TEMPLATE, metadata={"help": "hypothesis template with one {}"})
+    multi_label: bool = field(default=False, metadata={"help": "score each label independently"})
+    model: str = field(default=DEFAULT_MODEL, metadata={"help": "hub id or local folder of an NLI model"})
+    max_length: int = field(default=0, metadata={"help": "most tokens per pair; 0 = the tokenizer's limit"})
+    token_budget: int = field(default=DEFAULT_TOKEN_BUDGET, metadata={"help": "most tokens per forward batch"})
+    threads: int = field(default=0, metadata={"help": "torch threads per task; 0 = spark.task.cpus"})
+    device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
+    output: Optional[str] = field(default=None, metadata={"help": "output path"})
+    output_format: str = field(default="parquet", metadata={"help": "format of --output; csv flattens the result", "choices": OUTPUT_FORMATS})
+    output_table: Optional[str] = field(default=None, metadata={"help": "metastore table to write instead of --output"})
+    output_col: str = field(default="zsc", metadata={"help": "name of the result column"})
+    mode: Optional[str] = field(default=None, metadata={"help": "error (default), overwrite or append", "choices": MODES})
+    partition_by: Any = field(default=None, metadata={"help": "output partition columns, comma-separated"})
+    skip_existing: bool = field(default=False, metadata={"help": "classify only ids not in the output yet, and append them"})
+    master: Optional[str] = field(default=None, metadata={"help": "Spark master for the CLI (default local[*]); spark-submit decides its own"})
+    conf: Any = field(default=None, metadata={"help": "extra Spark setting KEY=VALUE (repeatable; YAML: a mapping)"})
+
+    # -- derived, after validation ----------------------------------------------------------
+
+    @property
+    def label_list(self) -> Optional[list[str]]:
+        return parse_candidate_labels(self.labels, "labels") if self.labels is not None else None
+
+    @property
+    def partition_columns(self) -> list[str]:
+        value = self.partition_by or []
+        return [c.strip() for c in value.split(",") if c.strip()] if isinstance(value, str) else list(value)
+
+    @property
+    def spark_conf(self) -> dict:
+        if not self.conf:
+            return {}
+        if isinstance(self.conf, dict):
+            return {str(k): str(v) for k, v in self.conf.items()}
+        pairs = {}
+        for item in self.conf:
+            key, sep, value = str(item).partition("=")
+            if not sep or not key:
+                raise ConfigError(f"conf {item!r} must be KEY=VALUE, e.g. spark.sql.shuffle.partitions=64")
+            pairs[key.strip()] = value.strip()
+        return pairs
+
+    @property
+    def write_mode(self) -> str:
+        return "append" if self.skip_existing else (self.mode or "error")
+
+    @property
+    def text_column(self) -> Optional[str]:
+        return self.text_col or ("value" if self.input_format == "text" and self.input else None)
+
+    def engine_options(self) -> EngineOptions:
+        return EngineOptions(max_length=self.max_length or None, token_budget=self.token_budget,
+                             threads=self.threads, device=self.device)
+
+
+OPTION_NAMES = tuple(f.name for f in fields(JobOptions))
+
+
+def add_job_arguments(parser: argparse.ArgumentParser) -> None:
+    """One flag per option; unset flags stay absent so that YAML values are not overridden."""
+    parser.add_argument("--config", help="YAML file with the same options as keys (flags override it)")
+    for option in fields(JobOptions):
+        flag = "--" + option.name.replace("_", "-")
+        kwargs = dict(help=option.metadata["help"], default=argparse.SUPPRESS, dest=option.name)
+        if option.type in (bool, "bool"):
+            parser.add_argument(flag, action="store_true", **kwargs)
+        elif option.name == "conf":
+            parser.add_argument(flag, action="append", metavar="KEY=VALUE", **kwargs)
+        else:
+            number = option.type in (int, "int")
+            parser.add_argument(flag, type=int if number else str, choices=option.metadata.get("choices"), **kwargs)
+
+
+def load_yaml(path: str) -> dict:
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            values = yaml.safe_load(handle) or {}
+    except OSError as error:
+        raise ConfigError(f"--config {path!r} cannot be read: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ConfigError(f"--config {path!r} is not valid YAML: {error}") from None
+    if not isinstance(values, dict):
+        raise ConfigError(f"--config {path!r} must hold a mapping of option: value, not {type(values).__name__}")
+    unknown = sorted(set(values) - set(OPTION_NAMES))
+    if unknown:
+        raise ConfigError(
+            f"--config {path!r} has unknown key(s) {', '.join(unknown)}; known keys: {', '.join(OPTION_NAMES)}"
+        )
+    return values
+
+
+def _check_type(name: str, value):
+    expected = {f.name: f.type for f in fields(JobOptions)}[name]
+    if value is None:
+        return
+    kinds = {"bool": bool, "int": int, "str": str, "Optional[str]": str, "Optional[int]": int}
+    kind = kinds.get(str(expected).replace("typing.", ""))
+    if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{name} must be an integer, got {value!r}")
+    if kind is bool and not isinstance(value, bool):
+        raise ConfigError(f"{name} must be true or false, got {value!r}")
+    if kind is str and not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, got {value!r}")
+
+
+def _is_local(path: str) -> bool:
+    return urlparse(path).scheme in ("", "file")
+
+
+def _local(path: str) -> str:
+    return urlparse(path).path if path.startswith("file:") else path
+
+
+def build_job_options(flags: dict) -> JobOptions:
+    """Defaults <- YAML (`config`) <- flags, then every check that needs no Spark."""
+    flags = dict(flags)
+    values = load_yaml(flags.pop("config")) if flags.get("config") else {}
+    flags.pop("config", None)
+    values.update(flags)
+    for name, value in values.items():
+        _check_type(name, value)
+    options = JobOptions(**values)
+    for name in ("input_format", "output_format", "mode"):
+        allowed = {f.name: f.metadata.get("choices") for f in fields(JobOptions)}[name]
+        value = getattr(options, name)
+        if value is not None and value not in allowed:
+            raise ConfigError(f"{name} {value!r} is not supported: use one of {', '.join(allowed)}")
+    validate(options)
+    return options
+
+
+def validate(o: JobOptions) -> None:
+    if bool(o.input) == bool(o.input_table):
+        raise ConfigError("give exactly one of --input PATH or --input-table NAME")
+    if bool(o.output) == bool(o.output_table):
+        raise ConfigError("give exactly one of --output PATH or --output-table NAME")
+    if o.input and _is_local(o.input) and not os.path.exists(_local(o.input)):
+        raise ConfigError(f"--input {o.input!r} does not exist")
+    if not o.text_column:
+        raise ConfigError("--text-col is required: name the column that holds the text")
+    if o.labels is not None and o.labels_col:
+        raise ConfigError("give --labels or --labels-col, not both")
+    if o.labels_col is None and not o.label_list:
+        raise ConfigError('no candidate labels: give --labels "a,b,c" or --labels-col COLUMN')
+    if o.skip_existing and not o.id_col:
+        raise ConfigError("--skip-existing needs --id-col: the column that tells rows already written")
+    if o.skip_existing and o.mode not in (None, "append"):
+        raise ConfigError(f"--skip-existing appends the missing rows; --mode {o.mode} contradicts it (drop --mode)")
+    if o.output and _is_local(o.output) and o.write_mode == "error" and os.path.exists(_local(o.output)):
+        raise ConfigError(
+            f"--output {o.output!r} already exists: pass --mode overwrite or --mode append, "
+            "--skip-existing, or another path"
+        )
+    if o.output_format == "csv" and o.output_table:
+        raise ConfigError("--output-format applies to --output paths; tables are written as parquet")
+    ScoringOptions(hypothesis_template=o.template, multi_label=o.multi_label)
+    o.engine_options()
+    o.spark_conf
