@@ -1,0 +1,59 @@
+"""Run the project's real entry points as subprocesses and always stop what was started."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def job_env(cache_dir: Path) -> dict:
+    env = dict(os.environ)
+    env.update(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
+               SPARK_ZSC_CACHE_DIR=str(cache_dir), PYTHONUNBUFFERED="1")
+    return env
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    """SIGKILL the process and everything it started (its JVM, its Python workers)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=30)
+
+
+def start(args: list[str], cwd: Path, env: dict, log: Path) -> subprocess.Popen:
+    handle = open(log, "wb")
+    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT,
+                               start_new_session=True)
+    handle.close()
+    return process
+
+
+def run(args: list[str], cwd: Path, env: dict, timeout: float = 300) -> subprocess.CompletedProcess:
+    """Run to completion; on timeout or test failure the whole process group is killed."""
+    log = cwd / f"run-{time.monotonic_ns()}.log"
+    process = start(args, cwd, env, log)
+    try:
+        process.wait(timeout=timeout)
+    finally:
+        if process.poll() is None:
+            kill_group(process)
+    output = log.read_text(errors="replace")
+    return subprocess.CompletedProcess(args, process.returncode, output, "")
+
+
+def cli(*flags: str) -> list[str]:
+    return [sys.executable, "-m", "spark_zsc", "classify", *flags]
+
+
+def spark_submit(*flags: str) -> list[str]:
+    return [str(BIN / "spark-submit"), "--master", "local[2]", "--conf", "spark.ui.enabled=false",
+            str(REPO / "jobs" / "classify.py"), *flags]

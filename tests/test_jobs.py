@@ -1,0 +1,236 @@
+"""The classify job end to end: the CLI and spark-submit as real subprocesses."""
+
+from __future__ import annotations
+
+import csv
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from conftest import LABELS, TEXTS
+from processes import cli, job_env, kill_group, run, spark_submit, start
+from spark_zsc.cli import main
+
+ROWS = [(i, text) for i, text in enumerate(TEXTS * 3 + [None, "", "<s>old</s> new"])]
+
+
+@pytest.fixture
+def workdir(tmp_path):
+    """A folder per test: the job's cwd, so Derby's metastore_db and spark-warehouse land here."""
+    return tmp_path
+
+
+@pytest.fixture
+def env(tmp_path_factory):
+    return job_env(tmp_path_factory.getbasetemp() / "job_node_cache")
+
+
+def write_csv(path, rows):
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "text", "source"])
+        for i, text in rows:
+            writer.writerow([i, "" if text is None else text, f"s{i % 3}"])
+    return path
+
+
+def reference_results(spark, tiny_model, rows):
+    from spark_zsc import ZeroShotClassifier
+
+    frame = spark.createDataFrame([(str(i), t) for i, t in rows], "id string, text string")
+    out = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS).transform(frame)
+    return {r.id: (None if r.zsc is None else (r.zsc.label, r.zsc.labels, r.zsc.scores)) for r in out.collect()}
+
+
+def parquet_results(path):
+    frame = pd.read_parquet(path)
+    return frame, {str(r.id): (None if r.zsc is None else (r.zsc["label"], list(r.zsc["labels"]), list(r.zsc["scores"])))
+                   for r in frame.itertuples()}
+
+
+def assert_results_equal(actual: dict, expected: dict):
+    assert actual.keys() == expected.keys()
+    for key, value in expected.items():
+        if value is None:
+            assert actual[key] is None
+        else:
+            assert actual[key][0] == value[0] and actual[key][1] == value[1]
+            assert max(abs(a - b) for a, b in zip(actual[key][2], value[2])) < 1e-6
+
+
+def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir, env):
+    source = write_csv(workdir / "in.csv", ROWS)
+    config = workdir / "job.yaml"
+    config.write_text(
+        f"input: {source}\ninput_format: csv\ntext_col: text\nid_col: id\n"
+        f"labels: {json.dumps(LABELS)}\nmodel: {tiny_model}\noutput: {workdir / 'ignored'}\n"
+        "output_format: csv\nmulti_label: true\nmaster: local[2]\nconf:\n  spark.ui.enabled: 'false'\n"
+    )
+    summary_file = workdir / "summary.json"
+    result = run(cli("--config", str(config), "--output", str(workdir / "out"), "--summary-json", str(summary_file),
+                     "--template", "Topic: {}"), workdir, env)  # flags override the file
+    assert result.returncode == 0, result.stdout
+    assert "rows read" in result.stdout and "top labels" in result.stdout
+    assert not (workdir / "ignored").exists()
+    frame = pd.concat(pd.read_csv(p, keep_default_na=False) for p in (workdir / "out").glob("*.csv"))
+    # every input column kept; the struct flattened into label, score and JSON scores
+    assert list(frame.columns) == ["id", "text", "source", "zsc_label", "zsc_score", "zsc_scores"]
+    summary = json.loads(summary_file.read_text())
+    assert summary["rows_read"] == summary["rows_written"] == len(ROWS) == len(frame)
+    assert summary["skipped"] == 2 and summary["classified"] == len(ROWS) - 2
+    assert sum(summary["label_counts"].values()) == summary["classified"]
+    from spark_zsc import ZeroShotClassifier
+
+    reference_frame = spark.createDataFrame([(str(i), t) for i, t in ROWS], "id string, text string")
+    reference = {r.id: r.zsc for r in ZeroShotClassifier(
+        model=tiny_model, inputCol="text", candidateLabels=LABELS, multiLabel=True, hypothesisTemplate="Topic: {}"
+    ).transform(reference_frame).collect()}
+    for row in frame.itertuples():
+        expected = reference[str(row.id)]
+        if expected is None:
+            assert row.zsc_label == "" and row.zsc_scores == ""
+        else:
+            assert row.zsc_label == expected.label and float(row.zsc_score) == pytest.approx(expected.score, abs=1e-6)
+            assert json.loads(row.zsc_scores) == pytest.approx(dict(zip(expected.labels, expected.scores)), abs=1e-6)
+
+
+def test_spark_submit_parquet_to_table_and_back(spark, tiny_model, workdir, env):
+    pd.DataFrame({"id": [i for i, _ in ROWS], "text": [t for _, t in ROWS]}).to_parquet(workdir / "in.parquet")
+    to_table = run(spark_submit("--input", str(workdir / "in.parquet"), "--text-col", "text", "--id-col", "id",
+                                "--labels", ",".join(LABELS), "--model", tiny_model,
+                                "--output-table", "enriched", "--partition-by", "id"), workdir, env)
+    assert to_table.returncode == 0, to_table.stdout
+    assert (workdir / "metastore_db").is_dir()  # a real embedded metastore, persisted
+    back = run(cli("--input-table", "enriched", "--text-col", "text", "--id-col", "id", "--output-col", "again",
+                   "--labels", ",".join(LABELS), "--model", tiny_model, "--output", str(workdir / "back"),
+                   "--master", "local[2]"), workdir, env)
+    assert back.returncode == 0, back.stdout
+    frame = pd.read_parquet(workdir / "back")
+    assert sorted(frame["id"]) == sorted(i for i, _ in ROWS)
+    expected = reference_results(spark, tiny_model, ROWS)
+    _, from_table = parquet_results(workdir / "back")
+    assert_results_equal(from_table, expected)  # the table's zsc column, read back
+    again = {str(r.id): None if r.again is None else (r.again["label"], list(r.again["labels"]), list(r.again["scores"]))
+             for r in frame.itertuples()}
+    assert_results_equal(again, expected)  # and classified again from the table
+
+
+def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, workdir, env):
+    first_rows, more_rows = ROWS[:10], ROWS[10:]
+    flags = ["--input", str(workdir / "in.csv"), "--input-format", "csv", "--text-col", "text", "--id-col", "id",
+             "--labels", ",".join(LABELS), "--model", tiny_model, "--output", str(workdir / "out"),
+             "--skip-existing", "--master", "local[2]"]
+    write_csv(workdir / "in.csv", first_rows)
+    assert run(cli(*flags), workdir, env).returncode == 0
+    before, before_results = parquet_results(workdir / "out")
+    assert len(before) == len(first_rows)
+
+    # the nightly run after rows arrived, killed in the middle of its write
+    write_csv(workdir / "in.csv", ROWS)
+    process = start(cli(*flags, "--conf", "spark.sql.shuffle.partitions=2"), workdir, env, workdir / "killed.log")
+    try:
+        deadline = time.monotonic() + 240
+        while not (workdir / "out" / "_temporary").exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        killed_mid_write = process.poll() is None and (workdir / "out" / "_temporary").exists()
+    finally:
+        kill_group(process)
+    assert killed_mid_write, (workdir / "killed.log").read_text()
+
+    rerun = run(cli(*flags), workdir, env)
+    assert rerun.returncode == 0, rerun.stdout
+    after, after_results = parquet_results(workdir / "out")
+    assert sorted(after["id"].astype(str)) == sorted(str(i) for i, _ in ROWS)  # nothing missing, no duplicate
+    assert all(after_results[k] == v for k, v in before_results.items())  # earlier rows unchanged
+    assert_results_equal(after_results, reference_results(spark, tiny_model, ROWS))
+    # and a third run with nothing new adds nothing
+    again = run(cli(*flags), workdir, env)
+    assert again.returncode == 0 and len(pd.read_parquet(workdir / "out")) == len(ROWS)
+    assert "rows written                 0" in again.stdout
+
+
+def _flags(tmp_path, tiny_model, **overrides):
+    source = tmp_path / "in.csv"
+    if not source.exists():
+        write_csv(source, ROWS[:3])
+    values = {"--input": str(source), "--input-format": "csv", "--text-col": "text", "--id-col": "id",
+              "--labels": "a,b", "--model": tiny_model, "--output": str(tmp_path / "out")}
+    values.update(overrides)
+    args = []
+    for flag, value in values.items():
+        if value is True:
+            args.append(flag)
+        elif value is not None:
+            args += [flag, value]
+    return args
+
+
+@pytest.mark.parametrize("overrides,message", [
+    ({"--input-format": "xml"}, "invalid choice: 'xml'"),
+    ({"--input": "/no/such/input.csv"}, "--input '/no/such/input.csv' does not exist"),
+    ({"--text-col": None}, "--text-col is required"),
+    ({"--labels": None}, "no candidate labels"),
+    ({"--labels-col": "labels"}, "not both"),
+    ({"--id-col": None, "--skip-existing": True}, "--skip-existing needs --id-col"),
+    ({"--skip-existing": True, "--mode": "overwrite"}, "contradicts"),
+    ({"--template": "no braces"}, "exactly one {}"),
+    ({"--model": "/no/such/model"}, "does not exist"),
+    ({"--output": None}, "exactly one of --output"),
+])
+def test_bad_options_fail_before_spark_starts(tmp_path, tiny_model, capsys, overrides, message):
+    if message.startswith("invalid choice"):
+        with pytest.raises(SystemExit) as exit_info:
+            main(["classify", *_flags(tmp_path, tiny_model, **overrides)])
+        assert exit_info.value.code == 2
+    else:
+        assert main(["classify", *_flags(tmp_path, tiny_model, **overrides)]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
+
+
+def test_existing_output_with_mode_error(tmp_path, tiny_model, capsys):
+    (tmp_path / "out").mkdir()
+    assert main(["classify", *_flags(tmp_path, tiny_model)]) == 2
+    assert "already exists: pass --mode overwrite" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("content,message", [
+    ("input: [unclosed", "is not valid YAML"),
+    ("text_col: text\nlables: a,b\n", "unknown key(s) lables"),
+    ("- a list\n", "must hold a mapping"),
+    ("token_budget: many\n", "token_budget must be an integer"),
+])
+def test_bad_yaml_fails_before_spark_starts(tmp_path, tiny_model, capsys, content, message):
+    config = tmp_path / "job.yaml"
+    config.write_text(content)
+    assert main(["classify", "--config", str(config), *_flags(tmp_path, tiny_model)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_unreadable_yaml(tmp_path, tiny_model, capsys):
+    assert main(["classify", "--config", str(tmp_path / "missing.yaml"), *_flags(tmp_path, tiny_model)]) == 2
+    assert "cannot be read" in capsys.readouterr().err
+
+
+def test_checks_that_need_the_session_fail_before_classifying(spark, tiny_model, tmp_path):
+    """Missing table, missing columns and an existing output table: errors, no output written."""
+    from spark_zsc.job import run_classify
+    from spark_zsc.job_options import build_job_options
+    from spark_zsc.options import ConfigError
+
+    write_csv(tmp_path / "in.csv", ROWS[:3])
+    base = dict(input=str(tmp_path / "in.csv"), input_format="csv", text_col="text", id_col="id",
+                labels="a,b", model=tiny_model, output=str(tmp_path / "out"))
+    spark.createDataFrame([(1, "x")], "id int, text string").createOrReplaceTempView("existing_view")
+    cases = [
+        (dict(base, input=None, input_table="no_such_table"), "--input-table 'no_such_table' does not exist"),
+        (dict(base, text_col="body"), "--text-col 'body' is not a column"),
+        (dict(base, id_col="key"), "--id-col 'key' is not a column"),
+        (dict(base, output=None, output_table="existing_view"), "already exists"),
+    ]
+    for values, message in cases:
+        with pytest.raises(ConfigError, match=__import__("re").escape(message)):
+            run_classify(spark, build_job_options(values))
+    assert not (tmp_path / "out").exists()

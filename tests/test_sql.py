@@ -1,0 +1,37 @@
+"""The SQL function against the Transformer and the HF pipeline."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import LABELS, TEXTS, assert_same_result
+from spark_zsc import ConfigError, register_sql_function
+
+
+def test_sql_function_scores_like_the_pipeline_and_nulls_null_text(spark, tiny_model, hf_pipeline):
+    function = register_sql_function(spark, "zero_shot", model=tiny_model, multi_label=True)
+    rows = list(enumerate(TEXTS)) + [(100, None), (101, "  ")]
+    spark.createDataFrame(rows, "id long, text string").createOrReplaceTempView("tickets")
+    labels_sql = ", ".join(f"'{l}'" for l in LABELS)
+    result = {r.id: r.z for r in spark.sql(f"SELECT id, zero_shot(text, array({labels_sql})) AS z FROM tickets").collect()}
+    assert len(result) == len(rows)
+    assert result[100] is None and result[101] is None
+    for i, text in enumerate(TEXTS):
+        assert_same_result(hf_pipeline(text, candidate_labels=LABELS, multi_label=True), result[i].asDict())
+    metrics = function.metrics()
+    assert metrics["rows"] == len(rows)  # the UDF ran once per row, not once per reference in the SQL body
+    assert metrics["classified"] == len(TEXTS)
+
+
+def test_sql_function_with_labels_from_a_column(spark, tiny_model, hf_pipeline):
+    register_sql_function(spark, "zs_topic", model=tiny_model, hypothesis_template="Topic: {}")
+    row = spark.sql("SELECT zs_topic('Our team won the final!', split('sports,finance', ',')) AS z").head()
+    assert_same_result(hf_pipeline("Our team won the final!", candidate_labels=["sports", "finance"],
+                                   hypothesis_template="Topic: {}"), row.z.asDict())
+
+
+def test_sql_function_bad_options(spark, tiny_model):
+    with pytest.raises(ConfigError, match="plain identifier"):
+        register_sql_function(spark, "drop table x", model=tiny_model)
+    with pytest.raises(ConfigError, match="exactly one"):
+        register_sql_function(spark, "zs", model=tiny_model, hypothesis_template="none")
