@@ -16,6 +16,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 import torch
 
+from .bart_fast import last_eos_forward
 from .pairs import PairEncoder
 
 # One row's answer: top label, its score, every label and score, best first.
@@ -130,7 +131,7 @@ class ZeroShotEngine:
         self.encoder = PairEncoder(tokenizer, self.max_length)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.token_budget = token_budget
-        self._forward = forward or self._model_forward
+        self._forward = forward or last_eos_forward(self.model) or self._model_forward
 
     def _model_forward(self, input_ids, attention_mask, token_type_ids):
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}

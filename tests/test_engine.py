@@ -142,5 +142,31 @@ def test_tokenizer_state_left_by_earlier_calls_does_not_leak_into_pairs(tiny_mod
     model = AutoModelForSequenceClassification.from_pretrained(tiny_model)
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     tokenizer(["a", "a much longer text"], padding="max_length", max_length=40, truncation=True)
-    used = ZeroShotEngine(model, tokenizer)
+    used = ZeroShotEngine(model, tokenizer, token_budget=engine.token_budget)
     assert used.classify(TEXTS, [LABELS] * len(TEXTS))[0] == engine.classify(TEXTS, [LABELS] * len(TEXTS))[0]
+
+
+def test_the_one_position_decoder_equals_the_full_model(engine, tiny_model):
+    """distilbart-mnli-12-1 has one decoder layer: the engine runs it at the read position only."""
+    import torch
+
+    from spark_zsc.bart_fast import last_eos_forward
+
+    model = engine.model
+    fast = last_eos_forward(model)
+    assert fast is not None and engine._forward is not engine._model_forward
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    batch = tokenizer([[t, f"This example is {l}."] for t in TEXTS[:4] for l in LABELS[:2]],
+                      padding=True, truncation="only_first", return_tensors="pt")
+    with torch.inference_mode():
+        expected = model(**batch).logits
+        actual = fast(batch["input_ids"], batch["attention_mask"], None)
+    assert torch.allclose(actual, expected, atol=1e-5, rtol=0)
+
+
+def test_models_with_more_decoder_layers_use_the_plain_forward(tmp_path):
+    from spark_zsc.bart_fast import last_eos_forward
+    from spark_zsc.testing import TINY_SHAPE, build_random_nli_model
+
+    folder = build_random_nli_model(tmp_path, SENTENCES, vocab_size=300, shape={**TINY_SHAPE, "decoder_layers": 2})
+    assert last_eos_forward(AutoModelForSequenceClassification.from_pretrained(folder)) is None

@@ -121,7 +121,7 @@ def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, wo
     first_rows, more_rows = ROWS[:10], ROWS[10:]
     flags = ["--input", str(workdir / "in.csv"), "--input-format", "csv", "--text-col", "text", "--id-col", "id",
              "--labels", ",".join(LABELS), "--model", tiny_model, "--output", str(workdir / "out"),
-             "--skip-existing", "--master", "local[2]"]
+             "--skip-existing", "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=4"]
     write_csv(workdir / "in.csv", first_rows)
     assert run(cli(*flags), workdir, env).returncode == 0
     before, before_results = parquet_results(workdir / "out")

@@ -1,0 +1,297 @@
+"""spark_zsc benchmark: every contender on the same data, model and cores, in one run.
+
+    python benchmarks/run.py                 # distilbart-mnli-12-1 shape, about 8 minutes on 2 cores
+    python benchmarks/run.py --smoke         # a tiny model and a few rows: checks the harness runs
+
+Measures (a) the HF pipeline in-process at batch_size 1 and 8, an ideal in-process loop
+(length-sorted pairs in token-budget batches, plain model call), (b) the spark_zsc
+engine in-process, (c) the Databricks recipe on Spark (HF pipeline captured in a pandas
+UDF, batch_size 8) and (d) spark_zsc on Spark, first and second action. Writes
+benchmarks/results/benchmark.json and benchmark.md. Weights are random (no hub access
+here); a model of the same shape costs exactly the same to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import pickle
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd  # module level: the pandas UDF's type hints are resolved against these globals
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO.parent / "shared" / "data" / "ag_news" / "test.csv"
+RESULTS = REPO / "benchmarks" / "results"
+LABELS = ["World", "Sports", "Business", "Sci/Tech"]
+
+
+def read_corpus(rows: int, duplicate_share: float, seed: int = 0) -> list[str]:
+    with open(DATA, newline="", encoding="utf-8") as handle:
+        texts = [f"{title}. {body}" for _, title, body in csv.reader(handle)]
+    rng = random.Random(seed)
+    unique = rng.sample(texts, rows - int(rows * duplicate_share))
+    duplicates = [rng.choice(unique) for _ in range(rows - len(unique))]  # as real tables repeat rows
+    sample = unique + duplicates
+    rng.shuffle(sample)
+    return sample
+
+
+def build_model(folder: Path, smoke: bool) -> Path:
+    from spark_zsc.testing import DISTILBART_MNLI_12_1_SHAPE, build_random_nli_model
+
+    if (folder / "model.safetensors").exists():
+        return folder
+    with open(DATA, newline="", encoding="utf-8") as handle:
+        corpus = [f"{title}. {body}" for _, title, body in csv.reader(handle)]
+    if smoke:
+        return build_random_nli_model(folder, corpus[:300], vocab_size=2000)
+    # a realistic tokenizer: a byte-level BPE of 30k tokens trained on the corpus itself
+    return build_random_nli_model(folder, corpus, vocab_size=30_000, shape=DISTILBART_MNLI_12_1_SHAPE,
+                                  model_max_length=1024, init_std=0.02)
+
+
+def matmul_peak_gflops(threads: int) -> float:
+    import torch
+
+    torch.set_num_threads(threads)
+    a, b = torch.randn(2048, 2048), torch.randn(2048, 2048)
+    for _ in range(3):
+        a @ b
+    started, runs = time.perf_counter(), 10
+    for _ in range(runs):
+        a @ b
+    return 2 * 2048**3 * runs / (time.perf_counter() - started) / 1e9
+
+
+def timed(fn):
+    started = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - started
+
+
+def non_embedding_parameters(model) -> int:
+    embeddings = {id(p) for m in model.modules() if type(m).__name__.endswith("Embedding") for p in m.parameters()}
+    return sum(p.numel() for p in model.parameters() if id(p) not in embeddings)
+
+
+def in_process(folder: Path, texts: list[str], threads: int, token_budget: int) -> dict:
+    """(a) the HF pipeline, the ideal loop and (b) the spark_zsc engine, in this process."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
+
+    from spark_zsc.engine import BatchStats, ZeroShotEngine, plan_batches
+
+    torch.set_num_threads(threads)
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    pairs = len(texts) * len(LABELS)
+    results = {"non_embedding_parameters": non_embedding_parameters(model)}
+
+    classifier = pipeline("zero-shot-classification", model=model, tokenizer=tokenizer, device="cpu")
+    for batch_size in (1, 8):
+        _, seconds = timed(lambda: classifier(texts, candidate_labels=LABELS, batch_size=batch_size))
+        results[f"hf_pipeline_bs{batch_size}"] = {"pairs_per_second": pairs / seconds, "seconds": seconds}
+
+    # the ideal loop: every pair tokenized by the tokenizer, sorted by length, token-budget batches
+    encoded = [tokenizer(t, f"This example is {l}.", truncation="only_first")["input_ids"] for t in texts for l in LABELS]
+    lengths = [len(ids) for ids in encoded]
+
+    def ideal():
+        with torch.inference_mode():
+            for batch in plan_batches(lengths, token_budget, max_padding=1.0):
+                width = lengths[batch[0]]
+                ids = torch.full((len(batch), width), tokenizer.pad_token_id)
+                mask = torch.zeros((len(batch), width), dtype=torch.long)
+                for row, i in enumerate(batch):
+                    ids[row, : lengths[i]] = torch.tensor(encoded[i])
+                    mask[row, : lengths[i]] = 1
+                model(input_ids=ids, attention_mask=mask)
+
+    _, seconds = timed(ideal)
+    results["ideal_loop"] = {"pairs_per_second": pairs / seconds, "tokens_per_second": sum(lengths) / seconds,
+                             "seconds": seconds, "tokens": sum(lengths)}
+
+    engine = ZeroShotEngine(model, tokenizer, token_budget=token_budget)
+    (_, stats), seconds = timed(lambda: engine.classify(texts, [LABELS] * len(texts)))
+    results["engine"] = {
+        "pairs_per_second": pairs / seconds, "seconds": seconds, "forward_pairs": stats.forward_pairs,
+        "tokens_per_second": stats.tokens / seconds, "padding_share": stats.padded_tokens / (stats.tokens + stats.padded_tokens),
+        "forward_share": stats.forward_seconds / seconds,
+    }
+    results["tokens_per_pair"] = sum(lengths) / len(lengths)
+    words = sum(len(t.split()) for t in texts)
+    results["tokens_per_word"] = sum(len(tokenizer.tokenize(t)) for t in texts) / words
+    return results
+
+
+def python_workers() -> list:
+    import psutil
+
+    return [p for p in psutil.process_iter(["cmdline"]) if "pyspark.daemon" in " ".join(p.info["cmdline"] or [])]
+
+
+def worker_memory(weights_path: str) -> list[dict]:
+    """PSS of each Python worker, and the PSS of its mappings of the weights file (shared pages count once
+    in the sum over workers). The pyspark daemon forks workers: the ones that loaded a model are bigger."""
+    out = []
+    for process in python_workers():
+        try:
+            total = process.memory_full_info()
+            weights = sum(m.pss for m in process.memory_maps(grouped=True) if m.path == weights_path)
+        except Exception:  # a worker that exited meanwhile
+            continue
+        if weights:  # the workers that loaded the model; the daemon itself has none
+            out.append({"pid": process.pid, "rss_mb": total.rss / 2**20, "pss_mb": total.pss / 2**20,
+                        "weights_pss_mb": weights / 2**20})
+    return out
+
+
+def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int) -> dict:
+    """(c) the Databricks recipe and (d) spark_zsc, on one local[2] session."""
+    os.environ["PYSPARK_PYTHON"] = sys.executable
+    os.environ["SPARK_ZSC_CACHE_DIR"] = tempfile.mkdtemp(prefix="zsc-bench-cache-")  # a cold node cache
+    from pyspark.sql import SparkSession
+    from pyspark.sql.functions import pandas_udf
+
+    from spark_zsc import ZeroShotClassifier
+    from spark_zsc.distribution import ship
+    from spark_zsc.model_source import load_bundle
+    from spark_zsc.node_store import cache_root
+
+    spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
+             .config("spark.driver.memory", "6g").getOrCreate())
+    spark.sparkContext.setLogLevel("ERROR")
+    frame = spark.createDataFrame([(i, t) for i, t in enumerate(texts)], "id long, text string").repartition(partitions).cache()
+    frame.count()
+    pairs = len(texts) * len(LABELS)
+    results = {"partitions": partitions}
+
+    def run(df):
+        return timed(lambda: df.write.format("noop").mode("overwrite").save())[1]
+
+    # (c) Databricks' recipe: the HF pipeline built on the driver, captured in the UDF closure
+    from transformers import pipeline
+
+    recipe_pipeline = pipeline("zero-shot-classification", model=str(folder), device="cpu")
+
+    @pandas_udf("string")
+    def recipe(batch: pd.Series) -> pd.Series:
+        out = recipe_pipeline(batch.tolist(), candidate_labels=LABELS, batch_size=8)
+        return pd.Series([r["labels"][0] for r in out])
+
+    seconds = run(frame.select("id", recipe("text").alias("label")))
+    results["databricks_recipe"] = {"pairs_per_second": pairs / seconds, "seconds": seconds}
+
+    # (d) spark_zsc: the first action of a new classifier ships and loads the weights
+    bundle, resolve_seconds = timed(lambda: load_bundle(str(folder)))
+    weight_bytes = sum(len(b) for n, b in bundle.files.items() if n.endswith(".safetensors"))
+    handle, broadcast_seconds = timed(lambda: ship(spark, bundle))
+    clf = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS, tokenBudget=token_budget)
+    out = clf.transform(frame)
+    first = run(out)
+    after_first = clf.metrics()
+    second = run(out)
+    metrics = clf.metrics()
+    second_forward = metrics["forward_seconds"] - after_first["forward_seconds"]
+    second_tokens = metrics["tokens"] - after_first["tokens"]
+    second_padding = metrics["padded_tokens"] - after_first["padded_tokens"]
+    slots = spark.sparkContext.defaultParallelism
+    results["spark_zsc"] = {
+        "first_action": {"pairs_per_second": pairs / first, "seconds": first},
+        "second_action": {
+            "pairs_per_second": pairs / second, "seconds": second, "tokens_per_second": second_tokens / second,
+            "padding_share": second_padding / (second_tokens + second_padding),
+            "forward_share_of_task_time": second_forward / (second * slots),
+        },
+        "model_loads": metrics["model_loads"],
+        "model_load_seconds": metrics["model_load_seconds"],
+        "resolve_seconds": resolve_seconds,
+        "broadcast_seconds": broadcast_seconds,
+        "weight_bytes": weight_bytes,
+        "broadcast_bytes": len(pickle.dumps(bundle.files, protocol=pickle.HIGHEST_PROTOCOL)),
+        "forward_pairs_per_action": (metrics["forward_pairs"] - after_first["forward_pairs"]),
+        "worker_memory": worker_memory(str(cache_root() / handle.fingerprint / "model.safetensors")),
+    }
+    spark.stop()
+    return results
+
+
+def report(results: dict) -> str:
+    r, s = results, results["spark"]["spark_zsc"]
+    ideal = r["in_process"]["ideal_loop"]["pairs_per_second"]
+    recipe = r["spark"]["databricks_recipe"]["pairs_per_second"]
+    memory = s["worker_memory"]
+    rows = [
+        ("HF pipeline, batch_size=1 (in-process)", r["in_process"]["hf_pipeline_bs1"]["pairs_per_second"]),
+        ("HF pipeline, batch_size=8 (in-process)", r["in_process"]["hf_pipeline_bs8"]["pairs_per_second"]),
+        ("ideal loop: sorted pairs, token budget, plain model call", ideal),
+        ("spark_zsc engine (in-process)", r["in_process"]["engine"]["pairs_per_second"]),
+        ("Databricks recipe on Spark (pipeline in a pandas UDF, batch 8)", recipe),
+        ("spark_zsc on Spark, first action (broadcast + load)", s["first_action"]["pairs_per_second"]),
+        ("spark_zsc on Spark, second action", s["second_action"]["pairs_per_second"]),
+    ]
+    lines = [
+        f"Model: {r['model']}; {r['rows']} AG News rows ({r['duplicate_share']:.0%} duplicates) x {len(LABELS)} labels; "
+        f"{r['threads']} cores, local[2]; {r['in_process']['tokens_per_pair']:.1f} tokens a pair, "
+        f"{r['in_process']['tokens_per_word']:.2f} tokens a word.",
+        "",
+        "| contender | pairs/s | vs ideal loop |",
+        "| --- | ---: | ---: |",
+        *[f"| {name} | {value:.2f} | {value / ideal:.2f}x |" for name, value in rows],
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| spark_zsc first action vs Databricks recipe | {s['first_action']['pairs_per_second'] / recipe:.2f}x |",
+        f"| spark_zsc second action vs ideal loop | {s['second_action']['pairs_per_second'] / ideal:.2f}x |",
+        f"| padding share of forward tokens (second action) | {s['second_action']['padding_share']:.1%} |",
+        f"| forward share of task time (second action) | {s['second_action']['forward_share_of_task_time']:.1%} |",
+        f"| model loads (2 Python workers, {r['spark']['partitions']} partitions, 2 actions) | {s['model_loads']} |",
+        f"| broadcast size / weight bytes | {s['broadcast_bytes'] / s['weight_bytes']:.4f} ({s['weight_bytes'] / 1e6:.0f} MB) |",
+        f"| broadcast time | {s['broadcast_seconds']:.2f} s |",
+        f"| worker PSS, each (MB) | {', '.join(format(m['pss_mb'], '.0f') for m in memory)} |",
+        f"| weights' PSS summed over workers / weight size | {sum(m['weights_pss_mb'] for m in memory) * 2**20 / s['weight_bytes']:.2f} |",
+        f"| matmul peak (2048x2048 fp32, {r['threads']} threads) | {r['matmul_peak_gflops']:.0f} GFLOP/s |",
+        f"| achieved by the ideal loop | {r['ideal_gflops']:.0f} GFLOP/s ({r['ideal_gflops'] / r['matmul_peak_gflops']:.0%} of peak) |",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--smoke", action="store_true", help="tiny model and rows: check the harness, measure nothing")
+    parser.add_argument("--rows", type=int, default=96)
+    parser.add_argument("--duplicate-share", type=float, default=0.25)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--token-budget", type=int, default=4096)
+    parser.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "spark_zsc_bench"))
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    rows = 12 if args.smoke else args.rows
+    folder = build_model(Path(args.work_dir) / ("tiny" if args.smoke else "distilbart-mnli-12-1-shape"), args.smoke)
+    texts = read_corpus(rows, args.duplicate_share)
+    threads = 2
+    results = {"model": "tiny random BART" if args.smoke else "random weights, distilbart-mnli-12-1 shape",
+               "rows": rows, "duplicate_share": args.duplicate_share, "threads": threads}
+    results["matmul_peak_gflops"] = matmul_peak_gflops(threads)
+    results["in_process"] = in_process(folder, texts, threads, args.token_budget)
+    ideal = results["in_process"]["ideal_loop"]
+    results["ideal_gflops"] = 2 * results["in_process"]["non_embedding_parameters"] * ideal["tokens_per_second"] / 1e9
+    results["spark"] = on_spark(folder, texts, args.partitions, args.token_budget)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    name = "smoke" if args.smoke else "benchmark"
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2))
+    (out / f"{name}.md").write_text(report(results) + "\n")
+    print(report(results))
+    return results
+
+
+if __name__ == "__main__":
+    main()
