@@ -119,11 +119,23 @@ def in_process(folder: Path, texts: list[str], threads: int, token_budget: int) 
                              "seconds": seconds, "tokens": sum(lengths)}
 
     engine = ZeroShotEngine(model, tokenizer, token_budget=token_budget)
-    (_, stats), seconds = timed(lambda: engine.classify(texts, [LABELS] * len(texts)))
+    (fp32_results, stats), seconds = timed(lambda: engine.classify(texts, [LABELS] * len(texts)))
     results["engine"] = {
         "pairs_per_second": pairs / seconds, "seconds": seconds, "forward_pairs": stats.forward_pairs,
         "tokens_per_second": stats.tokens / seconds, "padding_share": stats.padded_tokens / (stats.tokens + stats.padded_tokens),
         "forward_share": stats.forward_seconds / seconds,
+    }
+    # int8: dynamic quantization of the Linear layers, against fp32 on the same texts
+    quantized = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    int8_engine = ZeroShotEngine(quantized, tokenizer, token_budget=token_budget)
+    (int8_results, _), int8_seconds = timed(lambda: int8_engine.classify(texts, [LABELS] * len(texts)))
+    as_dicts = lambda rows: [dict(zip(r[2], r[3])) for r in rows]  # noqa: E731
+    pairs_of_scores = list(zip(as_dicts(fp32_results), as_dicts(int8_results)))
+    results["int8"] = {
+        "pairs_per_second": pairs / int8_seconds,
+        "speedup_vs_fp32_engine": seconds / int8_seconds,
+        "max_score_difference": max(abs(a[l] - b[l]) for a, b in pairs_of_scores for l in LABELS),
+        "top_label_agreement": sum(r32[0] == r8[0] for r32, r8 in zip(fp32_results, int8_results)) / len(texts),
     }
     results["tokens_per_pair"] = sum(lengths) / len(lengths)
     words = sum(len(t.split()) for t in texts)
@@ -189,13 +201,18 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
     seconds = run(frame.select("id", recipe("text").alias("label")))
     results["databricks_recipe"] = {"pairs_per_second": pairs / seconds, "seconds": seconds}
 
-    # (d) spark_zsc: the first action of a new classifier ships and loads the weights
-    bundle, resolve_seconds = timed(lambda: load_bundle(str(folder)))
-    weight_bytes = sum(len(b) for n, b in bundle.files.items() if n.endswith(".safetensors"))
-    handle, broadcast_seconds = timed(lambda: ship(spark, bundle))
+    # (d) spark_zsc: the first action of a new classifier resolves, broadcasts and loads the weights
     clf = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS, tokenBudget=token_budget)
+    started = time.perf_counter()
     out = clf.transform(frame)
-    first = run(out)
+    run(out)
+    first = time.perf_counter() - started  # transform() (resolve + broadcast) counted in
+    bundle = load_bundle(str(folder))  # cached by now: the same bundle the classifier shipped
+    handle = ship(spark, bundle)
+    weight_bytes = sum(len(b) for n, b in bundle.files.items() if n.endswith(".safetensors"))
+    # the broadcast alone, timed again on the side (the classifier's one is cached and reused)
+    extra, broadcast_seconds = timed(lambda: spark.sparkContext.broadcast(bundle.files))
+    extra.destroy()
     after_first = clf.metrics()
     second = run(out)
     metrics = clf.metrics()
@@ -212,7 +229,6 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
         },
         "model_loads": metrics["model_loads"],
         "model_load_seconds": metrics["model_load_seconds"],
-        "resolve_seconds": resolve_seconds,
         "broadcast_seconds": broadcast_seconds,
         "weight_bytes": weight_bytes,
         "broadcast_bytes": len(pickle.dumps(bundle.files, protocol=pickle.HIGHEST_PROTOCOL)),
@@ -257,6 +273,9 @@ def report(results: dict) -> str:
         f"| broadcast time | {s['broadcast_seconds']:.2f} s |",
         f"| worker PSS, each (MB) | {', '.join(format(m['pss_mb'], '.0f') for m in memory)} |",
         f"| weights' PSS summed over workers / weight size | {sum(m['weights_pss_mb'] for m in memory) * 2**20 / s['weight_bytes']:.2f} |",
+        f"| int8 engine vs fp32 engine (in-process) | {r['in_process']['int8']['speedup_vs_fp32_engine']:.2f}x |",
+        f"| int8: largest score difference / top-label agreement with fp32 | "
+        f"{r['in_process']['int8']['max_score_difference']:.4f} / {r['in_process']['int8']['top_label_agreement']:.1%} |",
         f"| matmul peak (2048x2048 fp32, {r['threads']} threads) | {r['matmul_peak_gflops']:.0f} GFLOP/s |",
         f"| achieved by the ideal loop | {r['ideal_gflops']:.0f} GFLOP/s ({r['ideal_gflops'] / r['matmul_peak_gflops']:.0%} of peak) |",
     ]

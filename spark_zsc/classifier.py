@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructType
 
 from . import metrics as metrics_
+from .devices import check_devices
 from .distribution import ship
 from .model_source import load_bundle
 from .options import ConfigError, EngineOptions, ScoringOptions, parse_candidate_labels
@@ -53,9 +54,12 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         tokenBudget: Optional[int] = None,
         threads: Optional[int] = None,
         device: Optional[str] = None,
+        distribution: Optional[str] = None,
+        precision: Optional[str] = None,
     ):
         super().__init__()
         self._accumulator = None
+        self._transformed = False
         self._set(**self._input_kwargs)
 
     @keyword_only
@@ -96,11 +100,17 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
     def setDevice(self, value: str) -> "ZeroShotClassifier":
         return self._set(device=value)
 
+    def setPrecision(self, value: str) -> "ZeroShotClassifier":
+        return self._set(precision=value)
+
+    def setDistribution(self, value: str) -> "ZeroShotClassifier":
+        return self._set(distribution=value)
+
     def metrics(self) -> dict:
         """Counters summed over every action on DataFrames this classifier produced: rows,
         classified, skipped (and skipped_* by reason), pairs, forward_pairs, tokens,
         padded_tokens, forward_batches, forward_seconds, model_loads, model_load_seconds."""
-        return metrics_.snapshot(self._accumulator)
+        return metrics_.snapshot(self._accumulator, used=self._transformed)
 
     # -- validation, all on the driver -------------------------------------------------
 
@@ -137,6 +147,7 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
             token_budget=self.getTokenBudget(),
             threads=self.getThreads(),
             device=self.getDevice(),
+            precision=self.getPrecision(),
         )
 
     def _check_columns(self, schema: StructType) -> None:
@@ -160,9 +171,11 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         scoring = self._scoring_options(dataset.schema)
         engine_options = self._engine_options()
         spark = dataset.sparkSession
-        model = ship(spark, load_bundle(self.getModel()))
-        if self._accumulator is None:
+        check_devices(spark, engine_options)
+        model = ship(spark, load_bundle(self.getModel()), self.getDistribution())
+        if not self._transformed:
             self._accumulator = metrics_.new_accumulator(spark)
+            self._transformed = True
         classify = build_classify_udf(model, scoring, engine_options, self._accumulator)
         inputs = [dataset[self.getInputCol()]]
         if scoring.candidate_labels is None:

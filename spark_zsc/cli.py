@@ -34,6 +34,13 @@ def _hive_jars_present() -> bool:
 def _session(options, submitted: bool):
     from pyspark.sql import SparkSession
 
+    if options.remote:
+        if options.remote.startswith("local"):
+            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+        builder = SparkSession.builder.remote(options.remote)
+        for key, value in options.spark_conf.items():
+            builder = builder.config(key, value)
+        return builder.getOrCreate()
     builder = SparkSession.builder.appName("spark_zsc classify")
     if not submitted:
         master = options.master or "local[*]"

@@ -1,16 +1,24 @@
 """How a model's bytes reach executors, chosen on the driver.
 
-`broadcast` (classic Spark): the bundle's files go out as one Spark broadcast; a worker
-reads it lazily, and only when its node has no verified copy of the model yet.
+- `broadcast` (classic Spark, the default): the bundle's files go out as one Spark
+  broadcast; a worker reads it lazily, and only when its node has no verified copy yet.
+- `artifacts` (Spark Connect, which has no SparkContext and so no broadcast): the
+  bundle is written as one zip file and added with `spark.addArtifacts(..., file=True)`;
+  executors read it through `SparkFiles`.
+- `path`: for clusters that already hold the model on every node or on shared storage;
+  executors read the files from the driver's paths and check them against the
+  fingerprint before use. Nothing is shipped.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
 from .model_source import ModelBundle
+from .options import ConfigError
 
 log = logging.getLogger("spark_zsc")
 
@@ -25,25 +33,102 @@ class BroadcastModel:
         self.size = size
 
     def fetch_files(self) -> dict:
+        # Read the broadcast file without keeping the value: `.value` would hold every byte
+        # of the weights in this worker for its whole life, next to the mapped copy it loads.
+        path = getattr(self._broadcast, "_path", None)
+        if path is not None and getattr(self._broadcast, "_sc", None) is None:
+            return self._broadcast.load_from_path(path)
         return self._broadcast.value
+
+
+class PathModel:
+    """A handle for models every executor can read at the same path."""
+
+    def __init__(self, paths: dict, fingerprint: str, size: int):
+        self._paths = dict(paths)
+        self.fingerprint = fingerprint
+        self.size = size
+
+    def fetch_files(self) -> dict:
+        from pathlib import Path
+
+        return {name: Path(path).read_bytes() for name, path in self._paths.items()}
+
+
+class ArtifactModel:
+    """A handle for a bundle shipped as a Spark Connect file artifact."""
+
+    def __init__(self, file_name: str, fingerprint: str, size: int):
+        self.file_name = file_name
+        self.fingerprint = fingerprint
+        self.size = size
+
+    def fetch_files(self) -> dict:
+        import zipfile
+
+        from pyspark import SparkFiles
+
+        with zipfile.ZipFile(SparkFiles.get(self.file_name)) as archive:
+            return {name: archive.read(name) for name in archive.namelist()}
+
+
+DISTRIBUTIONS = ("auto", "broadcast", "artifacts", "path")
+
+
+def is_connect(spark) -> bool:
+    return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def _ship_artifact(spark, bundle: ModelBundle) -> ArtifactModel:
+    import tempfile
+    import zipfile
+
+    name = f"spark_zsc-{bundle.fingerprint[:24]}.zip"
+    path = os.path.join(tempfile.mkdtemp(prefix="spark_zsc-artifact-"), name)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as archive:
+        for file_name, data in bundle.files.items():
+            archive.writestr(file_name, data)
+    spark.addArtifacts(path, file=True)
+    os.remove(path)  # the session holds its own copy now
+    return ArtifactModel(name, bundle.fingerprint, bundle.size)
 
 
 _shipped: dict = {}
 _shipped_lock = threading.Lock()
 
 
-def ship(spark, bundle: ModelBundle) -> BroadcastModel:
-    """Broadcast `bundle` once per Spark application; later calls reuse the broadcast."""
-    sc = spark.sparkContext
-    key = (sc.applicationId, bundle.fingerprint)
+def ship(spark, bundle: ModelBundle, distribution: str = "auto"):
+    """A handle executors load `bundle` through: a broadcast made once per Spark
+    application (later calls reuse it), or the model's own paths."""
+    if distribution not in DISTRIBUTIONS:
+        raise ConfigError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}; got {distribution!r}")
+    if distribution == "path":
+        root = os.path.realpath(bundle.name)
+        outside = [path for path in bundle.paths.values() if os.path.dirname(os.path.realpath(path)) != root]
+        if not os.path.isabs(bundle.name) or outside:
+            raise ConfigError(
+                "distribution='path' needs model to be an absolute folder path that every executor can read, "
+                f"holding safetensors weights itself (got {bundle.name!r}); use distribution='broadcast' otherwise"
+            )
+        return PathModel(bundle.paths, bundle.fingerprint, bundle.size)
+    connect = is_connect(spark)
+    if distribution == "auto":
+        distribution = "artifacts" if connect else "broadcast"
+    if connect and distribution == "broadcast":
+        raise ConfigError("distribution='broadcast' needs a SparkContext; on Spark Connect use 'artifacts' (or 'auto')")
+    session_id = spark.session_id if connect else spark.sparkContext.applicationId
+    key = (session_id, distribution, bundle.fingerprint)
     with _shipped_lock:
         handle = _shipped.get(key)
         if handle is None:
             started = time.perf_counter()
-            handle = BroadcastModel(sc.broadcast(bundle.files), bundle.fingerprint, bundle.size)
+            if distribution == "artifacts":
+                handle = _ship_artifact(spark, bundle)
+            else:
+                handle = BroadcastModel(spark.sparkContext.broadcast(bundle.files), bundle.fingerprint, bundle.size)
             _shipped[key] = handle
             log.info(
-                "broadcast model %s (%.1f MB) in %.1f s",
-                bundle.fingerprint[:12], bundle.size / 1e6, time.perf_counter() - started,
+                "shipped model %s (%.1f MB) by %s in %.1f s",
+                bundle.fingerprint[:12], bundle.size / 1e6, distribution, time.perf_counter() - started,
             )
     return handle

@@ -11,6 +11,7 @@ from pyspark.sql import functions as F
 from . import job_io
 from .classifier import ZeroShotClassifier
 from .job_options import JobOptions
+from .metrics import MetricsUnavailable
 from .options import ConfigError
 
 log = logging.getLogger("spark_zsc")
@@ -27,7 +28,7 @@ def classifier_for(o: JobOptions) -> ZeroShotClassifier:
     return ZeroShotClassifier(
         model=o.model, inputCol=o.text_column, outputCol=o.output_col, hypothesisTemplate=o.template,
         multiLabel=o.multi_label, maxLength=o.max_length, tokenBudget=o.token_budget, threads=o.threads,
-        device=o.device, **labels,
+        device=o.device, precision=o.precision, distribution=o.distribution, **labels,
     )
 
 
@@ -48,7 +49,10 @@ def run_classify(spark: SparkSession, o: JobOptions) -> dict:
     )
     destination = job_io.write_output(spark, result, o)
     observed = observation.get
-    metrics = classifier.metrics()
+    try:
+        metrics = classifier.metrics()
+    except MetricsUnavailable:  # Spark Connect: what the observation saw is all there is
+        metrics = {"pairs": None, "model_loads": None, "top_labels": {}}
     wall = time.perf_counter() - started
     return {
         "rows_read": rows_read,
@@ -61,10 +65,14 @@ def run_classify(spark: SparkSession, o: JobOptions) -> dict:
         "model_loads": metrics["model_loads"],
         "wall_seconds": round(wall, 2),
         "rows_per_second": round(observed["written"] / wall, 2),
-        "pairs_per_second": round(metrics["pairs"] / wall, 2),
+        "pairs_per_second": round(metrics["pairs"] / wall, 2) if metrics["pairs"] is not None else None,
         "label_counts": dict(sorted(metrics["top_labels"].items(), key=lambda kv: -kv[1])),
         "output": destination,
     }
+
+
+def _number(value, spec: str) -> str:
+    return f"{value:>12,{spec}}" if value is not None else f"{'n/a (Spark Connect has no accumulators)':>12}"
 
 
 def format_summary(summary: dict, top: int = 15) -> str:
@@ -78,8 +86,8 @@ def format_summary(summary: dict, top: int = 15) -> str:
         f"  skipped           {summary['skipped']:>12,}   ({reasons})",
         f"  wall time         {summary['wall_seconds']:>12,.1f} s",
         f"  rows/s            {summary['rows_per_second']:>12,.2f}",
-        f"  pairs/s           {summary['pairs_per_second']:>12,.2f}",
-        f"  model loads       {summary['model_loads']:>12,}",
+        f"  pairs/s           {_number(summary['pairs_per_second'], '.2f')}",
+        f"  model loads       {_number(summary['model_loads'], 'd')}",
         f"  output            {summary['output']}",
         "  top labels:",
     ]

@@ -3,15 +3,27 @@
 from __future__ import annotations
 
 import logging
+import os
+import shutil
+from urllib.parse import urlparse
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
+from .distribution import is_connect
 from .job_options import JobOptions
 from .options import ConfigError
 
 log = logging.getLogger("spark_zsc")
+
+
+def _read_files(spark: SparkSession, path: str, file_format: str) -> DataFrame:
+    reader = spark.read.format(file_format)
+    if file_format == "csv":
+        # every column as a string: no inference pass over the data, no surprise types
+        reader = reader.option("header", True).option("multiLine", True).option("escape", '"')
+    return reader.load(path)
 
 
 def read_input(spark: SparkSession, o: JobOptions) -> DataFrame:
@@ -19,11 +31,7 @@ def read_input(spark: SparkSession, o: JobOptions) -> DataFrame:
         if not spark.catalog.tableExists(o.input_table):
             raise ConfigError(f"--input-table {o.input_table!r} does not exist in the metastore")
         return spark.table(o.input_table)
-    reader = spark.read.format(o.input_format)
-    if o.input_format == "csv":
-        # every column as a string: no inference pass over the data, no surprise types
-        reader = reader.option("header", True).option("multiLine", True).option("escape", '"')
-    return reader.load(o.input)
+    return _read_files(spark, o.input, o.input_format)
 
 
 def check_columns(frame: DataFrame, o: JobOptions) -> DataFrame:
@@ -44,21 +52,33 @@ def check_columns(frame: DataFrame, o: JobOptions) -> DataFrame:
     return frame
 
 
+def _hadoop_fs(spark: SparkSession, path: str):
+    """(file system, path) through the driver's JVM; None on Spark Connect, which has no JVM here."""
+    if is_connect(spark):
+        return None
+    hadoop_path = spark._jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration()), hadoop_path
+
+
 def output_exists(spark: SparkSession, o: JobOptions) -> bool:
     if o.output_table:
         return spark.catalog.tableExists(o.output_table)
-    path = spark._jvm.org.apache.hadoop.fs.Path(o.output)
-    fs = path.getFileSystem(spark._jsc.hadoopConfiguration())
-    return fs.exists(path)
+    fs = _hadoop_fs(spark, o.output)
+    if fs is not None:
+        return fs[0].exists(fs[1])
+    try:  # Spark Connect: ask the server to list the path
+        spark.read.format("binaryFile").load(o.output).schema
+        return True
+    except Exception as error:
+        if "PATH_NOT_FOUND" in str(error) or "does not exist" in str(error):
+            return False
+        raise
 
 
 def read_output(spark: SparkSession, o: JobOptions) -> DataFrame:
     if o.output_table:
         return spark.table(o.output_table)
-    reader = spark.read.format(o.output_format)
-    if o.output_format == "csv":
-        reader = reader.option("header", True).option("multiLine", True).option("escape", '"')
-    return reader.load(o.output)
+    return _read_files(spark, o.output, o.output_format)
 
 
 def keep_missing_rows(spark: SparkSession, frame: DataFrame, o: JobOptions) -> DataFrame:
@@ -93,12 +113,18 @@ def _remove_leftovers_of_killed_runs(spark: SparkSession, path: str) -> None:
     """A job killed mid-write leaves committed task files under `<output>/_temporary`;
     the next job's commit would move them into the output as duplicates. Only one job
     writes an output at a time, so anything there is a leftover."""
-    jvm = spark._jvm
-    temporary = jvm.org.apache.hadoop.fs.Path(path.rstrip("/") + "/_temporary")
-    fs = temporary.getFileSystem(spark._jsc.hadoopConfiguration())
-    if fs.exists(temporary):
+    temporary = path.rstrip("/") + "/_temporary"
+    fs = _hadoop_fs(spark, temporary)
+    if fs is not None:
+        if fs[0].exists(fs[1]):
+            log.warning("removing %s left by an earlier run that did not finish", temporary)
+            fs[0].delete(fs[1], True)
+    elif urlparse(temporary).scheme in ("", "file") and os.path.isdir(urlparse(temporary).path):
+        # Spark Connect with the server on this machine
         log.warning("removing %s left by an earlier run that did not finish", temporary)
-        fs.delete(temporary, True)
+        shutil.rmtree(urlparse(temporary).path)
+    else:
+        log.warning("Spark Connect: cannot check %s for leftovers of a killed run from here", temporary)
 
 
 def write_output(spark: SparkSession, frame: DataFrame, o: JobOptions) -> str:

@@ -37,6 +37,8 @@ class JobOptions:
     token_budget: int = field(default=DEFAULT_TOKEN_BUDGET, metadata={"help": "most tokens per forward batch"})
     threads: int = field(default=0, metadata={"help": "torch threads per task; 0 = spark.task.cpus"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
+    precision: str = field(default="auto", metadata={"help": "auto, fp32, fp16, bf16 (GPU) or int8 (CPU)"})
+    distribution: str = field(default="auto", metadata={"help": "auto, broadcast, artifacts (Spark Connect) or path"})
     output: Optional[str] = field(default=None, metadata={"help": "output path"})
     output_format: str = field(default="parquet", metadata={"help": "format of --output; csv flattens the result", "choices": OUTPUT_FORMATS})
     output_table: Optional[str] = field(default=None, metadata={"help": "metastore table to write instead of --output"})
@@ -45,6 +47,7 @@ class JobOptions:
     partition_by: Any = field(default=None, metadata={"help": "output partition columns, comma-separated"})
     skip_existing: bool = field(default=False, metadata={"help": "classify only ids not in the output yet, and append them"})
     master: Optional[str] = field(default=None, metadata={"help": "Spark master for the CLI (default local[*]); spark-submit decides its own"})
+    remote: Optional[str] = field(default=None, metadata={"help": "Spark Connect URL (sc://host:15002, or local[N] for a local server) instead of --master"})
     conf: Any = field(default=None, metadata={"help": "extra Spark setting KEY=VALUE (repeatable; YAML: a mapping)"})
 
     # -- derived, after validation ----------------------------------------------------------
@@ -82,7 +85,7 @@ class JobOptions:
 
     def engine_options(self) -> EngineOptions:
         return EngineOptions(max_length=self.max_length or None, token_budget=self.token_budget,
-                             threads=self.threads, device=self.device)
+                             threads=self.threads, device=self.device, precision=self.precision)
 
 
 OPTION_NAMES = tuple(f.name for f in fields(JobOptions))
@@ -164,6 +167,8 @@ def build_job_options(flags: dict) -> JobOptions:
 
 
 def validate(o: JobOptions) -> None:
+    if o.master and o.remote:
+        raise ConfigError("give --master (classic Spark) or --remote (Spark Connect), not both")
     if bool(o.input) == bool(o.input_table):
         raise ConfigError("give exactly one of --input PATH or --input-table NAME")
     if bool(o.output) == bool(o.output_table):

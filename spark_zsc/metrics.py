@@ -23,10 +23,22 @@ class _SumDict(AccumulatorParam):
 
 
 def new_accumulator(spark):
-    return spark.sparkContext.accumulator({}, _SumDict())
+    """An accumulator, or None on Spark Connect, which has none."""
+    from .distribution import is_connect
+
+    return None if is_connect(spark) else spark.sparkContext.accumulator({}, _SumDict())
 
 
-def snapshot(accumulator) -> dict:
+class MetricsUnavailable(RuntimeError):
+    pass
+
+
+def snapshot(accumulator, used: bool = True) -> dict:
     """Every metric, zero where nothing was counted yet."""
+    if accumulator is None and used:
+        raise MetricsUnavailable(
+            "metrics need Spark accumulators, which Spark Connect does not have; "
+            "count results with DataFrame aggregations there (e.g. groupBy('zsc.label').count())"
+        )
     values = dict(accumulator.value) if accumulator is not None else {}
     return {name: values.get(name, {} if name == "top_labels" else 0) for name in METRIC_NAMES}

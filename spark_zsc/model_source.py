@@ -8,6 +8,7 @@ cache, in the node-local copy, in logs.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -50,6 +51,7 @@ class ModelBundle:
     name: str
     files: dict  # file name -> bytes
     fingerprint: str
+    paths: dict  # file name -> the driver's path it was read from
 
     @property
     def size(self) -> int:
@@ -153,7 +155,15 @@ def _convert_pickle_checkpoint(folder: Path) -> Path:
     converted = target / "model.safetensors"
     if not converted.is_file():
         started = time.perf_counter()
-        model = AutoModelForSequenceClassification.from_pretrained(folder, use_safetensors=False, trust_remote_code=False)
+        try:
+            model = AutoModelForSequenceClassification.from_pretrained(
+                folder, use_safetensors=False, trust_remote_code=False
+            )
+        except Exception as error:  # e.g. a pickle that is more than tensors
+            raise ConfigError(
+                f"{source} cannot be loaded with torch's weights-only loader ({type(error).__name__}: "
+                f"{str(error)[:300]}); only plain tensor checkpoints are accepted, or provide model.safetensors"
+            ) from None
         tmp = target.with_name(f"{key}.tmp-{os.getpid()}")
         model.save_pretrained(tmp, safe_serialization=True)
         if target.exists():  # another driver thread converted it meanwhile
@@ -177,11 +187,12 @@ def load_bundle(model: str) -> ModelBundle:
     paths += sorted(p for p in folder.iterdir() if p.name in TOKENIZER_FILES)
     key = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
     with _bundles_lock:
-        if key in _bundles:
-            return _bundles[key]
+        if key in _bundles:  # the same files, perhaps asked for under another name
+            return dataclasses.replace(_bundles[key], name=model)
     _check_tokenizer(folder, model)
     files = {p.name: p.read_bytes() for p in paths}
-    bundle = ModelBundle(name=model, files=files, fingerprint=fingerprint_files(files))
+    bundle = ModelBundle(name=model, files=files, fingerprint=fingerprint_files(files),
+                         paths={p.name: str(p) for p in paths})
     log.info(
         "model %s resolved to %s: %.1f MB, fingerprint %s, in %.1f s",
         model, folder, bundle.size / 1e6, bundle.fingerprint[:12], time.perf_counter() - started,

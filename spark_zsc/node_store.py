@@ -9,6 +9,7 @@ never read. A folder is used only when its content matches the fingerprint.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -65,7 +66,17 @@ def local_model_folder(fingerprint: str, fetch_files: Callable[[], dict]) -> Pat
     folder = root / fingerprint
     if _verified(folder, fingerprint):
         return folder
-    files = fetch_files()
+    # One writer per node at a time: the others wait here and then find the copy made.
+    # The lock is released by the kernel if its holder dies, so a killed writer blocks nobody.
+    with open(root / f".lock-{fingerprint[:16]}", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _verified(folder, fingerprint):
+            return folder
+        _write(root, folder, fingerprint, fetch_files())
+    return folder
+
+
+def _write(root: Path, folder: Path, fingerprint: str, files: dict) -> None:
     received = fingerprint_files(files)
     if received != fingerprint:
         raise FingerprintMismatch(
@@ -86,7 +97,6 @@ def local_model_folder(fingerprint: str, fetch_files: Callable[[], dict]) -> Pat
             pass
     try:
         tmp.rename(folder)
-    except OSError:  # another worker renamed its complete copy first
+    except OSError:  # another process (without our lock: an older version) renamed its copy first
         shutil.rmtree(tmp, ignore_errors=True)
     log.info("wrote model %s to %s", fingerprint[:12], folder)
-    return folder

@@ -14,6 +14,7 @@ DEFAULT_MODEL = "valhalla/distilbart-mnli-12-1"
 DEFAULT_TEMPLATE = "This example is {}."
 DEFAULT_TOKEN_BUDGET = 4096
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")  # auto: fp16 on a GPU, fp32 on CPU
 
 
 class ConfigError(ValueError):
@@ -72,6 +73,7 @@ class EngineOptions:
     token_budget: int = DEFAULT_TOKEN_BUDGET  # padded tokens per forward batch
     threads: int = 0  # torch threads per task; 0 = the task's CPUs (spark.task.cpus)
     device: str = "auto"
+    precision: str = "auto"
 
     def __post_init__(self):
         if self.max_length is not None:
@@ -82,6 +84,12 @@ class EngineOptions:
         _positive_int(self.threads, "threads", allow_zero=True)
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {', '.join(DEVICES)}; got {self.device!r}")
+        if self.precision not in PRECISIONS:
+            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
+        if self.device == "cpu" and self.precision in ("fp16", "bf16"):
+            raise ConfigError(f"precision={self.precision} needs a GPU; on CPU use fp32, or int8 for speed")
+        if self.device == "cuda" and self.precision == "int8":
+            raise ConfigError("precision=int8 is for CPUs; on a GPU use fp16 or bf16")
 
     def as_dict(self) -> dict:
         return asdict(self)

@@ -63,6 +63,19 @@ class ZeroShotParams(HasInputCol, HasOutputCol):
         typeConverter=TypeConverters.toString,
     )
 
+    precision = Param(
+        Params._dummy(), "precision",
+        "auto (fp16 on a GPU, fp32 on CPU), fp32, fp16 or bf16 (GPU), int8 (CPU: dynamic quantization, "
+        "faster, scores move slightly).",
+        typeConverter=TypeConverters.toString,
+    )
+    distribution = Param(
+        Params._dummy(), "distribution",
+        "How executors get the weights: auto (broadcast), broadcast, or path (model is a folder "
+        "every executor can read at the same path; nothing is shipped).",
+        typeConverter=TypeConverters.toString,
+    )
+
     def __init__(self, *args):
         super().__init__(*args)
         self._setDefault(
@@ -74,6 +87,8 @@ class ZeroShotParams(HasInputCol, HasOutputCol):
             tokenBudget=DEFAULT_TOKEN_BUDGET,
             threads=0,
             device="auto",
+            distribution="auto",
+            precision="auto",
         )
 
     def getModel(self) -> str:
@@ -102,3 +117,9 @@ class ZeroShotParams(HasInputCol, HasOutputCol):
 
     def getDevice(self) -> str:
         return self.getOrDefault(self.device)
+
+    def getPrecision(self) -> str:
+        return self.getOrDefault(self.precision)
+
+    def getDistribution(self) -> str:
+        return self.getOrDefault(self.distribution)

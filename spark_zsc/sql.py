@@ -6,6 +6,7 @@ import re
 from typing import Optional
 
 from . import metrics as metrics_
+from .devices import check_devices
 from .distribution import ship
 from .model_source import load_bundle
 from .options import DEFAULT_MODEL, DEFAULT_TEMPLATE, DEFAULT_TOKEN_BUDGET, ConfigError, EngineOptions, ScoringOptions
@@ -22,7 +23,7 @@ class SqlFunction:
         self._accumulator = accumulator
 
     def metrics(self) -> dict:
-        return metrics_.snapshot(self._accumulator)
+        return metrics_.snapshot(self._accumulator, used=True)
 
 
 def register_sql_function(
@@ -36,6 +37,8 @@ def register_sql_function(
     token_budget: int = DEFAULT_TOKEN_BUDGET,
     threads: int = 0,
     device: str = "auto",
+    precision: str = "auto",
+    distribution: str = "auto",
 ) -> SqlFunction:
     """Register `name(text, labels)` in `spark`: the ZeroShotClassifier's struct for each row,
     null for null or blank text or no usable labels.
@@ -48,9 +51,12 @@ def register_sql_function(
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
         raise ConfigError(f"SQL function name {name!r} must be a plain identifier (letters, digits, _)")
     scoring = ScoringOptions(hypothesis_template=hypothesis_template, multi_label=multi_label)
-    engine_options = EngineOptions(max_length=max_length, token_budget=token_budget, threads=threads, device=device)
+    engine_options = EngineOptions(max_length=max_length, token_budget=token_budget, threads=threads,
+                                   device=device, precision=precision)
+    check_devices(spark, engine_options)
+    handle = ship(spark, load_bundle(model), distribution)
     accumulator = metrics_.new_accumulator(spark)
-    classify = build_classify_udf(ship(spark, load_bundle(model)), scoring, engine_options, accumulator)
+    classify = build_classify_udf(handle, scoring, engine_options, accumulator)
     raw_name = f"{name}__spark_zsc_raw"
     spark.udf.register(raw_name, classify)
     # A SQL function around the pandas UDF turns its struct of nulls into a null; Spark

@@ -34,9 +34,10 @@ def build_classify_udf(model, scoring: ScoringOptions, engine_options: EngineOpt
     def classify_batches(batches: Iterator) -> Iterator[pd.DataFrame]:
         from .worker_cache import engine_for
 
+        count = accumulator.add if accumulator is not None else (lambda _: None)  # None on Spark Connect
         engine, load_seconds = engine_for(model.fingerprint, model.fetch_files, engine_options)
         if load_seconds:
-            accumulator.add({"model_loads": 1, "model_load_seconds": load_seconds})
+            count({"model_loads": 1, "model_load_seconds": load_seconds})
         for batch in batches:
             if fixed_labels is not None:
                 texts, labels = batch, [fixed_labels] * len(batch)
@@ -45,7 +46,7 @@ def build_classify_udf(model, scoring: ScoringOptions, engine_options: EngineOpt
             results, stats = engine.classify(
                 texts.tolist(), labels, hypothesis_template=template, multi_label=multi_label
             )
-            accumulator.add(stats.as_dict())
+            count(stats.as_dict())
             yield pd.DataFrame([r or _NO_RESULT for r in results], columns=list(RESULT_FIELDS))
 
     if fixed_labels is not None:

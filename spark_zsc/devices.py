@@ -1,0 +1,82 @@
+"""Which device a task runs on, and in what precision: Spark's GPU scheduling honoured.
+
+A task that Spark gave a GPU (spark.task.resource.gpu.amount) finds its address in
+TaskContext.resources()["gpu"]. Where Spark (or the cluster manager) also set
+CUDA_VISIBLE_DEVICES, that address is a physical id and torch numbers the visible
+devices from 0, so the address is mapped through the list.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional
+
+from .options import ConfigError, EngineOptions
+
+
+def task_gpu_address() -> Optional[str]:
+    try:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        gpu = context.resources().get("gpu") if context is not None else None
+    except Exception:  # outside a Spark task
+        return None
+    return gpu.addresses[0] if gpu is not None and gpu.addresses else None
+
+
+def cuda_index(address: str, visible: Optional[str] = None) -> int:
+    """torch's index of the GPU Spark calls `address`."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES") if visible is None else visible
+    ids = [v.strip() for v in visible.split(",")] if visible else []
+    return ids.index(address) if address in ids else int(address)
+
+
+def resolve_device(options: EngineOptions) -> str:
+    """'cpu' or 'cuda:N' for this task."""
+    import torch
+
+    if options.device == "cpu":
+        return "cpu"
+    address = task_gpu_address()
+    if address is not None and torch.cuda.is_available():
+        return f"cuda:{cuda_index(address)}"
+    if options.device == "cuda":
+        if not torch.cuda.is_available():
+            raise RuntimeError("device='cuda' but this executor has no usable GPU (torch.cuda.is_available() is False)")
+        return "cuda:0"
+    return "cpu"
+
+
+def resolve_precision(options: EngineOptions, device: str) -> str:
+    if options.precision == "auto":
+        return "fp16" if device.startswith("cuda") else "fp32"
+    if options.precision in ("fp16", "bf16") and device == "cpu":
+        raise RuntimeError(f"precision={options.precision} was asked for, but this task runs on the CPU")
+    return options.precision
+
+
+def gpus_available(spark) -> bool:
+    """Whether tasks of this session can get a GPU: Spark schedules GPUs for tasks, or a
+    local session's machine has one."""
+    if float(spark.conf.get("spark.task.resource.gpu.amount", "0") or 0) > 0:
+        return True
+    master = spark.conf.get("spark.master", "")
+    if master.startswith("local"):
+        import torch
+
+        return torch.cuda.is_available()
+    return False
+
+
+def check_devices(spark, options: EngineOptions) -> None:
+    """Driver-side: refuse a GPU-only setting where no task will have a GPU."""
+    if options.device == "cuda" and not gpus_available(spark):
+        raise ConfigError(
+            "device='cuda' but no GPU is available to tasks: set spark.task.resource.gpu.amount "
+            "(and the executor GPU resources) or use device='auto' or 'cpu'"
+        )
+    if options.precision in ("fp16", "bf16") and options.device == "auto" and not gpus_available(spark):
+        raise ConfigError(f"precision={options.precision} needs a GPU and none is available to tasks: use fp32 or int8")
+    if options.precision == "int8" and options.device == "auto" and gpus_available(spark):
+        raise ConfigError("precision=int8 is for CPUs but tasks get GPUs here: use device='cpu' or fp16/bf16")

@@ -1,0 +1,34 @@
+"""Run on a local Spark Connect server: the classifier and the SQL function, results as JSON.
+
+    python connect_app.py MODEL OUT.json TEXTS.json LABELS.json
+"""
+
+import json
+import sys
+
+from pyspark.sql import SparkSession
+
+from spark_zsc import ZeroShotClassifier, register_sql_function
+from spark_zsc.metrics import MetricsUnavailable
+
+model, out_path, texts_path, labels_path = sys.argv[1:5]
+texts, labels = json.load(open(texts_path)), json.load(open(labels_path))
+spark = SparkSession.builder.remote("local[2]").getOrCreate()
+assert type(spark).__module__.startswith("pyspark.sql.connect"), type(spark)
+
+frame = spark.createDataFrame(list(enumerate(texts)), "id long, text string").repartition(3)
+clf = ZeroShotClassifier(model=model, inputCol="text", candidateLabels=labels)
+results = {str(r.id): (r.zsc.asDict() if r.zsc else None) for r in clf.transform(frame).collect()}
+try:
+    clf.metrics()
+    metrics_message = None
+except MetricsUnavailable as error:
+    metrics_message = str(error)
+
+register_sql_function(spark, "zero_shot", model=model)
+frame.createOrReplaceTempView("texts")
+array = ", ".join("'" + label + "'" for label in labels)
+sql = {str(r.id): (r.z.asDict() if r.z else None)
+       for r in spark.sql(f"SELECT id, zero_shot(text, array({array})) AS z FROM texts").collect()}
+json.dump({"classifier": results, "sql": sql, "metrics_message": metrics_message}, open(out_path, "w"))
+spark.stop()

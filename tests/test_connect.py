@@ -1,0 +1,62 @@
+"""Spark Connect: no SparkContext, so the weights travel as artifacts. A real local Connect
+server runs in a subprocess; its scores must equal classic Spark's."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from conftest import LABELS, TEXTS
+from processes import REPO, job_env, run
+from spark_zsc import ZeroShotClassifier
+
+
+def test_classifier_and_sql_function_on_spark_connect(spark, tiny_model, tmp_path):
+    texts = TEXTS + [None, "  ", "<s>old</s> new"]
+    (tmp_path / "texts.json").write_text(json.dumps(texts))
+    (tmp_path / "labels.json").write_text(json.dumps(LABELS))
+    result = run([sys.executable, str(REPO / "tests" / "apps" / "connect_app.py"), tiny_model,
+                  str(tmp_path / "out.json"), str(tmp_path / "texts.json"), str(tmp_path / "labels.json")],
+                 tmp_path, job_env(tmp_path / "cache"), timeout=400)
+    assert result.returncode == 0, result.stdout[-5000:]
+    remote = json.loads((tmp_path / "out.json").read_text())
+    classic = {str(r.id): r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
+               .transform(spark.createDataFrame(list(enumerate(texts)), "id long, text string")).collect()}
+    for source in ("classifier", "sql"):
+        assert remote[source].keys() == classic.keys()
+        for key, expected in classic.items():
+            got = remote[source][key]
+            if expected is None:
+                assert got is None
+            else:
+                assert got["labels"] == expected.labels
+                assert max(abs(a - b) for a, b in zip(got["scores"], expected.scores)) < 1e-6
+    assert "Spark Connect does not have" in remote["metrics_message"]
+
+
+def test_cli_on_spark_connect(spark, tiny_model, tmp_path):
+    import pandas as pd
+
+    from processes import cli
+
+    texts = TEXTS + [None]
+    pd.DataFrame({"id": range(len(texts)), "text": texts}).to_parquet(tmp_path / "in.parquet")
+    flags = ["--input", str(tmp_path / "in.parquet"), "--text-col", "text", "--id-col", "id",
+             "--labels", ",".join(LABELS), "--model", tiny_model, "--output", str(tmp_path / "out"),
+             "--remote", "local[2]", "--skip-existing"]
+    result = run(cli(*flags), tmp_path, job_env(tmp_path / "cache"), timeout=400)
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert "n/a (Spark Connect has no accumulators)" in result.stdout
+    frame = pd.read_parquet(tmp_path / "out")
+    classic = {r.id: r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
+               .transform(spark.createDataFrame(list(enumerate(texts)), "id long, text string")).collect()}
+    assert sorted(frame["id"]) == sorted(classic)
+    for row in frame.itertuples():
+        if classic[row.id] is None:
+            assert row.zsc is None
+        else:
+            assert list(row.zsc["labels"]) == classic[row.id].labels
+    # the same job again adds nothing: ids already written are skipped on Connect too
+    again = run(cli(*flags), tmp_path, job_env(tmp_path / "cache"), timeout=400)
+    assert again.returncode == 0, again.stdout[-5000:]
+    assert len(pd.read_parquet(tmp_path / "out")) == len(texts)

@@ -1,0 +1,104 @@
+"""A hostile corpus: every kind of row users' tables hold. Rows out = rows in, ids intact,
+every row with text scored, and scores still the pipeline's where the pipeline can run."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import assert_same_result
+from spark_zsc import ZeroShotClassifier
+
+HOSTILE_TEXTS = {
+    "null": None,
+    "empty": "",
+    "spaces": "     ",
+    "tabs and newlines": "\t\n\r\n\t",
+    "control characters": "bell\x07 escape\x1b[31m red \x1b[0m backspace\x08",
+    "nul bytes": "before\x00after\x00",
+    "300k characters": "lorem ipsum dolor sit amet " * 11_112,
+    "one character": "x",
+    "emoji only": "😀😃😄😁🚀🔥💯",
+    "zero-width joiners": "👩‍👩‍👧‍👦 and e\u0301 and \u200b\u200d\ufeff",
+    "right to left": "مرحبا بالعالم، هذه رسالة حول الفواتير",
+    "hebrew": "שלום עולם, יש הפסקת חשמל",
+    "mixed scripts": "Invoice Rechnung 請求書 счёт فاتورة",
+    "cjk": "东京的服务器今天宕机了三个小时",
+    "strike-through markup": "<s>old price 49.99</s> new price 39.99",
+    "eos markup": "first part </s> second part </s></s>",
+    "all special tokens": "<s><pad></s><unk><mask>",
+    "html": "<html><body><div class='x'>Outage!</div><script>alert(1)</script></body></html>",
+    "template-looking braces": "This example is {}. And {0} and {label} and {{}}",
+    "format specifiers": "%s %d %(name)s {:>10}",
+    "sql injection": "'; DROP TABLE tickets; --",
+    "shell injection": "$(rm -rf /) `reboot` && echo pwned",
+    "json": '{"text": "nested", "labels": ["a", "b"]}',
+    "backslashes": "C:\\Users\\admin\\invoice.pdf \\n \\t",
+    "quotes": "\"double\" 'single' `back` «guillemets»",
+    "url": "https://example.com/billing?invoice=123&refund=true#top",
+    "numbers only": "4111 1111 1111 1111 12/29 123",
+    "repeated punctuation": "!!!!!!!!!!?????????..........",
+    "very long word": "a" * 5_000,
+    "surrogate-free astral": "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝕥𝕖𝕩𝕥 𐍈",
+    "combining marks": "Z̤͔ͧ̑̓ä͖̭̈̇lͮ̒ͫǫ̗͚ͤ",
+    "duplicate a": "the same row twice",
+    "duplicate b": "the same row twice",
+}
+HOSTILE_LABELS = ["billing", "outage {}", "café & crème", "x" * 5_000, "naïve-Ünïcödé", "{label}", "sql'); --"]
+
+
+def test_hostile_corpus_rows_out_equal_rows_in(spark, tiny_model, hf_pipeline):
+    assert len(HOSTILE_TEXTS) >= 30
+    rows = [(i, kind, text) for i, (kind, text) in enumerate(HOSTILE_TEXTS.items())]
+    frame = spark.createDataFrame(rows, "id long, kind string, text string").repartition(4)
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=HOSTILE_LABELS, tokenBudget=512)
+    out = {r.id: r for r in clf.transform(frame).collect()}
+    assert sorted(out) == [i for i, _, _ in rows]
+    for i, kind, text in rows:
+        assert out[i].kind == kind and out[i].text == text  # the row itself is untouched
+        if text is None or not text.strip():
+            assert out[i].zsc is None, kind
+        else:
+            assert out[i].zsc is not None, kind
+            assert sorted(out[i].zsc.labels) == sorted(HOSTILE_LABELS)
+            assert abs(sum(out[i].zsc.scores) - 1.0) < 1e-6
+    # where the pipeline can run at all (no special-token strings, hypotheses within the limit),
+    # the scores are still the pipeline's
+    short_labels = [l for l in HOSTILE_LABELS if len(l) < 100]
+    plain = {k: t for k, t in HOSTILE_TEXTS.items() if t and t.strip() and "<" not in t}
+    frame = spark.createDataFrame(list(plain.items()), "kind string, text string")
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=short_labels)
+    for row in clf.transform(frame).collect():
+        assert_same_result(hf_pipeline(row.text, candidate_labels=short_labels), row.zsc.asDict())
+
+
+def test_hostile_per_row_labels(spark, tiny_model):
+    rows = [(0, "text", ["a", None, "a", " ", "b"]), (1, "text", ["x" * 5_000]), (2, "text", ["{}", "{0}"]),
+            (3, "text", [None]), (4, "text", ["", "  "]), (5, "text", None), (6, "text", ["ünï", "ÜNÏ"])]
+    frame = spark.createDataFrame(rows, "id long, text string, labels array<string>")
+    out = {r.id: r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels")
+           .transform(frame).collect()}
+    assert len(out) == len(rows)
+    assert sorted(out[0].labels) == ["a", "b"] and out[1].labels == ["x" * 5_000]
+    assert sorted(out[2].labels) == ["{0}", "{}"] and sorted(out[6].labels) == ["ÜNÏ", "ünï"]
+    assert out[3] is None and out[4] is None and out[5] is None
+
+
+@pytest.mark.parametrize("records_per_batch", ["1", "7", "1000"])
+def test_results_do_not_depend_on_partitioning_or_arrow_batch_size(spark, tiny_model, records_per_batch):
+    texts = [t for t in HOSTILE_TEXTS.values()]
+    frame = spark.createDataFrame(list(enumerate(texts)), "id long, text string")
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=HOSTILE_LABELS[:3])
+    baseline = {r.id: r.zsc for r in clf.transform(frame.coalesce(1)).collect()}
+    previous = spark.conf.get("spark.sql.execution.arrow.maxRecordsPerBatch")
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", records_per_batch)
+    try:
+        other = {r.id: r.zsc for r in clf.transform(frame.repartition(5)).collect()}
+    finally:
+        spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", previous)
+    assert other.keys() == baseline.keys()
+    for key, expected in baseline.items():
+        if expected is None:
+            assert other[key] is None
+        else:  # batch composition moves float noise only
+            assert other[key].labels == expected.labels or max(abs(a - b) for a, b in zip(other[key].scores, expected.scores)) < 1e-6
+            assert dict(zip(other[key].labels, other[key].scores)) == pytest.approx(dict(zip(expected.labels, expected.scores)), abs=1e-6)

@@ -1,0 +1,121 @@
+"""Safe loading: safetensors only on executors, weights-only conversion of pickles on the
+driver, fingerprints checked, the node-local copy written atomically."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+import torch
+
+from conftest import LABELS, SENTENCES, TEXTS, assert_same_result
+from spark_zsc import ConfigError, ZeroShotClassifier
+from spark_zsc.model_source import fingerprint_files, load_bundle
+from spark_zsc.node_store import COMPLETE_MARKER, FingerprintMismatch, local_model_folder
+from spark_zsc.testing import build_random_nli_model
+
+
+def _frame(spark, texts=TEXTS):
+    return spark.createDataFrame(list(enumerate(texts)), "id long, text string")
+
+
+def _pickle_only_copy(source, target):
+    """The hub's old layout: pytorch_model.bin (a pickle) instead of model.safetensors."""
+    from safetensors.torch import load_file
+
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.safetensors"))
+    torch.save(load_file(os.path.join(source, "model.safetensors")), os.path.join(target, "pytorch_model.bin"))
+    return str(target)
+
+
+def test_a_pickle_checkpoint_is_converted_on_the_driver(spark, tiny_model, hf_pipeline, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARK_ZSC_CONVERTED_DIR", str(tmp_path / "converted"))
+    folder = _pickle_only_copy(tiny_model, tmp_path / "pickled")
+    bundle = load_bundle(folder)
+    assert "model.safetensors" in bundle.files and "pytorch_model.bin" not in bundle.files  # executors get safetensors
+    results = {r.id: r.zsc for r in ZeroShotClassifier(model=folder, inputCol="text", candidateLabels=LABELS)
+               .transform(_frame(spark)).collect()}
+    for i, text in enumerate(TEXTS):
+        assert_same_result(hf_pipeline(text, candidate_labels=LABELS), results[i].asDict())
+
+
+class _Payload:
+    def __reduce__(self):
+        return (subprocess.call, (["touch", os.environ["PAYLOAD_MARKER"]],))
+
+
+def test_a_pickle_that_runs_code_is_refused_and_never_runs(tiny_model, tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARK_ZSC_CONVERTED_DIR", str(tmp_path / "converted"))
+    marker = tmp_path / "payload_ran"
+    monkeypatch.setenv("PAYLOAD_MARKER", str(marker))
+    folder = tmp_path / "hostile"
+    shutil.copytree(tiny_model, folder, ignore=shutil.ignore_patterns("model.safetensors"))
+    torch.save({"model.shared.weight": _Payload()}, folder / "pytorch_model.bin")
+    with pytest.raises(ConfigError, match="weights-only loader"):
+        load_bundle(str(folder))
+    assert not marker.exists()
+
+
+def test_fingerprints_depend_on_content_not_order():
+    a = {"config.json": b"{}", "model.safetensors": b"\x00\x01"}
+    b = dict(reversed(list(a.items())))
+    assert fingerprint_files(a) == fingerprint_files(b)
+    assert fingerprint_files(a) != fingerprint_files({**a, "model.safetensors": b"\x00\x02"})
+
+
+def test_node_copy_refuses_altered_bytes(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARK_ZSC_CACHE_DIR", str(tmp_path))
+    files = {"config.json": b"{}", "model.safetensors": b"weights"}
+    with pytest.raises(FingerprintMismatch, match="altered or truncated"):
+        local_model_folder(fingerprint_files(files), lambda: {**files, "model.safetensors": b"weigh"})
+    assert not (tmp_path / fingerprint_files(files)).exists()
+
+
+def test_node_copy_is_rewritten_when_torn_and_reused_when_whole(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARK_ZSC_CACHE_DIR", str(tmp_path))
+    files = {"config.json": b"{}", "model.safetensors": b"weights" * 1000}
+    fingerprint = fingerprint_files(files)
+    # what a worker killed mid-write would leave, and a folder cut short by hand
+    (tmp_path / f".tmp-{fingerprint[:12]}-123-abc").mkdir()
+    (tmp_path / f".tmp-{fingerprint[:12]}-123-abc" / "model.safetensors").write_bytes(b"wei")
+    torn = tmp_path / fingerprint
+    torn.mkdir()
+    (torn / "config.json").write_bytes(b"{}")
+    (torn / "model.safetensors").write_bytes(b"weights")
+    (torn / COMPLETE_MARKER).write_text(fingerprint)
+    fetches = []
+    folder = local_model_folder(fingerprint, lambda: fetches.append(1) or files)
+    assert fetches == [1] and (folder / "model.safetensors").read_bytes() == files["model.safetensors"]
+    assert local_model_folder(fingerprint, lambda: pytest.fail("a whole copy must not be fetched again")) == folder
+
+
+def test_distribution_path_reads_the_model_on_executors(spark, tmp_path, tiny_model, hf_pipeline):
+    folder = str(tmp_path / "shared_model")
+    shutil.copytree(tiny_model, folder)
+    clf = ZeroShotClassifier(model=folder, inputCol="text", candidateLabels=LABELS, distribution="path")
+    results = {r.id: r.zsc for r in clf.transform(_frame(spark)).collect()}
+    for i, text in enumerate(TEXTS):
+        assert_same_result(hf_pipeline(text, candidate_labels=LABELS), results[i].asDict())
+
+
+def test_distribution_path_fails_the_task_when_the_files_changed(spark, tmp_path):
+    folder = build_random_nli_model(tmp_path / "changing", SENTENCES, vocab_size=350, seed=21)
+    out = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS, distribution="path") \
+        .transform(_frame(spark, TEXTS[:2]))
+    (folder / "config.json").write_text((folder / "config.json").read_text() + " ")
+    with pytest.raises(Exception, match="fingerprint"):
+        out.collect()
+
+
+@pytest.mark.parametrize("model,distribution,message", [
+    ("relative/folder/model", "path", "does not exist"),
+    (None, "path", "absolute folder path"),
+    (None, "carrier-pigeon", "distribution must be one of"),
+])
+def test_bad_distribution_options(spark, tiny_model, model, distribution, message):
+    clf = ZeroShotClassifier(model=model or os.path.relpath(tiny_model), inputCol="text", candidateLabels=LABELS,
+                             distribution=distribution)
+    with pytest.raises(ConfigError, match=message):
+        clf.transform(_frame(spark, TEXTS[:1]))

@@ -1,0 +1,85 @@
+"""Precision and devices: int8 on CPU, driver-side refusals, Spark's GPU addresses, the GPU check."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+import torch
+
+from conftest import LABELS, TEXTS
+from processes import REPO, job_env, run
+from spark_zsc import ConfigError, ZeroShotClassifier
+from spark_zsc.devices import cuda_index, resolve_device
+from spark_zsc.options import EngineOptions
+
+
+def _frame(spark, texts=TEXTS):
+    return spark.createDataFrame(list(enumerate(texts)), "id long, text string")
+
+
+def test_int8_on_cpu_classifies_close_to_fp32(spark, tiny_model):
+    texts = TEXTS * 2
+    fp32 = {r.id: r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
+            .transform(_frame(spark, texts)).collect()}
+    int8 = {r.id: r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS,
+                                                    precision="int8").transform(_frame(spark, texts)).collect()}
+    assert int8.keys() == fp32.keys()
+    differences = [abs(dict(zip(int8[k].labels, int8[k].scores))[l] - dict(zip(fp32[k].labels, fp32[k].scores))[l])
+                   for k in fp32 for l in LABELS]
+    assert 0 < max(differences) < 0.05  # int8 changes scores, a little
+    assert sum(int8[k].label == fp32[k].label for k in fp32) >= 0.75 * len(fp32)
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(precision="fp8"), "precision must be one of"),
+    (dict(device="tpu"), "device must be one of"),
+    (dict(device="cpu", precision="fp16"), "needs a GPU"),
+    (dict(device="cuda", precision="int8"), "int8 is for CPUs"),
+    (dict(device="cuda"), "no GPU is available to tasks"),
+    (dict(precision="bf16"), "needs a GPU and none is available"),
+])
+def test_bad_device_and_precision_fail_on_the_driver(spark, tiny_model, kwargs, message):
+    if torch.cuda.is_available() and ("no GPU" in message or "none is available" in message):
+        pytest.skip("this machine has a GPU")
+    jobs = set(spark.sparkContext.statusTracker().getJobIdsForGroup())
+    with pytest.raises(ConfigError, match=message):
+        ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, **kwargs).transform(_frame(spark))
+    assert set(spark.sparkContext.statusTracker().getJobIdsForGroup()) == jobs
+
+
+def test_spark_gpu_addresses_map_through_cuda_visible_devices():
+    assert cuda_index("3", visible="") == 3
+    assert cuda_index("3", visible="2,3") == 1
+    assert cuda_index("GPU-abc", visible="GPU-xyz,GPU-abc") == 1
+
+
+def test_outside_a_task_auto_is_the_cpu_unless_asked():
+    assert resolve_device(EngineOptions(device="auto")) in ("cpu", "cuda:0") and resolve_device(EngineOptions(device="cpu")) == "cpu"
+    if not torch.cuda.is_available():
+        assert resolve_device(EngineOptions(device="auto")) == "cpu"
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a GPU")
+def test_fp32_on_gpu_equals_cpu(tiny_model):
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from spark_zsc.engine import ZeroShotEngine
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model)
+    cpu = ZeroShotEngine(AutoModelForSequenceClassification.from_pretrained(tiny_model), tokenizer)
+    gpu = ZeroShotEngine(AutoModelForSequenceClassification.from_pretrained(tiny_model).cuda(), tokenizer, device="cuda")
+    for a, b in zip(cpu.classify(TEXTS, [LABELS] * len(TEXTS))[0], gpu.classify(TEXTS, [LABELS] * len(TEXTS))[0]):
+        assert a[2] == b[2] and max(abs(x - y) for x, y in zip(a[3], b[3])) < 1e-4
+
+
+def test_gpu_check_dry_run_on_cpu(tmp_path):
+    result = run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--dry-run", "--out", str(tmp_path),
+                  "--work-dir", str(tmp_path / "work")], tmp_path,
+                 {**job_env(tmp_path / "cache"), "PYTHON": sys.executable}, timeout=600)
+    assert result.returncode == 0, result.stdout[-5000:]
+    report = json.loads((tmp_path / "gpu_check_dry_run.json").read_text())
+    assert report["fp32_gpu_vs_cpu"]["within_1e-4"] and report["fp32_gpu_vs_cpu"]["top_label_agreement"] == 1.0
+    assert report["spark_job"]["rows"] == report["rows"] == report["spark_job"]["classified"]
+    assert set(report["throughput_pairs_per_second"]) >= {"hf_pipeline_bs8", "hf_pipeline_bs32", "spark_zsc_engine_fp32"}
