@@ -41,6 +41,26 @@ def engine_scores(folder, texts, device, precision, token_budget):
     return [dict(zip(r[2], r[3])) for r in results], len(texts) * len(LABELS) / (time.perf_counter() - started)
 
 
+def overlap_rates(folder, texts, device, precision):
+    """pairs/s of the engine's stream over 64-row chunks, tokenizing ahead on a thread or not."""
+    import torch
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    from spark_zsc.engine import ZeroShotEngine
+
+    dtype = {"fp32": torch.float32, "fp16": torch.float16}[precision]
+    model = AutoModelForSequenceClassification.from_pretrained(folder, dtype=dtype).to(device)
+    engine = ZeroShotEngine(model, AutoTokenizer.from_pretrained(folder), token_budget=16384, device=device)
+    chunks = [(texts[i : i + 64], [LABELS] * len(texts[i : i + 64])) for i in range(0, len(texts), 64)]
+    rates = {}
+    for overlap in (False, True):
+        list(engine.classify_stream(iter(chunks[:1]), overlap=overlap))  # warm-up
+        started = time.perf_counter()
+        list(engine.classify_stream(iter(chunks), overlap=overlap))
+        rates[f"overlap_{overlap}"] = len(texts) * len(LABELS) / (time.perf_counter() - started)
+    return rates
+
+
 def compare(a, b):
     top = sum(max(x, key=x.get) == max(y, key=y.get) for x, y in zip(a, b)) / len(a)
     return top, max(abs(x[l] - y[l]) for x, y in zip(a, b) for l in LABELS)
@@ -112,6 +132,7 @@ def main(argv=None):
         "spark_zsc_engine_fp32": fp32_rate, f"spark_zsc_engine_{half}": half_rate, "cpu_engine_fp32": cpu_rate,
         "hf_pipeline_bs8": pipeline_rate(folder, texts, gpu, 8), "hf_pipeline_bs32": pipeline_rate(folder, texts, gpu, 32),
     }
+    report["tokenize_ahead_pairs_per_second"] = overlap_rates(folder, texts, gpu, half)
     report["spark_job"] = spark_job(folder, texts, "auto" if args.dry_run else "cuda", args.dry_run)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

@@ -52,6 +52,7 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         multiLabel: Optional[bool] = None,
         maxLength: Optional[int] = None,
         tokenBudget: Optional[int] = None,
+        batchRows: Optional[int] = None,
         threads: Optional[int] = None,
         device: Optional[str] = None,
         distribution: Optional[str] = None,
@@ -93,6 +94,9 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
 
     def setTokenBudget(self, value: int) -> "ZeroShotClassifier":
         return self._set(tokenBudget=value)
+
+    def setBatchRows(self, value: int) -> "ZeroShotClassifier":
+        return self._set(batchRows=value)
 
     def setThreads(self, value: int) -> "ZeroShotClassifier":
         return self._set(threads=value)
@@ -145,6 +149,7 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         return EngineOptions(
             max_length=self.getMaxLength() or None,
             token_budget=self.getTokenBudget(),
+            batch_rows=self.getBatchRows(),
             threads=self.getThreads(),
             device=self.getDevice(),
             precision=self.getPrecision(),

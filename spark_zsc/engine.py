@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field, fields
-from typing import Callable, Optional, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
@@ -153,6 +154,35 @@ class ZeroShotEngine:
         cleaned here for per-row ones). Each distinct text and each distinct (text,
         hypothesis) pair is run once, however many rows repeat it.
         """
+        return self.score(self.prepare(texts, labels, hypothesis_template), multi_label)
+
+    def classify_stream(
+        self,
+        chunks: Iterable[tuple[Sequence[Optional[str]], Sequence[Optional[Sequence[str]]]]],
+        *,
+        hypothesis_template: str = "This example is {}.",
+        multi_label: bool = False,
+        overlap: bool = False,
+    ) -> Iterator[tuple[list[Optional[Result]], BatchStats]]:
+        """`classify` for each (texts, labels) chunk, in order. With `overlap`, the next chunk
+        is tokenized on a second thread while the model runs the current one: that pays on a
+        GPU, where the CPU is otherwise idle during the forward (on CPU both compete for cores)."""
+        if not overlap:
+            for texts, labels in chunks:
+                yield self.classify(texts, labels, hypothesis_template=hypothesis_template, multi_label=multi_label)
+            return
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark_zsc-tokenize") as tokenizer_thread:
+            pending = None
+            for texts, labels in chunks:
+                following = tokenizer_thread.submit(self.prepare, texts, labels, hypothesis_template)
+                if pending is not None:
+                    yield self.score(pending.result(), multi_label)
+                pending = following
+            if pending is not None:
+                yield self.score(pending.result(), multi_label)
+
+    def prepare(self, texts, labels, hypothesis_template: str) -> "PreparedRows":
+        """The CPU half: bad rows set aside, distinct pairs found and tokenized."""
         stats = BatchStats(rows=len(texts))
         row_labels: list[list[str]] = [[] for _ in texts]
         text_ids: dict[str, int] = {}
@@ -178,10 +208,19 @@ class ZeroShotEngine:
             )
             stats.pairs += len(candidates)
 
-        logits = self._run_pairs(list(text_ids), hypotheses, hypothesis_template, list(pair_index), stats)
+        encoded = []
+        if pair_index:
+            premises = self.encoder.encode_texts(list(text_ids))
+            hypothesis_tokens = self.encoder.encode_hypotheses([hypothesis_template.format(l) for l in hypotheses])
+            encoded = [self.encoder.join(premises[t], hypothesis_tokens[h]) for t, h in pair_index]
+        return PreparedRows(row_labels, row_pairs, encoded, stats)
 
+    def score(self, prepared: "PreparedRows", multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+        """The model half: forward batches, then each row's scores in the pipeline's order."""
+        stats = prepared.stats
+        logits = self._run_pairs(prepared.encoded, stats)
         results: list[Optional[Result]] = []
-        for candidates, pairs in zip(row_labels, row_pairs):
+        for candidates, pairs in zip(prepared.row_labels, prepared.row_pairs):
             if not candidates:
                 results.append(None)
                 continue
@@ -194,13 +233,10 @@ class ZeroShotEngine:
             stats.top_labels[ranked_labels[0]] = stats.top_labels.get(ranked_labels[0], 0) + 1
         return results, stats
 
-    def _run_pairs(self, texts, labels, template, pairs, stats: BatchStats) -> np.ndarray:
-        """float32 logits, one row per (text index, label index) pair."""
-        if not pairs:
+    def _run_pairs(self, encoded, stats: BatchStats) -> np.ndarray:
+        """float32 logits, one row per encoded pair."""
+        if not encoded:
             return np.zeros((0, 3), dtype=np.float32)
-        premises = self.encoder.encode_texts(texts)
-        hypotheses = self.encoder.encode_hypotheses([template.format(l) for l in labels])
-        encoded = [self.encoder.join(premises[t], hypotheses[h]) for t, h in pairs]
         lengths = [len(ids) for ids, _ in encoded]
         out: Optional[np.ndarray] = None
         started = time.perf_counter()
@@ -219,11 +255,22 @@ class ZeroShotEngine:
                 moved = [t.to(self.device) if t is not None else None for t in (input_ids, attention_mask, type_ids)]
                 batch_logits = self._forward(*moved).float().cpu().numpy()
                 if out is None:
-                    out = np.empty((len(pairs), batch_logits.shape[1]), dtype=np.float32)
+                    out = np.empty((len(encoded), batch_logits.shape[1]), dtype=np.float32)
                 out[batch] = batch_logits
                 stats.forward_batches += 1
                 stats.tokens += sum(lengths[i] for i in batch)
                 stats.padded_tokens += len(batch) * width - sum(lengths[i] for i in batch)
         stats.forward_seconds += time.perf_counter() - started
-        stats.forward_pairs += len(pairs)
+        stats.forward_pairs += len(encoded)
         return out
+
+
+@dataclass
+class PreparedRows:
+    """Rows made ready for the model: each row's cleaned labels and pair indices, and the
+    distinct pairs' token ids."""
+
+    row_labels: list
+    row_pairs: list
+    encoded: list
+    stats: BatchStats

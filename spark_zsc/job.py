@@ -27,7 +27,7 @@ def classifier_for(o: JobOptions) -> ZeroShotClassifier:
     labels = {"labelsCol": o.labels_col} if o.labels_col else {"candidateLabels": o.label_list}
     return ZeroShotClassifier(
         model=o.model, inputCol=o.text_column, outputCol=o.output_col, hypothesisTemplate=o.template,
-        multiLabel=o.multi_label, maxLength=o.max_length, tokenBudget=o.token_budget, threads=o.threads,
+        multiLabel=o.multi_label, maxLength=o.max_length, tokenBudget=o.token_budget, batchRows=o.batch_rows, threads=o.threads,
         device=o.device, precision=o.precision, distribution=o.distribution, **labels,
     )
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Optional
 from urllib.parse import urlparse
 
-from .options import DEFAULT_MODEL, DEFAULT_TEMPLATE, DEFAULT_TOKEN_BUDGET, ConfigError, EngineOptions, ScoringOptions, parse_candidate_labels
+from .options import DEFAULT_MODEL, DEFAULT_TEMPLATE, ConfigError, EngineOptions, ScoringOptions, parse_candidate_labels
 
 INPUT_FORMATS = ("parquet", "csv", "json", "orc", "text")
 OUTPUT_FORMATS = ("parquet", "csv", "json", "orc")
@@ -34,7 +34,8 @@ class JobOptions:
     multi_label: bool = field(default=False, metadata={"help": "score each label independently"})
     model: str = field(default=DEFAULT_MODEL, metadata={"help": "hub id or local folder of an NLI model"})
     max_length: int = field(default=0, metadata={"help": "most tokens per pair; 0 = the tokenizer's limit"})
-    token_budget: int = field(default=DEFAULT_TOKEN_BUDGET, metadata={"help": "most tokens per forward batch"})
+    token_budget: int = field(default=0, metadata={"help": "most tokens per forward batch; 0 = 4096 on CPU, 16384 on a GPU"})
+    batch_rows: int = field(default=0, metadata={"help": "most rows scored at once; 0 = the whole Arrow batch"})
     threads: int = field(default=0, metadata={"help": "torch threads per task; 0 = spark.task.cpus"})
     device: str = field(default="auto", metadata={"help": "auto, cpu or cuda"})
     precision: str = field(default="auto", metadata={"help": "auto, fp32, fp16, bf16 (GPU) or int8 (CPU)"})
@@ -84,7 +85,7 @@ class JobOptions:
         return self.text_col or ("value" if self.input_format == "text" and self.input else None)
 
     def engine_options(self) -> EngineOptions:
-        return EngineOptions(max_length=self.max_length or None, token_budget=self.token_budget,
+        return EngineOptions(max_length=self.max_length or None, token_budget=self.token_budget, batch_rows=self.batch_rows,
                              threads=self.threads, device=self.device, precision=self.precision)
 
 

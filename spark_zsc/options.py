@@ -12,7 +12,8 @@ from typing import Optional, Sequence, Union
 
 DEFAULT_MODEL = "valhalla/distilbart-mnli-12-1"
 DEFAULT_TEMPLATE = "This example is {}."
-DEFAULT_TOKEN_BUDGET = 4096
+DEFAULT_TOKEN_BUDGET = 4096  # CPU; a GPU gets GPU_TOKEN_BUDGET unless one is set
+GPU_TOKEN_BUDGET = 16384
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")  # auto: fp16 on a GPU, fp32 on CPU
 
@@ -70,7 +71,8 @@ class EngineOptions:
     """How each Python worker runs the model. Plain data: it travels to executors."""
 
     max_length: Optional[int] = None  # tokens per pair; None = the tokenizer's limit
-    token_budget: int = DEFAULT_TOKEN_BUDGET  # padded tokens per forward batch
+    token_budget: int = 0  # padded tokens per forward batch; 0 = 4096 on CPU, 16384 on a GPU
+    batch_rows: int = 0  # rows per engine call; 0 = the whole Arrow batch
     threads: int = 0  # torch threads per task; 0 = the task's CPUs (spark.task.cpus)
     device: str = "auto"
     precision: str = "auto"
@@ -80,7 +82,8 @@ class EngineOptions:
             _positive_int(self.max_length, "maxLength")
             if self.max_length < 8:
                 raise ConfigError(f"maxLength {self.max_length} leaves no room for a text and a hypothesis: use 8 or more")
-        _positive_int(self.token_budget, "tokenBudget")
+        _positive_int(self.token_budget, "tokenBudget", allow_zero=True)
+        _positive_int(self.batch_rows, "batchRows", allow_zero=True)
         _positive_int(self.threads, "threads", allow_zero=True)
         if self.device not in DEVICES:
             raise ConfigError(f"device must be one of {', '.join(DEVICES)}; got {self.device!r}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 
-from .options import DEFAULT_MODEL, DEFAULT_TEMPLATE, DEFAULT_TOKEN_BUDGET
+from .options import DEFAULT_MODEL, DEFAULT_TEMPLATE
 
 
 def _to_labels(value):
@@ -49,7 +49,14 @@ class ZeroShotParams(HasInputCol, HasOutputCol):
     )
     tokenBudget = Param(
         Params._dummy(), "tokenBudget",
-        "Most tokens, padding included, in one forward batch; bounds worker memory.",
+        "Most tokens, padding included, in one forward batch; bounds worker memory. "
+        "0 = 4096 on CPU, 16384 on a GPU.",
+        typeConverter=TypeConverters.toInt,
+    )
+    batchRows = Param(
+        Params._dummy(), "batchRows",
+        "Most rows scored at once, a slice of an Arrow batch (spark.sql.execution.arrow.maxRecordsPerBatch); "
+        "bounds the pairs a worker holds with long texts and many labels. 0 = the whole Arrow batch.",
         typeConverter=TypeConverters.toInt,
     )
     threads = Param(
@@ -84,7 +91,8 @@ class ZeroShotParams(HasInputCol, HasOutputCol):
             hypothesisTemplate=DEFAULT_TEMPLATE,
             multiLabel=False,
             maxLength=0,
-            tokenBudget=DEFAULT_TOKEN_BUDGET,
+            tokenBudget=0,
+            batchRows=0,
             threads=0,
             device="auto",
             distribution="auto",
@@ -111,6 +119,9 @@ class ZeroShotParams(HasInputCol, HasOutputCol):
 
     def getTokenBudget(self) -> int:
         return self.getOrDefault(self.tokenBudget)
+
+    def getBatchRows(self) -> int:
+        return self.getOrDefault(self.batchRows)
 
     def getThreads(self) -> int:
         return self.getOrDefault(self.threads)

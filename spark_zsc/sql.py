@@ -9,7 +9,7 @@ from . import metrics as metrics_
 from .devices import check_devices
 from .distribution import ship
 from .model_source import load_bundle
-from .options import DEFAULT_MODEL, DEFAULT_TEMPLATE, DEFAULT_TOKEN_BUDGET, ConfigError, EngineOptions, ScoringOptions
+from .options import DEFAULT_MODEL, DEFAULT_TEMPLATE, ConfigError, EngineOptions, ScoringOptions
 from .udf import RESULT_SQL_TYPE, build_classify_udf
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -34,7 +34,8 @@ def register_sql_function(
     hypothesis_template: str = DEFAULT_TEMPLATE,
     multi_label: bool = False,
     max_length: Optional[int] = None,
-    token_budget: int = DEFAULT_TOKEN_BUDGET,
+    token_budget: int = 0,
+    batch_rows: int = 0,
     threads: int = 0,
     device: str = "auto",
     precision: str = "auto",
@@ -51,7 +52,7 @@ def register_sql_function(
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
         raise ConfigError(f"SQL function name {name!r} must be a plain identifier (letters, digits, _)")
     scoring = ScoringOptions(hypothesis_template=hypothesis_template, multi_label=multi_label)
-    engine_options = EngineOptions(max_length=max_length, token_budget=token_budget, threads=threads,
+    engine_options = EngineOptions(max_length=max_length, token_budget=token_budget, batch_rows=batch_rows, threads=threads,
                                    device=device, precision=precision)
     check_devices(spark, engine_options)
     handle = ship(spark, load_bundle(model), distribution)

@@ -38,16 +38,32 @@ def build_classify_udf(model, scoring: ScoringOptions, engine_options: EngineOpt
         engine, load_seconds = engine_for(model.fingerprint, model.fetch_files, engine_options)
         if load_seconds:
             count({"model_loads": 1, "model_load_seconds": load_seconds})
-        for batch in batches:
-            if fixed_labels is not None:
-                texts, labels = batch, [fixed_labels] * len(batch)
-            else:
-                texts, labels = batch[0], [_as_labels(v) for v in batch[1]]
-            results, stats = engine.classify(
-                texts.tolist(), labels, hypothesis_template=template, multi_label=multi_label
-            )
+        slices_per_batch: list[int] = []
+
+        def slices():
+            """Each Arrow batch cut into slices of at most batchRows rows (one slice by default)."""
+            for batch in batches:
+                if fixed_labels is not None:
+                    texts, labels = batch.tolist(), [fixed_labels] * len(batch)
+                else:
+                    texts, labels = batch[0].tolist(), [_as_labels(v) for v in batch[1]]
+                step = engine_options.batch_rows or len(texts) or 1
+                starts = range(0, max(len(texts), 1), step)
+                slices_per_batch.append(len(starts))
+                for start in starts:
+                    yield texts[start : start + step], labels[start : start + step]
+
+        # On a GPU the next slice is tokenized while the current one runs (across Arrow batches too)
+        stream = engine.classify_stream(slices(), hypothesis_template=template, multi_label=multi_label,
+                                        overlap=engine.device.type == "cuda")
+        batch_index, done, results = 0, 0, []
+        for sliced, stats in stream:
             count(stats.as_dict())
-            yield pd.DataFrame([r or _NO_RESULT for r in results], columns=list(RESULT_FIELDS))
+            results += sliced
+            done += 1
+            if done == slices_per_batch[batch_index]:  # every slice of this Arrow batch is back
+                yield pd.DataFrame([r or _NO_RESULT for r in results], columns=list(RESULT_FIELDS))
+                batch_index, done, results = batch_index + 1, 0, []
 
     if fixed_labels is not None:
 

@@ -26,7 +26,7 @@ from typing import Callable
 from .devices import resolve_device, resolve_precision
 from .engine import ZeroShotEngine
 from .node_store import local_model_folder
-from .options import EngineOptions
+from .options import DEFAULT_TOKEN_BUDGET, GPU_TOKEN_BUDGET, EngineOptions
 
 log = logging.getLogger("spark_zsc")
 
@@ -101,7 +101,8 @@ def engine_for(fingerprint: str, fetch_files: Callable[[], dict], options: Engin
     precision = resolve_precision(options, device)
     torch.set_num_threads(task_threads(options))
     model_key = (fingerprint, device, precision)
-    engine_key = (*model_key, options.max_length, options.token_budget)
+    token_budget = options.token_budget or (GPU_TOKEN_BUDGET if device.startswith("cuda") else DEFAULT_TOKEN_BUDGET)
+    engine_key = (*model_key, options.max_length, token_budget)
     load_seconds = 0.0
     with _lock:
         loaded = _models.get(model_key)
@@ -120,7 +121,7 @@ def engine_for(fingerprint: str, fetch_files: Callable[[], dict], options: Engin
                 loaded.model,
                 loaded.tokenizer,
                 max_length=options.max_length,
-                token_budget=options.token_budget,
+                token_budget=token_budget,
                 device=device,
             )
     return engine, load_seconds

@@ -99,7 +99,8 @@ def _all_job_ids(spark):
     (dict(labelsCol="missing"), "labelsCol 'missing' is not a column"),
     (dict(labelsCol="text"), "must be array<string>"),
     (dict(candidateLabels=LABELS, outputCol="text"), "already exists"),
-    (dict(candidateLabels=LABELS, tokenBudget=0), "tokenBudget"),
+    (dict(candidateLabels=LABELS, tokenBudget=-1), "tokenBudget"),
+    (dict(candidateLabels=LABELS, batchRows=-5), "batchRows"),
     (dict(candidateLabels=LABELS, device="tpu"), "device"),
     (dict(candidateLabels=LABELS, model="/no/such/folder"), "does not exist"),
 ])
@@ -190,3 +191,13 @@ def test_params_have_docs_defaults_and_setters(tiny_model):
     assert all(p.doc for p in clf.params)
     with pytest.raises(TypeError):
         ZeroShotClassifier("positional")
+
+
+def test_batch_rows_slices_arrow_batches_without_changing_results(spark, tiny_model, hf_pipeline):
+    texts = TEXTS * 3
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, batchRows=2)
+    results = _by_id(clf.transform(_text_frame(spark, texts, partitions=1)))
+    for i, text in enumerate(texts):
+        assert_same_result(hf_pipeline(text, candidate_labels=LABELS), results[i].asDict())
+    # each slice of at most two rows is its own engine call: duplicates are only merged inside one
+    assert clf.metrics()["forward_pairs"] > len(set(texts)) * len(LABELS)

@@ -170,3 +170,14 @@ def test_models_with_more_decoder_layers_use_the_plain_forward(tmp_path):
 
     folder = build_random_nli_model(tmp_path, SENTENCES, vocab_size=300, shape={**TINY_SHAPE, "decoder_layers": 2})
     assert last_eos_forward(AutoModelForSequenceClassification.from_pretrained(folder)) is None
+
+
+def test_the_overlapped_stream_equals_classify_chunk_by_chunk(engine):
+    """On a GPU the UDF tokenizes the next chunk while the model runs the current one;
+    the results and their order must not change."""
+    chunks = [(TEXTS[:3], [LABELS] * 3), ([], []), (TEXTS[3:], [LABELS] * (len(TEXTS) - 3)), ([None], [LABELS])]
+    plain = [engine.classify(t, l) for t, l in chunks]
+    for overlap in (False, True):
+        streamed = list(engine.classify_stream(iter(chunks), overlap=overlap))
+        assert [r for r, _ in streamed] == [r for r, _ in plain]
+        assert [s.pairs for _, s in streamed] == [s.pairs for _, s in plain]

@@ -1,0 +1,17 @@
+"""The examples in the public docstrings run as written."""
+
+from __future__ import annotations
+
+import doctest
+
+import pytest
+
+import spark_zsc.classifier
+import spark_zsc.sql
+
+
+@pytest.mark.parametrize("module", [spark_zsc.classifier, spark_zsc.sql])
+def test_docstring_examples(spark, tiny_model, module):
+    result = doctest.testmod(module, extraglobs={"spark": spark, "tiny_model": tiny_model},
+                             optionflags=doctest.ELLIPSIS)
+    assert result.attempted > 0 and result.failed == 0
