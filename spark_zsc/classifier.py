@@ -32,7 +32,7 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
 
     >>> clf = ZeroShotClassifier(model=tiny_model, inputCol="text",
     ...                          candidateLabels=["sports", "business"])
-    >>> row = clf.transform(spark.createDataFrame([("The team won",)], ["text"])).head()
+    >>> [row] = clf.transform(spark.createDataFrame([("The team won",)], ["text"])).collect()
     >>> sorted(row.zsc.labels), round(sum(row.zsc.scores), 6)
     (['business', 'sports'], 1.0)
     >>> clf.metrics()["classified"]

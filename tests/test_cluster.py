@@ -58,6 +58,13 @@ def test_cli_on_a_standalone_cluster_equals_local_mode(spark, tiny_model, cluste
     assert "model loads" in result.stdout
 
 
+def test_classifier_and_sql_function_on_a_standalone_cluster(spark, tiny_model, cluster, tmp_path):
+    from test_connect import APP_TEXTS, run_classify_app
+
+    remote = run_classify_app(spark, tiny_model, tmp_path, f"master:{cluster.master_url}")
+    assert remote["metrics"]["rows"] == len(APP_TEXTS) and 1 <= remote["metrics"]["model_loads"] <= 2
+
+
 def test_a_worker_killed_mid_job_the_job_completes_with_identical_output(spark, tiny_model, cluster, tmp_path):
     texts = [f"{t} (row {i})" for i in range(150) for t in TEXTS]  # long enough to be killed in the middle
     process = start(_job(tmp_path, tiny_model, cluster.master_url, texts, "out"), tmp_path,

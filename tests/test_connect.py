@@ -11,26 +11,35 @@ from processes import REPO, job_env, run
 from spark_zsc import ZeroShotClassifier
 
 
-def test_classifier_and_sql_function_on_spark_connect(spark, tiny_model, tmp_path):
-    texts = TEXTS + [None, "  ", "<s>old</s> new"]
-    (tmp_path / "texts.json").write_text(json.dumps(texts))
+APP_TEXTS = TEXTS + [None, "  ", "<s>old</s> new"]
+
+
+def run_classify_app(spark, tiny_model, tmp_path, where: str) -> dict:
+    """Run tests/apps/classify_app.py on the session `where` names; check its classifier and
+    SQL results against this (classic, local) session's, and return its report."""
+    (tmp_path / "texts.json").write_text(json.dumps(APP_TEXTS))
     (tmp_path / "labels.json").write_text(json.dumps(LABELS))
-    result = run([sys.executable, str(REPO / "tests" / "apps" / "connect_app.py"), tiny_model,
-                  str(tmp_path / "out.json"), str(tmp_path / "texts.json"), str(tmp_path / "labels.json")],
+    result = run([sys.executable, str(REPO / "tests" / "apps" / "classify_app.py"), tiny_model,
+                  str(tmp_path / "out.json"), str(tmp_path / "texts.json"), str(tmp_path / "labels.json"), where],
                  tmp_path, job_env(tmp_path / "cache"), timeout=400)
     assert result.returncode == 0, result.stdout[-5000:]
     remote = json.loads((tmp_path / "out.json").read_text())
-    classic = {str(r.id): r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
-               .transform(spark.createDataFrame(list(enumerate(texts)), "id long, text string")).collect()}
+    local = {str(r.id): r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
+             .transform(spark.createDataFrame(list(enumerate(APP_TEXTS)), "id long, text string")).collect()}
     for source in ("classifier", "sql"):
-        assert remote[source].keys() == classic.keys()
-        for key, expected in classic.items():
+        assert remote[source].keys() == local.keys()
+        for key, expected in local.items():
             got = remote[source][key]
             if expected is None:
                 assert got is None
             else:
                 assert got["labels"] == expected.labels
                 assert max(abs(a - b) for a, b in zip(got["scores"], expected.scores)) < 1e-6
+    return remote
+
+
+def test_classifier_and_sql_function_on_spark_connect(spark, tiny_model, tmp_path):
+    remote = run_classify_app(spark, tiny_model, tmp_path, "remote:local[2]")
     assert "Spark Connect does not have" in remote["metrics_message"]
 
 

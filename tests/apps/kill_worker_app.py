@@ -20,7 +20,7 @@ model, out_dir = sys.argv[1:3]
 LABELS = ["finance", "sports", "billing", "outage", "feature request"]
 BASE = ["The central bank cut rates.", "Our team won the final!", "My invoice is wrong.",
         "The app crashes on start.", "Power is out downtown."]
-texts = [f"{t} Ticket {i}." for i in range(1200) for t in BASE]
+texts = [f"{t} Ticket {i}." for i in range(2400) for t in BASE]
 
 spark = SparkSession.builder.master("local[2,4]").config("spark.ui.enabled", "false").getOrCreate()
 frame = spark.createDataFrame(list(enumerate(texts)), "id long, text string").repartition(6)
@@ -29,9 +29,15 @@ killed = []
 
 def python_workers():
     """This app's Python workers: the processes pyspark.daemon forked (same command line)."""
-    daemons = [p for p in psutil.Process().children(recursive=True) if "pyspark.daemon" in " ".join(p.cmdline())]
-    pids = {p.pid for p in daemons}
-    return [p for p in daemons if p.ppid() in pids]
+    daemons = []
+    for process in psutil.Process().children(recursive=True):
+        try:  # processes come and go while we look
+            if "pyspark.daemon" in " ".join(process.cmdline()):
+                daemons.append((process, process.ppid()))
+        except psutil.Error:
+            continue
+    pids = {p.pid for p, _ in daemons}
+    return [p for p, parent in daemons if parent in pids]
 
 
 def kill_one_worker_mid_task():
@@ -40,7 +46,7 @@ def kill_one_worker_mid_task():
         for worker in python_workers():
             try:
                 busy = worker.cpu_percent(interval=0.3) > 50 and worker.memory_info().rss > 150 * 2**20
-            except psutil.NoSuchProcess:
+            except psutil.Error:
                 continue
             cache = os.environ["SPARK_ZSC_CACHE_DIR"]
             if busy and os.path.isdir(cache) and os.listdir(cache):  # classifying, the model loaded

@@ -1,6 +1,7 @@
-"""Run on a local Spark Connect server: the classifier and the SQL function, results as JSON.
+"""The classifier and the SQL function on a session of another kind, results as JSON.
 
-    python connect_app.py MODEL OUT.json TEXTS.json LABELS.json
+    python classify_app.py MODEL OUT.json TEXTS.json LABELS.json remote:local[2]
+    python classify_app.py MODEL OUT.json TEXTS.json LABELS.json master:spark://127.0.0.1:7077
 """
 
 import json
@@ -11,10 +12,11 @@ from pyspark.sql import SparkSession
 from spark_zsc import ZeroShotClassifier, register_sql_function
 from spark_zsc.metrics import MetricsUnavailable
 
-model, out_path, texts_path, labels_path = sys.argv[1:5]
+model, out_path, texts_path, labels_path, where = sys.argv[1:6]
 texts, labels = json.load(open(texts_path)), json.load(open(labels_path))
-spark = SparkSession.builder.remote("local[2]").getOrCreate()
-assert type(spark).__module__.startswith("pyspark.sql.connect"), type(spark)
+kind, _, url = where.partition(":")
+spark = (SparkSession.builder.remote(url) if kind == "remote" else SparkSession.builder.master(url)).getOrCreate()
+assert type(spark).__module__.startswith("pyspark.sql.connect") == (kind == "remote"), type(spark)
 
 frame = spark.createDataFrame(list(enumerate(texts)), "id long, text string").repartition(3)
 clf = ZeroShotClassifier(model=model, inputCol="text", candidateLabels=labels)
@@ -30,5 +32,7 @@ frame.createOrReplaceTempView("texts")
 array = ", ".join("'" + label + "'" for label in labels)
 sql = {str(r.id): (r.z.asDict() if r.z else None)
        for r in spark.sql(f"SELECT id, zero_shot(text, array({array})) AS z FROM texts").collect()}
-json.dump({"classifier": results, "sql": sql, "metrics_message": metrics_message}, open(out_path, "w"))
+metrics = None if metrics_message else clf.metrics()
+json.dump({"classifier": results, "sql": sql, "metrics_message": metrics_message, "metrics": metrics},
+          open(out_path, "w"))
 spark.stop()
