@@ -8,6 +8,7 @@ Operational truths (the reasons this module looks the way it does):
 - Entries are keyed by the weights' content fingerprint and the device, never by a
   random id, so a new classifier or a re-created UDF over the same weights reuses the
   loaded model, and a reused worker never runs on a GPU another task was given.
+- It holds at most MODELS_PER_WORKER models, dropping the least recently used.
 - Each concurrent task has its own worker process, so N task slots hold N models;
   loading from the node-local copy (node_store) lets them share the weights' pages.
 - Spark sets OMP_NUM_THREADS to spark.task.cpus in workers; torch threads are set
@@ -20,6 +21,7 @@ import logging
 import os
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Callable
 
@@ -38,7 +40,9 @@ class LoadedModel:
     seconds: float
 
 
-_models: dict[tuple, LoadedModel] = {}
+# Least recently used first. A worker keeps a few models, not every model a notebook ever tried.
+MODELS_PER_WORKER = 2
+_models: "OrderedDict[tuple, LoadedModel]" = OrderedDict()
 _engines: dict[tuple, ZeroShotEngine] = {}  # light wrappers over _models, one per engine setting
 _lock = threading.Lock()
 
@@ -110,11 +114,16 @@ def engine_for(fingerprint: str, fetch_files: Callable[[], dict], options: Engin
             _worker_log_handler()
             folder = local_model_folder(fingerprint, fetch_files)
             loaded = _models[model_key] = _load(folder, device, precision)
+            while len(_models) > MODELS_PER_WORKER:
+                evicted, _ = _models.popitem(last=False)
+                for key in [k for k in _engines if k[:3] == evicted]:
+                    del _engines[key]
             load_seconds = loaded.seconds
             log.info(
                 "pid %d loaded model %s on %s in %s in %.2f s (%d torch threads)",
                 os.getpid(), fingerprint[:12], device, precision, loaded.seconds, torch.get_num_threads(),
             )
+        _models.move_to_end(model_key)
         engine = _engines.get(engine_key)
         if engine is None:
             engine = _engines[engine_key] = ZeroShotEngine(

@@ -181,3 +181,25 @@ def test_the_overlapped_stream_equals_classify_chunk_by_chunk(engine):
         streamed = list(engine.classify_stream(iter(chunks), overlap=overlap))
         assert [r for r, _ in streamed] == [r for r, _ in plain]
         assert [s.pairs for _, s in streamed] == [s.pairs for _, s in plain]
+
+
+def test_a_worker_keeps_only_its_most_recently_used_models(tiny_model, monkeypatch, tmp_path):
+    """The worker cache, outside Spark: loads once per fingerprint, evicts the least recently used."""
+    from spark_zsc import worker_cache
+    from spark_zsc.model_source import load_bundle
+    from spark_zsc.options import EngineOptions
+    from spark_zsc.testing import build_random_nli_model
+
+    monkeypatch.setenv("SPARK_ZSC_CACHE_DIR", str(tmp_path / "node"))
+    monkeypatch.setattr(worker_cache, "_models", type(worker_cache._models)())
+    monkeypatch.setattr(worker_cache, "_engines", {})
+    bundles = [load_bundle(tiny_model)] + [
+        load_bundle(str(build_random_nli_model(tmp_path / f"m{seed}", SENTENCES, vocab_size=300, seed=seed)))
+        for seed in (31, 32)
+    ]
+    options = EngineOptions(device="cpu")
+    loads = [worker_cache.engine_for(b.fingerprint, lambda b=b: b.files, options)[1] > 0 for b in bundles]
+    assert loads == [True, True, True]
+    assert [k[0] for k in worker_cache._models] == [b.fingerprint for b in bundles[1:]]  # the first was dropped
+    assert worker_cache.engine_for(bundles[2].fingerprint, lambda: pytest.fail("cached"), options)[1] == 0.0
+    assert all(k[0] != bundles[0].fingerprint for k in worker_cache._engines)
