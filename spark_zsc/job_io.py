@@ -5,14 +5,13 @@ from __future__ import annotations
 import logging
 import os
 import shutil
-from urllib.parse import urlparse
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
 from .distribution import is_connect
-from .job_options import JobOptions
+from .job_options import JobOptions, is_local_path, local_path
 from .options import ConfigError
 
 log = logging.getLogger("spark_zsc")
@@ -119,10 +118,10 @@ def _remove_leftovers_of_killed_runs(spark: SparkSession, path: str) -> None:
         if fs[0].exists(fs[1]):
             log.warning("removing %s left by an earlier run that did not finish", temporary)
             fs[0].delete(fs[1], True)
-    elif urlparse(temporary).scheme in ("", "file") and os.path.isdir(urlparse(temporary).path):
+    elif is_local_path(temporary) and os.path.isdir(local_path(temporary)):
         # Spark Connect with the server on this machine
         log.warning("removing %s left by an earlier run that did not finish", temporary)
-        shutil.rmtree(urlparse(temporary).path)
+        shutil.rmtree(local_path(temporary))
     else:
         log.warning("Spark Connect: cannot check %s for leftovers of a killed run from here", temporary)
 

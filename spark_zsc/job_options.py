@@ -141,11 +141,12 @@ def _check_type(name: str, value):
         raise ConfigError(f"{name} must be a string, got {value!r}")
 
 
-def _is_local(path: str) -> bool:
+def is_local_path(path: str) -> bool:
     return urlparse(path).scheme in ("", "file")
 
 
-def _local(path: str) -> str:
+def local_path(path: str) -> str:
+    """A local path or file: URL as a path this process can open."""
     return urlparse(path).path if path.startswith("file:") else path
 
 
@@ -174,7 +175,7 @@ def validate(o: JobOptions) -> None:
         raise ConfigError("give exactly one of --input PATH or --input-table NAME")
     if bool(o.output) == bool(o.output_table):
         raise ConfigError("give exactly one of --output PATH or --output-table NAME")
-    if o.input and _is_local(o.input) and not os.path.exists(_local(o.input)):
+    if o.input and is_local_path(o.input) and not os.path.exists(local_path(o.input)):
         raise ConfigError(f"--input {o.input!r} does not exist")
     if not o.text_column:
         raise ConfigError("--text-col is required: name the column that holds the text")
@@ -186,7 +187,7 @@ def validate(o: JobOptions) -> None:
         raise ConfigError("--skip-existing needs --id-col: the column that tells rows already written")
     if o.skip_existing and o.mode not in (None, "append"):
         raise ConfigError(f"--skip-existing appends the missing rows; --mode {o.mode} contradicts it (drop --mode)")
-    if o.output and _is_local(o.output) and o.write_mode == "error" and os.path.exists(_local(o.output)):
+    if o.output and is_local_path(o.output) and o.write_mode == "error" and os.path.exists(local_path(o.output)):
         raise ConfigError(
             f"--output {o.output!r} already exists: pass --mode overwrite or --mode append, "
             "--skip-existing, or another path"
