@@ -86,7 +86,9 @@ def in_process(folder: Path, texts: list[str], threads: int, token_budget: int) 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-    from spark_zsc.engine import BatchStats, ZeroShotEngine, plan_batches
+    from spark_zsc.batching import plan_batches
+    from spark_zsc.engine import ZeroShotEngine
+    from spark_zsc.results import BatchStats
 
     torch.set_num_threads(threads)
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()

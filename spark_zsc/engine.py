@@ -9,52 +9,16 @@ score for score, and spends the model's time only on work whose result is read:
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field, fields
-from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, Iterable, Iterator, Optional, Sequence
+from dataclasses import dataclass
+from typing import Optional
 
 import numpy as np
 import torch
 
 from .bart_fast import last_eos_forward
+from .batching import ForwardFn, StagedEngine, forward_in_batches
 from .pairs import PairEncoder
-
-# One row's answer: top label, its score, every label and score, best first.
-Result = tuple[str, float, list[str], list[float]]
-
-SKIP_REASONS = ("null_text", "blank_text", "no_labels")
-
-
-@dataclass
-class BatchStats:
-    """What one call of `ZeroShotEngine.classify` did; summed into the classifier's metrics."""
-
-    rows: int = 0
-    classified: int = 0
-    skipped_null_text: int = 0
-    skipped_blank_text: int = 0
-    skipped_no_labels: int = 0
-    pairs: int = 0  # (row, label) pairs the rows asked for
-    forward_pairs: int = 0  # distinct pairs the model ran
-    tokens: int = 0  # real tokens the model ran
-    padded_tokens: int = 0  # padding added to fill forward batches
-    forward_batches: int = 0
-    forward_seconds: float = 0.0
-    top_labels: dict = field(default_factory=dict)  # top label -> rows
-
-    def as_dict(self) -> dict:
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["skipped"] = sum(out[f"skipped_{r}"] for r in SKIP_REASONS)
-        return out
-
-
-def clean_labels(labels: Optional[Sequence[Optional[str]]]) -> list[str]:
-    """Per-row labels as the engine uses them: blanks dropped, duplicates kept once, first wins."""
-    if labels is None:
-        return []
-    return list(dict.fromkeys(l for l in labels if isinstance(l, str) and l.strip()))
-
+from .results import BatchStats, Result, ranked, usable_rows
 
 def entailment_and_contradiction_ids(label2id: dict) -> tuple[int, int]:
     """The pipeline's rule: the first label starting with "entail" (any case); contradiction is 0,
@@ -84,28 +48,12 @@ def scores_from_logits(logits: np.ndarray, entailment: int, contradiction: int, 
     return entail / entail.sum()
 
 
-def plan_batches(lengths: Sequence[int], token_budget: int, max_padding: float = 0.05) -> list[list[int]]:
-    """Indices grouped into forward batches, longest first. A batch holds pairs within
-    `max_padding` of its longest (so padding stays under that share) and at most
-    `token_budget` tokens, padding included; a pair longer than the budget runs alone."""
-    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
-    batches, start = [], 0
-    while start < len(order):
-        width = max(lengths[order[start]], 1)
-        rows_cap = max(1, token_budget // width)
-        end = start + 1
-        while end < len(order) and end - start < rows_cap and lengths[order[end]] >= width * (1 - max_padding):
-            end += 1
-        batches.append(order[start:end])
-        start = end
-    return batches
 
-
-ForwardFn = Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
-
-
-class ZeroShotEngine:
+class ZeroShotEngine(StagedEngine):
     """Scores (text, candidate labels) rows with one NLI model; no Spark anywhere.
+
+    Each distinct text and each distinct (text, hypothesis) pair is run once, however
+    many rows repeat it.
 
     >>> engine = ZeroShotEngine(model, tokenizer)                      # doctest: +SKIP
     >>> engine.classify(["The team won"], [["sports", "politics"]])[0] # doctest: +SKIP
@@ -140,63 +88,10 @@ class ZeroShotEngine:
             kwargs["token_type_ids"] = token_type_ids
         return self.model(**kwargs).logits
 
-    def classify(
-        self,
-        texts: Sequence[Optional[str]],
-        labels: Sequence[Optional[Sequence[str]]],
-        *,
-        hypothesis_template: str = "This example is {}.",
-        multi_label: bool = False,
-    ) -> tuple[list[Optional[Result]], BatchStats]:
-        """One result per row (None for a row that cannot be classified) and what it cost.
-
-        `labels[i]` are row i's candidate labels (already validated for fixed labels;
-        cleaned here for per-row ones). Each distinct text and each distinct (text,
-        hypothesis) pair is run once, however many rows repeat it.
-        """
-        return self.score(self.prepare(texts, labels, hypothesis_template), multi_label)
-
-    def classify_stream(
-        self,
-        chunks: Iterable[tuple[Sequence[Optional[str]], Sequence[Optional[Sequence[str]]]]],
-        *,
-        hypothesis_template: str = "This example is {}.",
-        multi_label: bool = False,
-        overlap: bool = False,
-    ) -> Iterator[tuple[list[Optional[Result]], BatchStats]]:
-        """`classify` for each (texts, labels) chunk, in order. With `overlap`, the next chunk
-        is tokenized on a second thread while the model runs the current one: that pays on a
-        GPU, where the CPU is otherwise idle during the forward (on CPU both compete for cores)."""
-        if not overlap:
-            for texts, labels in chunks:
-                yield self.classify(texts, labels, hypothesis_template=hypothesis_template, multi_label=multi_label)
-            return
-        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark_zsc-tokenize") as tokenizer_thread:
-            pending = None
-            for texts, labels in chunks:
-                following = tokenizer_thread.submit(self.prepare, texts, labels, hypothesis_template)
-                if pending is not None:
-                    yield self.score(pending.result(), multi_label)
-                pending = following
-            if pending is not None:
-                yield self.score(pending.result(), multi_label)
-
     def prepare(self, texts, labels, hypothesis_template: str) -> "PreparedRows":
         """The CPU half: bad rows set aside, distinct pairs found and tokenized."""
-        stats = BatchStats(rows=len(texts))
-        row_labels: list[list[str]] = [[] for _ in texts]
-        text_ids: dict[str, int] = {}
-        for i, (text, candidates) in enumerate(zip(texts, labels)):
-            if text is None or (isinstance(text, float) and np.isnan(text)):
-                stats.skipped_null_text += 1
-            elif not str(text).strip():
-                stats.skipped_blank_text += 1
-            elif not (cleaned := clean_labels(candidates)):
-                stats.skipped_no_labels += 1
-            else:
-                row_labels[i] = cleaned
-                text_ids.setdefault(str(text), len(text_ids))
-
+        stats = BatchStats()
+        row_labels, text_ids = usable_rows(texts, labels, stats)
         hypotheses = list(dict.fromkeys(l for row in row_labels for l in row))
         hypothesis_ids = {l: i for i, l in enumerate(hypotheses)}
         pair_index: dict[tuple[int, int], int] = {}
@@ -218,51 +113,19 @@ class ZeroShotEngine:
     def score(self, prepared: "PreparedRows", multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
         """The model half: forward batches, then each row's scores in the pipeline's order."""
         stats = prepared.stats
-        logits = self._run_pairs(prepared.encoded, stats)
+        logits = forward_in_batches(
+            prepared.encoded, self._forward, pad_id=self.pad_id, token_budget=self.token_budget,
+            device=self.device, stats=stats, width=self.model.config.num_labels,
+        )
+        stats.forward_pairs += len(prepared.encoded)
         results: list[Optional[Result]] = []
         for candidates, pairs in zip(prepared.row_labels, prepared.row_pairs):
             if not candidates:
                 results.append(None)
                 continue
             scores = scores_from_logits(logits[pairs], self.entailment_id, self.contradiction_id, multi_label)
-            order = list(reversed(scores.argsort()))  # the pipeline's order, ties included
-            ranked_labels = [candidates[j] for j in order]
-            ranked_scores = [float(scores[j]) for j in order]
-            results.append((ranked_labels[0], ranked_scores[0], ranked_labels, ranked_scores))
-            stats.classified += 1
-            stats.top_labels[ranked_labels[0]] = stats.top_labels.get(ranked_labels[0], 0) + 1
+            results.append(ranked(candidates, scores, stats))
         return results, stats
-
-    def _run_pairs(self, encoded, stats: BatchStats) -> np.ndarray:
-        """float32 logits, one row per encoded pair."""
-        if not encoded:
-            return np.zeros((0, 3), dtype=np.float32)
-        lengths = [len(ids) for ids, _ in encoded]
-        out: Optional[np.ndarray] = None
-        started = time.perf_counter()
-        with torch.inference_mode():
-            for batch in plan_batches(lengths, self.token_budget):
-                width = lengths[batch[0]]
-                input_ids = torch.full((len(batch), width), self.pad_id, dtype=torch.long)
-                attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-                type_ids = torch.zeros((len(batch), width), dtype=torch.long) if self.encoder.needs_type_ids else None
-                for row, index in enumerate(batch):
-                    ids, types = encoded[index]
-                    input_ids[row, : len(ids)] = torch.tensor(ids)
-                    attention_mask[row, : len(ids)] = 1
-                    if type_ids is not None:
-                        type_ids[row, : len(ids)] = torch.tensor(types)
-                moved = [t.to(self.device) if t is not None else None for t in (input_ids, attention_mask, type_ids)]
-                batch_logits = self._forward(*moved).float().cpu().numpy()
-                if out is None:
-                    out = np.empty((len(encoded), batch_logits.shape[1]), dtype=np.float32)
-                out[batch] = batch_logits
-                stats.forward_batches += 1
-                stats.tokens += sum(lengths[i] for i in batch)
-                stats.padded_tokens += len(batch) * width - sum(lengths[i] for i in batch)
-        stats.forward_seconds += time.perf_counter() - started
-        stats.forward_pairs += len(encoded)
-        return out
 
 
 @dataclass

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.accumulators import AccumulatorParam
 
-from .engine import BatchStats
+from .results import BatchStats
 
 METRIC_NAMES = (*BatchStats().as_dict().keys(), "model_loads", "model_load_seconds")
 

@@ -7,7 +7,8 @@ import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from conftest import LABELS, SENTENCES, TEXTS, assert_same_result
-from spark_zsc.engine import ZeroShotEngine, plan_batches, scores_from_logits
+from spark_zsc.batching import plan_batches
+from spark_zsc.engine import ZeroShotEngine, scores_from_logits
 
 
 @pytest.fixture(scope="module")

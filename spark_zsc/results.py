@@ -1,0 +1,83 @@
+"""What every strategy shares: which rows can be classified, the ranked result, the counters.
+
+The NLI engine, the embedding engine and the cascade differ only in how they score a
+row's labels; the rules for bad rows, label clean-up, ranking and counting are here once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from typing import Optional, Sequence
+
+import numpy as np
+
+# One row's answer: top label, its score, every label and score, best first.
+Result = tuple[str, float, list[str], list[float]]
+
+SKIP_REASONS = ("null_text", "blank_text", "no_labels")
+
+
+@dataclass
+class BatchStats:
+    """What one engine call did; summed into the classifier's metrics."""
+
+    rows: int = 0
+    classified: int = 0
+    skipped_null_text: int = 0
+    skipped_blank_text: int = 0
+    skipped_no_labels: int = 0
+    pairs: int = 0  # (row, label) pairs the rows asked for
+    forward_pairs: int = 0  # distinct pairs the NLI model ran
+    shortlist_skipped_pairs: int = 0  # pairs the shortlist kept away from the NLI model
+    embedded_texts: int = 0  # texts and hypotheses the embedding model encoded
+    tokens: int = 0  # real tokens the models ran
+    padded_tokens: int = 0  # padding added to fill forward batches
+    forward_batches: int = 0
+    forward_seconds: float = 0.0
+    top_labels: dict = field(default_factory=dict)  # top label -> rows
+
+    def as_dict(self) -> dict:
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        out["skipped"] = sum(out[f"skipped_{r}"] for r in SKIP_REASONS)
+        return out
+
+    def add_forward(self, other: "BatchStats") -> None:
+        """Fold in the model work of a nested engine call (the cascade's NLI stage)."""
+        for name in ("forward_pairs", "embedded_texts", "tokens", "padded_tokens", "forward_batches", "forward_seconds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def clean_labels(labels: Optional[Sequence[Optional[str]]]) -> list[str]:
+    """Per-row labels as the engine uses them: blanks dropped, duplicates kept once, first wins."""
+    if labels is None:
+        return []
+    return list(dict.fromkeys(l for l in labels if isinstance(l, str) and l.strip()))
+
+
+def usable_rows(texts, labels, stats: BatchStats) -> tuple[list[list[str]], dict[str, int]]:
+    """Each row's cleaned labels (empty for a row that cannot be classified, counted by
+    reason in `stats`) and the distinct usable texts, numbered in order of first use."""
+    stats.rows += len(texts)
+    row_labels: list[list[str]] = [[] for _ in texts]
+    text_ids: dict[str, int] = {}
+    for i, (text, candidates) in enumerate(zip(texts, labels)):
+        if text is None or (isinstance(text, float) and np.isnan(text)):
+            stats.skipped_null_text += 1
+        elif not str(text).strip():
+            stats.skipped_blank_text += 1
+        elif not (cleaned := clean_labels(candidates)):
+            stats.skipped_no_labels += 1
+        else:
+            row_labels[i] = cleaned
+            text_ids.setdefault(str(text), len(text_ids))
+    return row_labels, text_ids
+
+
+def ranked(candidates: list[str], scores: np.ndarray, stats: BatchStats) -> Result:
+    """One row's result, labels by descending score in the pipeline's order (ties included)."""
+    order = list(reversed(scores.argsort()))
+    ranked_labels = [candidates[j] for j in order]
+    ranked_scores = [float(scores[j]) for j in order]
+    stats.classified += 1
+    stats.top_labels[ranked_labels[0]] = stats.top_labels.get(ranked_labels[0], 0) + 1
+    return ranked_labels[0], ranked_scores[0], ranked_labels, ranked_scores
