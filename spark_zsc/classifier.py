@@ -14,9 +14,8 @@ from pyspark.sql.types import ArrayType, StringType, StructType
 
 from . import metrics as metrics_
 from .devices import check_devices
-from .distribution import ship
-from .model_source import load_bundle
-from .options import ConfigError, EngineOptions, ScoringOptions, parse_candidate_labels
+from .distribution import ship_models
+from .options import ConfigError, EngineOptions, ScoringOptions, StrategyOptions, parse_candidate_labels
 from .params import ZeroShotParams
 from .udf import build_classify_udf, null_when_unclassified
 
@@ -57,6 +56,11 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         device: Optional[str] = None,
         distribution: Optional[str] = None,
         precision: Optional[str] = None,
+        strategy: Optional[str] = None,
+        embeddingModel: Optional[str] = None,
+        temperature: Optional[float] = None,
+        threshold: Optional[float] = None,
+        shortlist: Optional[int] = None,
     ):
         super().__init__()
         self._accumulator = None
@@ -110,6 +114,21 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
     def setDistribution(self, value: str) -> "ZeroShotClassifier":
         return self._set(distribution=value)
 
+    def setStrategy(self, value: str) -> "ZeroShotClassifier":
+        return self._set(strategy=value)
+
+    def setEmbeddingModel(self, value: str) -> "ZeroShotClassifier":
+        return self._set(embeddingModel=value)
+
+    def setTemperature(self, value: float) -> "ZeroShotClassifier":
+        return self._set(temperature=value)
+
+    def setThreshold(self, value: float) -> "ZeroShotClassifier":
+        return self._set(threshold=value)
+
+    def setShortlist(self, value: int) -> "ZeroShotClassifier":
+        return self._set(shortlist=value)
+
     def metrics(self) -> dict:
         """Counters summed over every action on DataFrames this classifier produced: rows,
         classified, skipped (and skipped_* by reason), pairs, forward_pairs, tokens,
@@ -155,6 +174,14 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
             precision=self.getPrecision(),
         )
 
+    def _strategy_options(self, scoring: ScoringOptions) -> StrategyOptions:
+        strategy = StrategyOptions(
+            strategy=self.getStrategy(), temperature=self.getTemperature(), threshold=self.getThreshold(),
+            shortlist=self.getShortlist(),
+        )
+        strategy.check_label_count(scoring.candidate_labels)
+        return strategy
+
     def _check_columns(self, schema: StructType) -> None:
         if not self.isDefined(self.inputCol):
             raise ConfigError("inputCol is not set: name the column that holds the text")
@@ -175,13 +202,15 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         self._check_columns(dataset.schema)
         scoring = self._scoring_options(dataset.schema)
         engine_options = self._engine_options()
+        strategy = self._strategy_options(scoring)
         spark = dataset.sparkSession
         check_devices(spark, engine_options)
-        model = ship(spark, load_bundle(self.getModel()), self.getDistribution())
+        models = ship_models(spark, strategy, model=self.getModel(), embedding_model=self.getEmbeddingModel(),
+                             distribution=self.getDistribution())
         if not self._transformed:
             self._accumulator = metrics_.new_accumulator(spark)
             self._transformed = True
-        classify = build_classify_udf(model, scoring, engine_options, self._accumulator)
+        classify = build_classify_udf(models, scoring, engine_options, strategy, self._accumulator)
         inputs = [dataset[self.getInputCol()]]
         if scoring.candidate_labels is None:
             inputs.append(dataset[self.getLabelsCol()])

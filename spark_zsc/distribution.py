@@ -17,8 +17,8 @@ import os
 import threading
 import time
 
-from .model_source import ModelBundle
-from .options import ConfigError
+from .model_source import ModelBundle, load_bundle
+from .options import ConfigError, StrategyOptions
 
 log = logging.getLogger("spark_zsc")
 
@@ -132,3 +132,9 @@ def ship(spark, bundle: ModelBundle, distribution: str = "auto"):
                 bundle.fingerprint[:12], bundle.size / 1e6, distribution, time.perf_counter() - started,
             )
     return handle
+
+
+def ship_models(spark, strategy: StrategyOptions, *, model: str, embedding_model: str, distribution: str = "auto") -> dict:
+    """Check, pack and ship every model `strategy` runs: kind ('nli', 'embedding') -> handle."""
+    names = {"nli": model, "embedding": embedding_model}
+    return {kind: ship(spark, load_bundle(names[kind], kind), distribution) for kind in strategy.model_kinds}

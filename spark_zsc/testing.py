@@ -1,9 +1,10 @@
-"""Random-weight NLI models built offline, for tests, benchmarks and demos.
+"""Random-weight models built offline, for tests, benchmarks and demos.
 
-Nothing here downloads anything: a byte-level BPE tokenizer is trained with the
-`tokenizers` library on the sentences given, and a BART sequence-classification model
-with an MNLI-style head is initialised from a seed. Its scores are meaningless, but
-it runs exactly the code (and, at full shape, exactly the arithmetic) of a real one.
+Nothing here downloads anything: a tokenizer is trained with the `tokenizers` library
+on the sentences given (byte-level BPE for the BART NLI model, WordPiece for the BERT
+sentence encoder) and the weights are initialised from a seed. Their scores are
+meaningless, but they run exactly the code (and, at full shape, exactly the
+arithmetic) of real ones.
 """
 
 from __future__ import annotations
@@ -92,6 +93,50 @@ def build_random_nli_model(
     torch.manual_seed(seed)
     model = BartForSequenceClassification(config).eval()
     model.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def build_random_sentence_encoder(
+    folder: str | Path,
+    sentences: Iterable[str],
+    *,
+    vocab_size: int = 500,
+    seed: int = 0,
+    max_seq_length: int = 64,
+    pooling: str = "mean_tokens",
+) -> Path:
+    """Write a random BERT sentence encoder in sentence-transformers' layout (like
+    all-MiniLM-L6-v2: modules.json, sentence_bert_config.json, 1_Pooling/config.json)."""
+    import json
+
+    import torch
+    from tokenizers import BertWordPieceTokenizer
+    from transformers import BertConfig, BertModel, BertTokenizerFast
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    wordpiece = BertWordPieceTokenizer(lowercase=True)
+    wordpiece.train_from_iterator(list(sentences), vocab_size=vocab_size, min_frequency=1)
+    wordpiece.save_model(str(folder))
+    BertTokenizerFast.from_pretrained(folder, model_max_length=128).save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=wordpiece.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+        intermediate_size=64, max_position_embeddings=128, initializer_range=0.2,
+    )
+    torch.manual_seed(seed)
+    BertModel(config).eval().save_pretrained(folder, safe_serialization=True)
+    modules = [
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"},
+        {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
+    ]
+    (folder / "modules.json").write_text(json.dumps(modules))
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length, "do_lower_case": False}))
+    (folder / "1_Pooling").mkdir(exist_ok=True)
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({
+        "word_embedding_dimension": 32,
+        **{f"pooling_mode_{mode}": mode == pooling for mode in ("cls_token", "mean_tokens", "max_tokens")},
+    }))
     return folder
 
 

@@ -9,7 +9,7 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
-from .options import EngineOptions, ScoringOptions
+from .options import EngineOptions, ScoringOptions, StrategyOptions
 
 RESULT_FIELDS = ("label", "score", "labels", "scores")
 RESULT_SCHEMA = "label string, score double, labels array<string>, scores array<double>"
@@ -22,11 +22,13 @@ def _as_labels(value) -> Optional[list]:
     return None if value is None else list(value)
 
 
-def build_classify_udf(model, scoring: ScoringOptions, engine_options: EngineOptions, accumulator):
+def build_classify_udf(models: dict, scoring: ScoringOptions, engine_options: EngineOptions,
+                       strategy: StrategyOptions, accumulator):
     """A pandas UDF `(text[, labels]) -> struct<label, score, labels, scores>`.
 
-    `model` is a distribution handle (fingerprint plus a way to fetch the files); only
-    the fingerprint is read unless this worker has to load the model.
+    `models` maps each model kind the strategy runs ('nli', 'embedding') to a distribution
+    handle (fingerprint plus a way to fetch the files); only the fingerprints are read
+    unless this worker has to load a model.
     """
     fixed_labels = list(scoring.candidate_labels) if scoring.candidate_labels is not None else None
     template, multi_label = scoring.hypothesis_template, scoring.multi_label
@@ -35,7 +37,7 @@ def build_classify_udf(model, scoring: ScoringOptions, engine_options: EngineOpt
         from .worker_cache import engine_for
 
         count = accumulator.add if accumulator is not None else (lambda _: None)  # None on Spark Connect
-        engine, load_seconds = engine_for(model.fingerprint, model.fetch_files, engine_options)
+        engine, load_seconds = engine_for(models, engine_options, strategy)
         if load_seconds:
             count({"model_loads": 1, "model_load_seconds": load_seconds})
         slices_per_batch: list[int] = []

@@ -8,7 +8,8 @@ Operational truths (the reasons this module looks the way it does):
 - Entries are keyed by the weights' content fingerprint and the device, never by a
   random id, so a new classifier or a re-created UDF over the same weights reuses the
   loaded model, and a reused worker never runs on a GPU another task was given.
-- It holds at most MODELS_PER_WORKER models, dropping the least recently used.
+- It holds at most MODELS_PER_WORKER models, dropping the least recently used; two,
+  so that a shortlist cascade (a sentence encoder and an NLI model) stays loaded.
 - Each concurrent task has its own worker process, so N task slots hold N models;
   loading from the node-local copy (node_store) lets them share the weights' pages.
 - Spark sets OMP_NUM_THREADS to spark.task.cpus in workers; torch threads are set
@@ -23,12 +24,15 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import Callable
+from typing import Optional
 
+from .cascade import CascadeEngine
 from .devices import resolve_device, resolve_precision
+from .embedding import EmbeddingEngine
 from .engine import ZeroShotEngine
+from .model_source import EMBEDDING, NLI, SENTENCE_CONFIG
 from .node_store import local_model_folder
-from .options import DEFAULT_TOKEN_BUDGET, GPU_TOKEN_BUDGET, EngineOptions
+from .options import DEFAULT_TOKEN_BUDGET, GPU_TOKEN_BUDGET, EngineOptions, StrategyOptions
 
 log = logging.getLogger("spark_zsc")
 
@@ -38,12 +42,13 @@ class LoadedModel:
     model: object
     tokenizer: object
     seconds: float
+    max_length: Optional[int]  # the model's own limit where it states one (sentence encoders)
 
 
 # Least recently used first. A worker keeps a few models, not every model a notebook ever tried.
 MODELS_PER_WORKER = 2
 _models: "OrderedDict[tuple, LoadedModel]" = OrderedDict()
-_engines: dict[tuple, ZeroShotEngine] = {}  # light wrappers over _models, one per engine setting
+_engines: dict[tuple, object] = {}  # light wrappers over _models, one per engine setting
 _lock = threading.Lock()
 
 
@@ -60,16 +65,19 @@ def _worker_log_handler() -> None:
 _DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "float32"}
 
 
-def _load(folder, device: str, precision: str) -> LoadedModel:
+def _load(folder, kind: str, device: str, precision: str) -> LoadedModel:
+    import json
+
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.disable_progress_bar()  # a bar per load would fill executor logs
     started = time.perf_counter()
+    auto_class = AutoModelForSequenceClassification if kind == NLI else AutoModel
     # safetensors are memory-mapped: on CPU in fp32 the parameters stay views of the node-local
     # file, so every worker of a node shares its pages
-    model = AutoModelForSequenceClassification.from_pretrained(
+    model = auto_class.from_pretrained(
         folder, use_safetensors=True, trust_remote_code=False, dtype=getattr(torch, _DTYPES[precision])
     )
     model = model.to(device).eval()
@@ -78,7 +86,9 @@ def _load(folder, device: str, precision: str) -> LoadedModel:
         # quantized weights are this worker's own copy
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
-    return LoadedModel(model, tokenizer, time.perf_counter() - started)
+    sentence_config = folder / SENTENCE_CONFIG
+    max_length = json.loads(sentence_config.read_text()).get("max_seq_length") if sentence_config.is_file() else None
+    return LoadedModel(model, tokenizer, time.perf_counter() - started, max_length)
 
 
 def task_threads(options: EngineOptions) -> int:
@@ -96,41 +106,64 @@ def task_threads(options: EngineOptions) -> int:
     return max(1, int(os.environ.get("OMP_NUM_THREADS", "1")))
 
 
-def engine_for(fingerprint: str, fetch_files: Callable[[], dict], options: EngineOptions) -> tuple[ZeroShotEngine, float]:
-    """This worker's engine for the model `fingerprint`, and the seconds spent loading it now
-    (0.0 when it was already loaded). `fetch_files` is called only if nothing is cached."""
+def engine_for(models: dict, options: EngineOptions, strategy: StrategyOptions):
+    """This worker's engine for `strategy` over `models` (kind -> distribution handle), and
+    the seconds spent loading models now (0.0 when they were loaded already). A handle's
+    files are fetched only if its model is not cached."""
     import torch
 
     device = resolve_device(options)
     precision = resolve_precision(options, device)
     torch.set_num_threads(task_threads(options))
-    model_key = (fingerprint, device, precision)
     token_budget = options.token_budget or (GPU_TOKEN_BUDGET if device.startswith("cuda") else DEFAULT_TOKEN_BUDGET)
-    engine_key = (*model_key, options.max_length, token_budget)
-    load_seconds = 0.0
+    engines, load_seconds = {}, 0.0
     with _lock:
-        loaded = _models.get(model_key)
-        if loaded is None:
-            _worker_log_handler()
-            folder = local_model_folder(fingerprint, fetch_files)
-            loaded = _models[model_key] = _load(folder, device, precision)
-            while len(_models) > MODELS_PER_WORKER:
-                evicted, _ = _models.popitem(last=False)
-                for key in [k for k in _engines if k[:3] == evicted]:
-                    del _engines[key]
-            load_seconds = loaded.seconds
-            log.info(
-                "pid %d loaded model %s on %s in %s in %.2f s (%d torch threads)",
-                os.getpid(), fingerprint[:12], device, precision, loaded.seconds, torch.get_num_threads(),
-            )
-        _models.move_to_end(model_key)
-        engine = _engines.get(engine_key)
-        if engine is None:
-            engine = _engines[engine_key] = ZeroShotEngine(
-                loaded.model,
-                loaded.tokenizer,
-                max_length=options.max_length,
-                token_budget=token_budget,
-                device=device,
-            )
-    return engine, load_seconds
+        for kind in strategy.model_kinds:
+            handle = models[kind]
+            model_key = (kind, handle.fingerprint, device, precision)
+            loaded = _models.get(model_key)
+            if loaded is None:
+                loaded = _models[model_key] = _load_into_cache(kind, handle, device, precision)
+                load_seconds += loaded.seconds
+            _models.move_to_end(model_key)
+            engines[kind] = _engine(model_key, loaded, options.max_length, token_budget, strategy)
+    if strategy.shortlist:
+        return CascadeEngine(engines[EMBEDDING], engines[NLI], strategy.shortlist), load_seconds
+    return engines[strategy.model_kinds[0]], load_seconds
+
+
+def _load_into_cache(kind: str, handle, device: str, precision: str) -> LoadedModel:
+    import torch
+
+    _worker_log_handler()
+    folder = local_model_folder(handle.fingerprint, handle.fetch_files)
+    loaded = _load(folder, kind, device, precision)
+    while len(_models) >= MODELS_PER_WORKER:
+        evicted, _ = _models.popitem(last=False)
+        for key in [k for k in _engines if k[:4] == evicted]:
+            del _engines[key]
+    log.info(
+        "pid %d loaded %s model %s on %s in %s in %.2f s (%d torch threads)",
+        os.getpid(), kind, handle.fingerprint[:12], device, precision, loaded.seconds, torch.get_num_threads(),
+    )
+    return loaded
+
+
+def _engine(model_key: tuple, loaded: LoadedModel, max_length, token_budget: int, strategy: StrategyOptions):
+    kind, device = model_key[0], model_key[2]
+    if kind == NLI:
+        engine_key = (*model_key, max_length, token_budget)
+    else:
+        engine_key = (*model_key, max_length, token_budget, strategy.temperature, strategy.threshold)
+    engine = _engines.get(engine_key)
+    if engine is None:
+        if kind == NLI:
+            engine = ZeroShotEngine(loaded.model, loaded.tokenizer, max_length=max_length,
+                                    token_budget=token_budget, device=device)
+        else:
+            limits = [n for n in (max_length, loaded.max_length) if n]
+            engine = EmbeddingEngine(loaded.model, loaded.tokenizer, max_length=min(limits) if limits else None,
+                                     token_budget=token_budget, device=device,
+                                     temperature=strategy.temperature, threshold=strategy.threshold)
+        engine = _engines[engine_key] = engine
+    return engine

@@ -43,6 +43,14 @@ def tiny_model(tmp_path_factory) -> str:
 
 
 @pytest.fixture(scope="session")
+def tiny_encoder(tmp_path_factory) -> str:
+    """A tiny random mean-pooling sentence encoder in sentence-transformers' layout."""
+    from spark_zsc.testing import build_random_sentence_encoder
+
+    return str(build_random_sentence_encoder(tmp_path_factory.mktemp("tiny_encoder"), SENTENCES * 3, seed=2))
+
+
+@pytest.fixture(scope="session")
 def hf_pipeline(tiny_model):
     """The independent reference: transformers' own zero-shot pipeline on the same weights."""
     from transformers import pipeline

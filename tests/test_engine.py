@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -188,7 +190,7 @@ def test_a_worker_keeps_only_its_most_recently_used_models(tiny_model, monkeypat
     """The worker cache, outside Spark: loads once per fingerprint, evicts the least recently used."""
     from spark_zsc import worker_cache
     from spark_zsc.model_source import load_bundle
-    from spark_zsc.options import EngineOptions
+    from spark_zsc.options import EngineOptions, StrategyOptions
     from spark_zsc.testing import build_random_nli_model
 
     monkeypatch.setenv("SPARK_ZSC_CACHE_DIR", str(tmp_path / "node"))
@@ -198,9 +200,14 @@ def test_a_worker_keeps_only_its_most_recently_used_models(tiny_model, monkeypat
         load_bundle(str(build_random_nli_model(tmp_path / f"m{seed}", SENTENCES, vocab_size=300, seed=seed)))
         for seed in (31, 32)
     ]
-    options = EngineOptions(device="cpu")
-    loads = [worker_cache.engine_for(b.fingerprint, lambda b=b: b.files, options)[1] > 0 for b in bundles]
+    options, nli = EngineOptions(device="cpu"), StrategyOptions()
+
+    def handle(fingerprint, fetch):
+        return {"nli": SimpleNamespace(fingerprint=fingerprint, fetch_files=fetch)}
+
+    loads = [worker_cache.engine_for(handle(b.fingerprint, lambda b=b: b.files), options, nli)[1] > 0 for b in bundles]
     assert loads == [True, True, True]
-    assert [k[0] for k in worker_cache._models] == [b.fingerprint for b in bundles[1:]]  # the first was dropped
-    assert worker_cache.engine_for(bundles[2].fingerprint, lambda: pytest.fail("cached"), options)[1] == 0.0
+    assert [k[1] for k in worker_cache._models] == [b.fingerprint for b in bundles[1:]]  # the first was dropped
+    cached = handle(bundles[2].fingerprint, lambda: pytest.fail("cached"))
+    assert worker_cache.engine_for(cached, options, nli)[1] == 0.0
     assert all(k[0] != bundles[0].fingerprint for k in worker_cache._engines)

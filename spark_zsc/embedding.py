@@ -1,0 +1,182 @@
+"""The embedding strategy, Spark-free: cosine similarity of sentence embeddings.
+
+Each distinct text and each distinct hypothesis is encoded once by a sentence encoder
+(mean of the last hidden states over real tokens, L2-normalized, as sentence-transformers
+does for all-MiniLM-L6-v2), and a label's score comes from the cosine similarity of
+the text and the label's hypothesis:
+
+- single-label: softmax over the labels of cosine / temperature;
+- multi-label, and always with a single label: sigmoid((cosine - threshold) / temperature),
+  so a label scores 0.5 exactly where its cosine equals the threshold.
+
+The default temperature 0.05 is the scale all-MiniLM-L6-v2 was trained with (its
+contrastive loss multiplies cosines by 20). Much cheaper than NLI, which runs the model
+once per (text, label) pair, and usually less accurate; see the README's evaluation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from .batching import StagedEngine, forward_in_batches
+from .results import BatchStats, Result, ranked, usable_rows
+
+
+def embedding_scores(cosines: np.ndarray, multi_label: bool, temperature: float, threshold: float) -> np.ndarray:
+    """Scores of one row's labels from their cosine similarities to the text."""
+    cosines = cosines.astype(np.float64)
+    if multi_label or len(cosines) == 1:
+        return 1.0 / (1.0 + np.exp(-(cosines - threshold) / temperature))
+    logits = cosines / temperature
+    logits = np.exp(logits - logits.max())
+    return logits / logits.sum()
+
+
+class _BoundedCache(dict):
+    """Embeddings by string, for the life of the worker; emptied when it holds `limit`
+    entries or 20 M characters of keys (repeats come in bursts: one job's labels, one
+    evaluation's texts)."""
+
+    KEY_CHARACTERS_LIMIT = 20_000_000
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+        self.key_characters = 0
+
+    def put_all(self, keys, vectors) -> None:
+        characters = sum(len(k) for k in keys)
+        if len(self) + len(keys) > self.limit or self.key_characters + characters > self.KEY_CHARACTERS_LIMIT:
+            self.clear()
+            self.key_characters = 0
+        self.update(zip(keys, vectors))
+        self.key_characters += characters
+
+
+class EmbeddingEngine(StagedEngine):
+    """Scores (text, candidate labels) rows with one sentence encoder; same interface as
+    `ZeroShotEngine`.
+
+    Text and hypothesis embeddings are cached per engine (one per worker process), so
+    fixed labels are encoded once per worker, and an evaluation that tries several
+    templates on the same rows encodes each text once.
+    """
+
+    TEXT_CACHE_LIMIT = 50_000  # 384 floats each for MiniLM: about 77 MB at the limit
+    HYPOTHESIS_CACHE_LIMIT = 20_000
+
+    def __init__(
+        self,
+        model,
+        tokenizer,
+        *,
+        max_length: Optional[int] = None,
+        token_budget: int = 4096,
+        device: str | torch.device = "cpu",
+        temperature: float = 0.05,
+        threshold: float = 0.3,
+    ):
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.device = torch.device(device)
+        limit = tokenizer.model_max_length
+        if not limit or limit > 1_000_000:  # tokenizers without a limit report a huge sentinel
+            limit = getattr(model.config, "max_position_embeddings", 512)
+        self.max_length = min(limit, max_length) if max_length else limit
+        self.token_budget = token_budget
+        self.temperature, self.threshold = temperature, threshold
+        self.with_types = "token_type_ids" in tokenizer.model_input_names
+        self._texts = _BoundedCache(self.TEXT_CACHE_LIMIT)
+        self._hypotheses = _BoundedCache(self.HYPOTHESIS_CACHE_LIMIT)
+
+    def _mean_pooled(self, input_ids, attention_mask, token_type_ids):
+        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if token_type_ids is not None:
+            kwargs["token_type_ids"] = token_type_ids
+        hidden = self.model(**kwargs).last_hidden_state.float()
+        mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+        pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
+        return torch.nn.functional.normalize(pooled, p=2, dim=1)
+
+    def _encode(self, strings: list[str]) -> list[tuple[list[int], Optional[list[int]]]]:
+        if not strings:
+            return []
+        tokens = self.tokenizer(strings, truncation=True, max_length=self.max_length, padding=False)
+        types = tokens["token_type_ids"] if self.with_types else [None] * len(strings)
+        return list(zip(tokens["input_ids"], types))
+
+    def prepare(self, texts, labels, hypothesis_template: str) -> "PreparedEmbeddings":
+        """The CPU half: bad rows set aside, texts and hypotheses not yet cached tokenized."""
+        stats = BatchStats()
+        row_labels, text_ids = usable_rows(texts, labels, stats)
+        stats.pairs = sum(len(row) for row in row_labels)
+        hypotheses = {l: hypothesis_template.format(l) for row in row_labels for l in row}
+        # vectors cached now are taken now: a concurrent `similarities` may empty the caches
+        known = {t: v for t in text_ids if (v := self._texts.get(t)) is not None}
+        known_hypotheses = {h: v for h in set(hypotheses.values()) if (v := self._hypotheses.get(h)) is not None}
+        new_texts = [t for t in text_ids if t not in known]
+        new_hypotheses = list(dict.fromkeys(h for h in hypotheses.values() if h not in known_hypotheses))
+        return PreparedEmbeddings(
+            texts=[str(t) if row else None for t, row in zip(texts, row_labels)],
+            row_labels=row_labels,
+            hypotheses=hypotheses,
+            known_texts=known,
+            known_hypotheses=known_hypotheses,
+            new_texts=new_texts,
+            new_hypotheses=new_hypotheses,
+            encoded=self._encode(new_texts + new_hypotheses),
+            stats=stats,
+        )
+
+    def similarities(self, prepared: "PreparedEmbeddings") -> list[Optional[np.ndarray]]:
+        """The model half: each usable row's cosine similarity to each of its labels."""
+        stats = prepared.stats
+        vectors = forward_in_batches(
+            prepared.encoded, self._mean_pooled, pad_id=self.tokenizer.pad_token_id or 0,
+            token_budget=self.token_budget, device=self.device, stats=stats, width=self.model.config.hidden_size,
+        )
+        stats.embedded_texts += len(prepared.encoded)
+        split = len(prepared.new_texts)
+        self._texts.put_all(prepared.new_texts, vectors[:split])
+        self._hypotheses.put_all(prepared.new_hypotheses, vectors[split:])
+        text_vectors = {**prepared.known_texts, **dict(zip(prepared.new_texts, vectors[:split]))}
+        by_hypothesis = {**prepared.known_hypotheses, **dict(zip(prepared.new_hypotheses, vectors[split:]))}
+        hypothesis_vectors = {l: by_hypothesis[h] for l, h in prepared.hypotheses.items()}
+        out: list[Optional[np.ndarray]] = []
+        for text, candidates in zip(prepared.texts, prepared.row_labels):
+            if not candidates:
+                out.append(None)
+                continue
+            label_matrix = np.stack([hypothesis_vectors[l] for l in candidates]).astype(np.float64)
+            out.append(label_matrix @ text_vectors[text].astype(np.float64))
+        return out
+
+    def score(self, prepared: "PreparedEmbeddings", multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+        results: list[Optional[Result]] = []
+        for candidates, cosines in zip(prepared.row_labels, self.similarities(prepared)):
+            if cosines is None:
+                results.append(None)
+                continue
+            scores = embedding_scores(cosines, multi_label, self.temperature, self.threshold)
+            results.append(ranked(candidates, scores, prepared.stats))
+        return results, prepared.stats
+
+
+@dataclass
+class PreparedEmbeddings:
+    """Rows made ready for the encoder: each usable row's text and labels, each label's
+    hypothesis, and the token ids of the texts and hypotheses not cached yet."""
+
+    texts: list  # per row: the text, or None for a row that cannot be classified
+    row_labels: list
+    hypotheses: dict  # label -> hypothesis
+    known_texts: dict  # text -> vector, from the cache
+    known_hypotheses: dict  # hypothesis -> vector, from the cache
+    new_texts: list
+    new_hypotheses: list
+    encoded: list
+    stats: BatchStats

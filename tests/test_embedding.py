@@ -1,0 +1,142 @@
+"""The embedding strategy and the shortlist cascade, Spark-free, against independent references:
+plain transformers for the embeddings, the NLI engine (and so the HF pipeline) for the cascade."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+
+from conftest import LABELS, TEXTS, assert_same_result
+from spark_zsc.cascade import CascadeEngine
+from spark_zsc.embedding import EmbeddingEngine
+from spark_zsc.engine import ZeroShotEngine
+from spark_zsc.model_source import load_bundle
+from spark_zsc.options import ConfigError, StrategyOptions
+
+TEMPLATE = "This text is about {}."
+
+
+@pytest.fixture(scope="module")
+def encoder(tiny_encoder):
+    return AutoModel.from_pretrained(tiny_encoder).eval(), AutoTokenizer.from_pretrained(tiny_encoder)
+
+
+@pytest.fixture(scope="module")
+def nli_engine(tiny_model):
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_model)
+    return ZeroShotEngine(model, AutoTokenizer.from_pretrained(tiny_model))
+
+
+def reference_embeddings(model, tokenizer, strings, max_length):
+    """Mean pooling and L2 normalization written out with plain transformers, padded batch."""
+    batch = tokenizer(strings, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
+    with torch.no_grad():
+        hidden = model(**batch).last_hidden_state
+    mask = batch["attention_mask"].unsqueeze(-1).float()
+    pooled = (hidden * mask).sum(1) / mask.sum(1)
+    return torch.nn.functional.normalize(pooled, dim=1).double().numpy()
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_embedding_scores_equal_a_plain_transformers_computation(encoder, multi_label):
+    model, tokenizer = encoder
+    engine = EmbeddingEngine(model, tokenizer, max_length=64, temperature=0.07, threshold=0.2)
+    results, stats = engine.classify(TEXTS, [LABELS] * len(TEXTS), hypothesis_template=TEMPLATE, multi_label=multi_label)
+
+    texts = reference_embeddings(model, tokenizer, TEXTS, 64)
+    labels = reference_embeddings(model, tokenizer, [TEMPLATE.format(l) for l in LABELS], 64)
+    cosines = texts @ labels.T
+    if multi_label:
+        expected = 1 / (1 + np.exp(-(cosines - 0.2) / 0.07))
+    else:
+        expected = np.exp(cosines / 0.07) / np.exp(cosines / 0.07).sum(axis=1, keepdims=True)
+    for row, (label, score, ranked_labels, ranked_scores) in enumerate(results):
+        by_label = dict(zip(ranked_labels, ranked_scores))
+        assert [by_label[l] for l in LABELS] == pytest.approx(expected[row], abs=1e-5)
+        assert label == LABELS[int(expected[row].argmax())] and score == max(ranked_scores)
+    # each distinct text once (TEXTS holds a duplicate), each hypothesis once
+    assert stats.embedded_texts == len(set(TEXTS)) + len(LABELS)
+    assert stats.classified == len(TEXTS)
+
+
+def test_embeddings_are_cached_and_one_label_uses_the_sigmoid(encoder):
+    model, tokenizer = encoder
+    engine = EmbeddingEngine(model, tokenizer, max_length=64)
+    first, _ = engine.classify(TEXTS[:3], [["sports"]] * 3)
+    again, stats = engine.classify(TEXTS[:3], [["sports"]] * 3)
+    assert again == first and stats.embedded_texts == 0  # nothing encoded the second time
+    # a lone label is scored on its own (a softmax over one label would always say 1.0)
+    assert all(0 < r[1] < 1 for r in first)
+
+
+def test_bad_rows_get_no_result_and_a_reason(encoder):
+    model, tokenizer = encoder
+    results, stats = EmbeddingEngine(model, tokenizer).classify(
+        [None, "  ", "fine text", "no labels"], [LABELS, LABELS, LABELS, [" ", None]]
+    )
+    assert [r is None for r in results] == [True, True, False, True]
+    assert (stats.skipped_null_text, stats.skipped_blank_text, stats.skipped_no_labels) == (1, 1, 1)
+
+
+def test_a_shortlist_of_every_label_is_exactly_nli(encoder, nli_engine):
+    embedding = EmbeddingEngine(*encoder, max_length=64)
+    cascade = CascadeEngine(embedding, nli_engine, shortlist=len(LABELS))
+    for multi_label in (False, True):
+        kwargs = dict(hypothesis_template=TEMPLATE, multi_label=multi_label)
+        assert cascade.classify(TEXTS, [LABELS] * len(TEXTS), **kwargs)[0] == \
+            nli_engine.classify(TEXTS, [LABELS] * len(TEXTS), **kwargs)[0]
+
+
+def test_a_short_shortlist_runs_nli_on_the_embedding_top_k(encoder, nli_engine, hf_pipeline):
+    embedding = EmbeddingEngine(*encoder, max_length=64)
+    cascade = CascadeEngine(embedding, nli_engine, shortlist=2)
+    texts = [t for t in TEXTS if len(t) < 200]
+    results, stats = cascade.classify(texts, [LABELS] * len(texts), hypothesis_template=TEMPLATE)
+    ranking, _ = embedding.classify(texts, [LABELS] * len(texts), hypothesis_template=TEMPLATE)
+    for text, result, by_embedding in zip(texts, results, ranking):
+        top2 = by_embedding[2][:2]
+        shortlist = [l for l in LABELS if l in top2]
+        reference = hf_pipeline(text, shortlist, hypothesis_template=TEMPLATE)
+        assert_same_result(reference, (result[0], result[1], result[2][:2], result[3][:2]))
+        assert result[2][2:] == by_embedding[2][2:] and result[3][2:] == [0.0] * 3  # the rest: 0, embedding order
+    assert stats.pairs == 2 * len(texts) and stats.shortlist_skipped_pairs == 3 * len(texts)
+
+
+def test_embedding_models_are_checked_on_the_driver(tiny_model, tmp_path):
+    from spark_zsc.testing import build_random_sentence_encoder
+
+    with pytest.raises(ConfigError, match="is not a sentence encoder"):
+        load_bundle(tiny_model, "embedding")
+    cls_pooled = build_random_sentence_encoder(tmp_path / "cls", ["a few words", "more words"], vocab_size=100,
+                                               pooling="cls_token")
+    with pytest.raises(ConfigError, match="pools by cls_token"):
+        load_bundle(str(cls_pooled), "embedding")
+
+
+def test_the_encoder_bundle_carries_its_length_limit(tiny_encoder):
+    bundle = load_bundle(tiny_encoder, "embedding")
+    assert "sentence_bert_config.json" in bundle.files and "model.safetensors" in bundle.files
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(strategy="semantic"), "strategy must be one of nli, embedding"),
+        (dict(shortlist=0), "shortlist must be an integer, 1 or more"),
+        (dict(shortlist=-2), "shortlist must be an integer, 1 or more"),
+        (dict(strategy="embedding", shortlist=2), "use it with strategy='nli'"),
+        (dict(temperature=0), "temperature must be a number above 0"),
+        (dict(threshold=1.5), "threshold is a cosine similarity"),
+    ],
+)
+def test_bad_strategy_options_say_what_to_change(kwargs, message):
+    with pytest.raises(ConfigError, match=message):
+        StrategyOptions(**kwargs)
+
+
+def test_a_shortlist_longer_than_the_labels_is_refused():
+    StrategyOptions(shortlist=3).check_label_count(["a", "b", "c"])
+    with pytest.raises(ConfigError, match="shortlist 4 is more than the 3 candidate labels"):
+        StrategyOptions(shortlist=4).check_label_count(["a", "b", "c"])
