@@ -103,10 +103,16 @@ def _all_job_ids(spark):
     (dict(candidateLabels=LABELS, batchRows=-5), "batchRows"),
     (dict(candidateLabels=LABELS, device="tpu"), "device"),
     (dict(candidateLabels=LABELS, model="/no/such/folder"), "does not exist"),
+    (dict(candidateLabels=LABELS, strategy="keywords"), "strategy must be one of"),
+    (dict(candidateLabels=LABELS, shortlist=0), "shortlist must be an integer, 1 or more"),
+    (dict(candidateLabels=LABELS, shortlist=6), "shortlist 6 is more than the 5 candidate labels"),
+    (dict(candidateLabels=LABELS, strategy="embedding", embeddingModel="<nli>"), "is not a sentence encoder"),
 ])
 def test_config_errors_fail_on_the_driver_before_any_job(spark, tiny_model, kwargs, message):
     frame = _text_frame(spark, TEXTS[:2])
     jobs_before = _all_job_ids(spark)
+    if kwargs.get("embeddingModel") == "<nli>":
+        kwargs = {**kwargs, "embeddingModel": tiny_model}
     clf = ZeroShotClassifier(**{"model": tiny_model, "inputCol": "text", **kwargs})
     with pytest.raises(ConfigError, match=__import__("re").escape(message)):
         clf.transform(frame)
@@ -201,3 +207,50 @@ def test_batch_rows_slices_arrow_batches_without_changing_results(spark, tiny_mo
         assert_same_result(hf_pipeline(text, candidate_labels=LABELS), results[i].asDict())
     # each slice of at most two rows is its own engine call: duplicates are only merged inside one
     assert clf.metrics()["forward_pairs"] > len(set(texts)) * len(LABELS)
+
+
+def _engine_results(engine, texts, labels, **kwargs):
+    return dict(enumerate(engine.classify(texts, [labels] * len(texts), **kwargs)[0]))
+
+
+def test_the_embedding_strategy_on_spark_equals_the_engine(spark, tiny_encoder):
+    from transformers import AutoModel, AutoTokenizer
+
+    from spark_zsc.embedding import EmbeddingEngine
+
+    texts = TEXTS * 2
+    for multi_label in (False, True):
+        clf = ZeroShotClassifier(strategy="embedding", embeddingModel=tiny_encoder, inputCol="text",
+                                 candidateLabels=LABELS, multiLabel=multi_label, temperature=0.1)
+        results = _by_id(clf.transform(_text_frame(spark, texts + [None], partitions=3)))
+        engine = EmbeddingEngine(AutoModel.from_pretrained(tiny_encoder), AutoTokenizer.from_pretrained(tiny_encoder),
+                                 max_length=64, temperature=0.1)  # 64: the encoder's sentence_bert_config
+        expected = _engine_results(engine, texts, LABELS, multi_label=multi_label)
+        assert results[len(texts)] is None
+        for i in range(len(texts)):
+            assert list(results[i].labels) == expected[i][2]
+            assert list(results[i].scores) == pytest.approx(expected[i][3], abs=1e-6)
+        assert clf.metrics()["forward_pairs"] == 0  # no NLI
+        if not multi_label:  # (the second pass may find every embedding cached in its worker)
+            assert clf.metrics()["embedded_texts"] > 0
+
+
+def test_a_shortlist_on_spark_equals_nli_on_the_embedding_top_k(spark, tiny_model, tiny_encoder, hf_pipeline):
+    texts = [t for t in TEXTS if len(t) < 200]
+    frame = _text_frame(spark, texts, partitions=2)
+    every = ZeroShotClassifier(model=tiny_model, embeddingModel=tiny_encoder, inputCol="text",
+                               candidateLabels=LABELS, shortlist=len(LABELS))
+    plain = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
+    assert _by_id(every.transform(frame)) == _by_id(plain.transform(frame))  # k = every label: exactly NLI
+
+    top2 = ZeroShotClassifier(model=tiny_model, embeddingModel=tiny_encoder, inputCol="text",
+                              candidateLabels=LABELS, shortlist=2)
+    ranking = ZeroShotClassifier(strategy="embedding", embeddingModel=tiny_encoder, inputCol="text",
+                                 candidateLabels=LABELS, outputCol="by_embedding")
+    rows = ranking.transform(top2.transform(frame)).collect()
+    for row in rows:
+        shortlist = [l for l in LABELS if l in row.by_embedding.labels[:2]]
+        assert_same_result(hf_pipeline(row.text, candidate_labels=shortlist), (None, None, row.zsc.labels[:2], row.zsc.scores[:2]))
+        assert row.zsc.scores[2:] == [0.0] * 3
+    metrics = top2.metrics()
+    assert metrics["pairs"] == 2 * len(texts) and metrics["shortlist_skipped_pairs"] == 3 * len(texts)

@@ -30,8 +30,25 @@ def test_sql_function_with_labels_from_a_column(spark, tiny_model, hf_pipeline):
                                    hypothesis_template="Topic: {}"), row.z.asDict())
 
 
+def test_sql_function_with_the_embedding_strategy(spark, tiny_model, tiny_encoder):
+    from pyspark.sql import functions as F
+
+    from spark_zsc import ZeroShotClassifier
+
+    register_sql_function(spark, "zs_embed", strategy="embedding", embedding_model=tiny_encoder)
+    frame = spark.createDataFrame(list(enumerate(TEXTS)), "id long, text string")
+    frame.createOrReplaceTempView("texts_for_embedding")
+    labels_sql = ", ".join(f"'{l}'" for l in LABELS)
+    by_sql = {r.id: r.z for r in spark.sql(f"SELECT id, zs_embed(text, array({labels_sql})) AS z FROM texts_for_embedding").collect()}
+    clf = ZeroShotClassifier(strategy="embedding", embeddingModel=tiny_encoder, inputCol="text", labelsCol="labels")
+    by_classifier = {r.id: r.zsc for r in clf.transform(frame.withColumn("labels", F.array(*map(F.lit, LABELS)))).collect()}
+    assert by_sql == by_classifier and len(by_sql) == len(TEXTS)
+
+
 def test_sql_function_bad_options(spark, tiny_model):
     with pytest.raises(ConfigError, match="plain identifier"):
         register_sql_function(spark, "drop table x", model=tiny_model)
     with pytest.raises(ConfigError, match="exactly one"):
         register_sql_function(spark, "zs", model=tiny_model, hypothesis_template="none")
+    with pytest.raises(ConfigError, match="is not a sentence encoder"):
+        register_sql_function(spark, "zs", strategy="embedding", embedding_model=tiny_model)
