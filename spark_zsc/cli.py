@@ -1,8 +1,10 @@
-"""`python -m spark_zsc classify ...` (console script `spark-zsc`); `jobs/classify.py` for spark-submit."""
+"""`python -m spark_zsc classify|evaluate ...` (console script `spark-zsc`); `jobs/classify.py` and
+`jobs/evaluate.py` for spark-submit."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import os
@@ -10,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .job_options import add_job_arguments, build_job_options
+from .job_options import JobOptions, add_job_arguments, build_job_options
 from .options import ConfigError
 
 log = logging.getLogger("spark_zsc")
@@ -20,8 +22,13 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spark-zsc", description="Zero-shot text classification on Spark.")
     commands = parser.add_subparsers(dest="command", required=True)
     classify = commands.add_parser("classify", help="classify a file or table into a file or table")
-    add_job_arguments(classify)
+    add_job_arguments(classify, JobOptions)
     classify.add_argument("--summary-json", help="also write the end-of-job summary as JSON to this file")
+    from .evaluate_options import EvaluateOptions
+
+    evaluate = commands.add_parser("evaluate", help="measure accuracy against a gold column, for several templates and label wordings")
+    add_job_arguments(evaluate, EvaluateOptions)
+    evaluate.add_argument("--summary-json", help="also write the end-of-job summary as JSON to this file")
     return parser
 
 
@@ -31,7 +38,7 @@ def _hive_jars_present() -> bool:
     return any(Path(_find_spark_home(), "jars").glob("spark-hive_*.jar"))
 
 
-def _session(options, submitted: bool):
+def _session(options, command: str, submitted: bool):
     from pyspark.sql import SparkSession
 
     if options.remote:
@@ -41,7 +48,7 @@ def _session(options, submitted: bool):
         for key, value in options.spark_conf.items():
             builder = builder.config(key, value)
         return builder.getOrCreate()
-    builder = SparkSession.builder.appName("spark_zsc classify")
+    builder = SparkSession.builder.appName(f"spark_zsc {command}")
     if not submitted:
         master = options.master or "local[*]"
         if master.startswith("local"):
@@ -55,24 +62,55 @@ def _session(options, submitted: bool):
     return builder.getOrCreate()
 
 
+def _check_models(options):
+    """Every model the job runs is resolved and checked before Spark starts (and cached for
+    the job). With --embedding-fallback, an NLI model that cannot be had gives way to the
+    embedding strategy, loudly: the summary names the model that ran."""
+    from .model_source import ModelUnavailable, load_bundle
+
+    try:
+        for name, kind in options.model_checks():
+            load_bundle(name, kind)
+        return options
+    except ModelUnavailable as error:
+        if not getattr(options, "embedding_fallback", False) or options.strategy != "nli":
+            raise
+        log.warning("%s\n--embedding-fallback: classifying with the embedding strategy and %s instead",
+                    error, options.embedding_model)
+        options = dataclasses.replace(options, strategy="embedding", shortlist=None)
+        for name, kind in options.model_checks():
+            load_bundle(name, kind)
+        return options
+
+
+def _command(name: str):
+    """(options class, run, format summary) of a subcommand; imported on use, after the
+    options are checked, so that a typo fails fast."""
+    if name == "evaluate":
+        from .evaluate_job import format_evaluation, run_evaluate
+        from .evaluate_options import EvaluateOptions
+
+        return EvaluateOptions, run_evaluate, format_evaluation
+    from .job import format_summary, run_classify
+
+    return JobOptions, run_classify, format_summary
+
+
 def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> int:
     """Exit status: 0 done, 2 configuration error (nothing was written)."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     args = vars(_parser().parse_args(argv))
-    args.pop("command")
+    command = args.pop("command")
     summary_json = args.pop("summary_json", None)
     spark = None
     try:
-        options = build_job_options(args)
+        options_class, run, format_summary = _command(command)
+        options = build_job_options(args, options_class)
         if submitted and options.master:
             raise ConfigError("--master is for the CLI; under spark-submit pass --master to spark-submit itself")
-        from .model_source import load_bundle
-
-        load_bundle(options.model)  # the model is checked before Spark starts (and cached for the job)
-        from .job import format_summary, run_classify
-
-        spark = _session(options, submitted)
-        summary = run_classify(spark, options)
+        options = _check_models(options)
+        spark = _session(options, command, submitted)
+        summary = run(spark, options)
     except ConfigError as error:
         print(f"spark-zsc: configuration error: {error}", file=sys.stderr)
         return 2

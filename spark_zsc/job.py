@@ -25,11 +25,16 @@ def check_output_target(spark: SparkSession, o: JobOptions) -> None:
 
 def classifier_for(o: JobOptions) -> ZeroShotClassifier:
     labels = {"labelsCol": o.labels_col} if o.labels_col else {"candidateLabels": o.label_list}
-    return ZeroShotClassifier(
-        model=o.model, inputCol=o.text_column, outputCol=o.output_col, hypothesisTemplate=o.template,
-        multiLabel=o.multi_label, maxLength=o.max_length, tokenBudget=o.token_budget, batchRows=o.batch_rows, threads=o.threads,
-        device=o.device, precision=o.precision, distribution=o.distribution, **labels,
-    )
+    return ZeroShotClassifier(outputCol=o.output_col, hypothesisTemplate=o.template, **o.classifier_params(), **labels)
+
+
+def models_that_ran(o) -> str:
+    """The model(s) a job's strategy runs, for its summary: which model answered matters."""
+    if o.strategy == "embedding":
+        return f"{o.embedding_model} (embedding strategy)"
+    if o.shortlist:
+        return f"{o.model} (NLI) on a shortlist of {o.shortlist} by {o.embedding_model}"
+    return f"{o.model} (NLI)"
 
 
 def run_classify(spark: SparkSession, o: JobOptions) -> dict:
@@ -55,6 +60,7 @@ def run_classify(spark: SparkSession, o: JobOptions) -> dict:
         metrics = {"pairs": None, "model_loads": None, "top_labels": {}}
     wall = time.perf_counter() - started
     return {
+        "model": models_that_ran(o),
         "rows_read": rows_read,
         "rows_already_written": rows_read - observed["written"] if o.skip_existing else 0,
         "rows_written": observed["written"],
@@ -79,6 +85,7 @@ def format_summary(summary: dict, top: int = 15) -> str:
     reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in summary["skipped_by_reason"].items()) or "none"
     lines = [
         "spark_zsc classify: done",
+        f"  model             {summary['model']}",
         f"  rows read         {summary['rows_read']:>12,}",
         f"  already written   {summary['rows_already_written']:>12,}",
         f"  rows written      {summary['rows_written']:>12,}",

@@ -11,26 +11,28 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
 from .distribution import is_connect
-from .job_options import JobOptions, is_local_path, local_path
+from .job_options import JobOptions, SourceOptions, is_local_path, local_path
 from .options import ConfigError
 
 log = logging.getLogger("spark_zsc")
 
 
-def _read_files(spark: SparkSession, path: str, file_format: str) -> DataFrame:
+def _read_files(spark: SparkSession, path: str, file_format: str, csv_columns: list[str]) -> DataFrame:
     reader = spark.read.format(file_format)
     if file_format == "csv":
         # every column as a string: no inference pass over the data, no surprise types
-        reader = reader.option("header", True).option("multiLine", True).option("escape", '"')
+        reader = reader.option("header", not csv_columns).option("multiLine", True).option("escape", '"')
+        if csv_columns:
+            reader = reader.schema(", ".join(f"`{c}` string" for c in csv_columns))
     return reader.load(path)
 
 
-def read_input(spark: SparkSession, o: JobOptions) -> DataFrame:
+def read_input(spark: SparkSession, o: SourceOptions) -> DataFrame:
     if o.input_table:
         if not spark.catalog.tableExists(o.input_table):
             raise ConfigError(f"--input-table {o.input_table!r} does not exist in the metastore")
         return spark.table(o.input_table)
-    return _read_files(spark, o.input, o.input_format)
+    return _read_files(spark, o.input, o.input_format, o.csv_column_names)
 
 
 def check_columns(frame: DataFrame, o: JobOptions) -> DataFrame:

@@ -1,0 +1,130 @@
+"""The evaluate job: each (label set, template) run classifies the same gold-labelled rows on
+Spark, reduces them to metric cells there, and the report is written on the driver."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import StringType
+
+from .classifier import ZeroShotClassifier
+from .distribution import is_connect
+from .evaluate_options import EvaluateOptions
+from .evaluation import BINS, Cell, metrics_from_cells
+from .job import models_that_ran
+from .job_io import read_input
+from .options import ConfigError
+from .report import write_report
+
+log = logging.getLogger("spark_zsc")
+
+_GOLD, _TEXT, _RESULT = "__gold_class", "__text", "__zsc"
+_SHOWN_UNMAPPED = 20
+
+
+def _lookup(mapping: dict, key):
+    return F.create_map(*[F.lit(x) for pair in mapping.items() for x in pair])[key]
+
+
+def _gold_rows(spark: SparkSession, o: EvaluateOptions) -> tuple[DataFrame, int]:
+    """The rows to evaluate (text, gold class index), cached, and the rows without a gold value.
+    Every check here runs before any model does."""
+    frame = read_input(spark, o)
+    for option, column in (("--text-col", o.text_column), ("--gold-col", o.gold_col)):
+        if column not in frame.columns:
+            raise ConfigError(f"{option} {column!r} is not a column of the input (columns: {', '.join(frame.columns)})")
+    if not isinstance(frame.schema[o.text_column].dataType, StringType):
+        raise ConfigError(f"--text-col {o.text_column!r} must be a string column")
+    gold = F.trim(F.col(o.gold_col).cast("string"))
+    mapping = o.gold_to_class
+    values = [r[0] for r in frame.select(gold).where(gold.isNotNull()).distinct().limit(10_000).collect()]
+    unmapped = sorted(v for v in values if v not in mapping)
+    if unmapped:
+        shown = ", ".join(repr(v) for v in unmapped[:_SHOWN_UNMAPPED]) + (" ..." if len(unmapped) > _SHOWN_UNMAPPED else "")
+        raise ConfigError(
+            f"{len(unmapped)} gold value(s) of --gold-col {o.gold_col!r} have no label: {shown}. Map each to a label "
+            f'with --gold-map "value=label,..." (labels: {", ".join(o.classes)}), or filter those rows out first'
+        )
+    labelled = frame.where(gold.isNotNull())
+    without_gold = frame.count() - labelled.count() if o.limit is None else None
+    if o.limit:
+        labelled = labelled.limit(o.limit)
+    rows = labelled.select(F.col(o.text_column).alias(_TEXT), _lookup(mapping, gold).alias(_GOLD))
+    if not is_connect(spark):  # spread a small single-file input over every core
+        rows = rows.repartition(spark.sparkContext.defaultParallelism)
+    rows = rows.cache()
+    if rows.count() == 0:
+        rows.unpersist()
+        raise ConfigError(f"the evaluation set is empty: no row of the input has a value in --gold-col {o.gold_col!r}")
+    return rows, without_gold
+
+
+def _run(rows: DataFrame, o: EvaluateOptions, labels: list[str], template: str) -> dict:
+    classifier = ZeroShotClassifier(candidateLabels=labels, hypothesisTemplate=template, outputCol=_RESULT,
+                                    **{**o.classifier_params(), "inputCol": _TEXT})
+    result = F.col(_RESULT)
+    cells = (
+        classifier.transform(rows)
+        .select(
+            F.col(_GOLD).alias("gold"),
+            _lookup({label: i for i, label in enumerate(labels)}, result["label"]).alias("predicted"),
+            F.least(F.floor(result["score"] * BINS), F.lit(BINS - 1)).cast("int").alias("bin"),
+            result["score"].alias("score"),
+        )
+        .groupBy("gold", "predicted", "bin")
+        .agg(F.count(F.lit(1)).alias("rows"), F.sum("score").alias("score_sum"))
+        .collect()
+    )
+    metrics = metrics_from_cells(o.classes, [Cell(c.gold, c.predicted, c.bin, c.rows, c.score_sum or 0.0) for c in cells])
+    return {"labels": labels, "template": template, **metrics}
+
+
+def run_evaluate(spark: SparkSession, o: EvaluateOptions) -> dict:
+    started = time.perf_counter()
+    rows, without_gold = _gold_rows(spark, o)
+    runs = []
+    try:
+        for labels in o.label_sets:
+            for template in o.templates:
+                runs.append(_run(rows, o, labels, template))
+                log.info("evaluated %s with %r: accuracy %.4f", labels, template, runs[-1]["accuracy"])
+    finally:
+        rows.unpersist()
+    best = max(range(len(runs)), key=lambda i: runs[i]["accuracy"])
+    summary = {
+        "model": models_that_ran(o),
+        "strategy": o.strategy,
+        "multi_label": o.multi_label,
+        "classes": o.classes,
+        "rows": runs[0]["rows"],
+        "rows_without_gold": without_gold,
+        "best_run": best,
+        "runs": runs,
+        "wall_seconds": round(time.perf_counter() - started, 2),
+    }
+    summary["report"] = write_report(o.report, o.report_format, summary)
+    return summary
+
+
+def format_evaluation(summary: dict) -> str:
+    lines = [
+        "spark_zsc evaluate: done",
+        f"  model       {summary['model']}",
+        f"  rows        {summary['rows']:,}" + (f"   ({summary['rows_without_gold']:,} without a gold value, left out)"
+                                               if summary["rows_without_gold"] else ""),
+        f"  wall time   {summary['wall_seconds']:,.1f} s",
+        f"  report      {summary['report']}",
+        "",
+        f"  {'run':>3}  {'accuracy':>8}  {'macro-F1':>8}  {'ECE':>6}  labels / template",
+    ]
+    for i, run in enumerate(summary["runs"]):
+        ece = run["reliability"]["expected_calibration_error"]
+        marker = "*" if i == summary["best_run"] else " "
+        lines.append(
+            f"  {i + 1:>3}{marker} {run['accuracy']:>8.4f}  {run['macro_f1']:>8.4f}  "
+            f"{ece if ece is None else format(ece, '6.3f'):>6}  {', '.join(run['labels'])}  /  {run['template']}"
+        )
+    return "\n".join(lines)
