@@ -17,7 +17,7 @@ from .options import ConfigError
 log = logging.getLogger("spark_zsc")
 
 
-def _read_files(spark: SparkSession, path: str, file_format: str, csv_columns: list[str]) -> DataFrame:
+def _read_files(spark: SparkSession, path: str, file_format: str, csv_columns: list[str] = ()) -> DataFrame:
     reader = spark.read.format(file_format)
     if file_format == "csv":
         # every column as a string: no inference pass over the data, no surprise types
@@ -79,7 +79,7 @@ def output_exists(spark: SparkSession, o: JobOptions) -> bool:
 def read_output(spark: SparkSession, o: JobOptions) -> DataFrame:
     if o.output_table:
         return spark.table(o.output_table)
-    return _read_files(spark, o.output, o.output_format)
+    return _read_files(spark, o.output, o.output_format)  # written by this job: CSV with a header
 
 
 def keep_missing_rows(spark: SparkSession, frame: DataFrame, o: JobOptions) -> DataFrame:

