@@ -320,13 +320,16 @@ def main(argv=None) -> dict:
     asked_tokens_per_second = (results["spark"]["spark_zsc"]["second_action"]["pairs_per_second"]
                                * results["in_process"]["tokens_per_pair"])
     results["spark_zsc_effective_gflops"] = 2 * results["in_process"]["non_embedding_parameters"] * asked_tokens_per_second / 1e9
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = "smoke" if args.smoke else "benchmark"
-    (out / f"{name}.json").write_text(json.dumps(results, indent=2))
-    (out / f"{name}.md").write_text(report(results) + "\n")
-    print(report(results))
+    write_results(Path(args.out), "smoke" if args.smoke else "benchmark", results, report(results))
     return results
+
+
+def write_results(out: Path, name: str, results: dict, table: str) -> None:
+    """`<name>.json` and the Markdown table `<name>.md` under `out`, and the table on stdout."""
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"{name}.json").write_text(json.dumps(results, indent=2))
+    (out / f"{name}.md").write_text(table + "\n")
+    print(table)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,15 @@ def plan_batches(lengths: Sequence[int], token_budget: int, max_padding: float =
     return batches
 
 
+def sequence_limit(model, tokenizer, max_length: Optional[int]) -> int:
+    """Most tokens per model input: the configured limit, within the tokenizer's (or, for a
+    tokenizer that states none, the model's position embeddings)."""
+    limit = tokenizer.model_max_length
+    if not limit or limit > 1_000_000:  # tokenizers without a limit report a huge sentinel
+        limit = getattr(model.config, "max_position_embeddings", 512)
+    return min(limit, max_length) if max_length else limit
+
+
 # (input_ids, attention_mask, token_type_ids or None) -> one output row per sequence
 ForwardFn = Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
 

@@ -29,6 +29,10 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
     text, no usable labels). The model is loaded on the driver when ``transform`` is
     called, broadcast once, and loaded once per Python worker.
 
+    ``strategy="embedding"`` scores by cosine similarity of sentence embeddings instead
+    (``embeddingModel``, ``temperature``, ``threshold``); ``shortlist=k`` runs NLI only on
+    each row's k labels most similar by embedding.
+
     >>> clf = ZeroShotClassifier(model=tiny_model, inputCol="text",
     ...                          candidateLabels=["sports", "business"])
     >>> [row] = clf.transform(spark.createDataFrame([("The team won",)], ["text"])).collect()

@@ -22,7 +22,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .batching import StagedEngine, forward_in_batches
+from .batching import StagedEngine, forward_in_batches, sequence_limit
 from .results import BatchStats, Result, ranked, usable_rows
 
 
@@ -83,10 +83,7 @@ class EmbeddingEngine(StagedEngine):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.device = torch.device(device)
-        limit = tokenizer.model_max_length
-        if not limit or limit > 1_000_000:  # tokenizers without a limit report a huge sentinel
-            limit = getattr(model.config, "max_position_embeddings", 512)
-        self.max_length = min(limit, max_length) if max_length else limit
+        self.max_length = sequence_limit(model, tokenizer, max_length)
         self.token_budget = token_budget
         self.temperature, self.threshold = temperature, threshold
         self.with_types = "token_type_ids" in tokenizer.model_input_names

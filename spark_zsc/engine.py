@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .bart_fast import last_eos_forward
-from .batching import ForwardFn, StagedEngine, forward_in_batches
+from .batching import ForwardFn, StagedEngine, forward_in_batches, sequence_limit
 from .pairs import PairEncoder
 from .results import BatchStats, Result, ranked, usable_rows
 
@@ -73,10 +73,7 @@ class ZeroShotEngine(StagedEngine):
         self.model = model.eval()
         self.device = torch.device(device)
         self.entailment_id, self.contradiction_id = entailment_and_contradiction_ids(model.config.label2id)
-        limit = tokenizer.model_max_length
-        if not limit or limit > 1_000_000:  # tokenizers without a limit report a huge sentinel
-            limit = getattr(model.config, "max_position_embeddings", 512)
-        self.max_length = min(limit, max_length) if max_length else limit
+        self.max_length = sequence_limit(model, tokenizer, max_length)
         self.encoder = PairEncoder(tokenizer, self.max_length)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.token_budget = token_budget
