@@ -5,7 +5,7 @@ cascade ranks a row's labels by embedding similarity (cheap: one encoder run per
 keeps the top `shortlist`, and runs NLI on those only. Scores are NLI's over the
 shortlist (single-label: renormalized across it); labels outside it score 0 and follow
 it in embedding order. With `shortlist` at least the row's label count the result is
-exactly NLI's.
+exactly NLI's, and the encoder does not run for that row.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Optional
 from .batching import StagedEngine
 from .embedding import EmbeddingEngine, PreparedEmbeddings
 from .engine import ZeroShotEngine
-from .results import BatchStats, Result
+from .results import BatchStats, Result, clean_labels
 
 
 class CascadeEngine(StagedEngine):
@@ -24,7 +24,9 @@ class CascadeEngine(StagedEngine):
         self.device = nli.device
 
     def prepare(self, texts, labels, hypothesis_template: str):
-        return texts, labels, hypothesis_template, self.embedding.prepare(texts, labels, hypothesis_template)
+        # only rows with more labels than the shortlist need ranking: the encoder skips the rest
+        to_rank = [row if len(clean_labels(row)) > self.shortlist else None for row in labels]
+        return texts, labels, hypothesis_template, self.embedding.prepare(texts, to_rank, hypothesis_template)
 
     def score(self, prepared, multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
         texts, labels, hypothesis_template, embedded = prepared
@@ -32,6 +34,7 @@ class CascadeEngine(StagedEngine):
         results, stats = self.nli.classify(texts, shortlists, hypothesis_template=hypothesis_template, multi_label=multi_label)
         stats.add_forward(embedded.stats)
         stats.shortlist_skipped_pairs = sum(len(r) for r in rest)
+        stats.pairs += stats.shortlist_skipped_pairs  # pairs asked for: run by NLI, or skipped by the shortlist
         completed = []
         for result, outside in zip(results, rest):
             if result is not None and outside:
@@ -46,7 +49,7 @@ class CascadeEngine(StagedEngine):
         cannot be classified keep their labels, so NLI counts them for the same reason."""
         shortlists, rest = [], []
         for original, candidates, cosines in zip(labels, embedded.row_labels, self.embedding.similarities(embedded)):
-            if cosines is None or len(candidates) <= self.shortlist:
+            if cosines is None:  # not ranked: a bad row, or no more labels than the shortlist
                 shortlists.append(original)
                 rest.append([])
                 continue

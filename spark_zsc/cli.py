@@ -84,8 +84,8 @@ def _check_models(options):
 
 
 def _command(name: str):
-    """(options class, run, format summary) of a subcommand; imported on use, after the
-    options are checked, so that a typo fails fast."""
+    """(options class, run, format summary) of a subcommand. The evaluate job's modules
+    (matplotlib among them) are imported only when it runs."""
     if name == "evaluate":
         from .evaluate_job import format_evaluation, run_evaluate
         from .evaluate_options import EvaluateOptions

@@ -136,5 +136,5 @@ def ship(spark, bundle: ModelBundle, distribution: str = "auto"):
 
 def ship_models(spark, strategy: StrategyOptions, *, model: str, embedding_model: str, distribution: str = "auto") -> dict:
     """Check, pack and ship every model `strategy` runs: kind ('nli', 'embedding') -> handle."""
-    names = {"nli": model, "embedding": embedding_model}
-    return {kind: ship(spark, load_bundle(names[kind], kind), distribution) for kind in strategy.model_kinds}
+    names = strategy.model_names(model, embedding_model)
+    return {kind: ship(spark, load_bundle(name, kind), distribution) for kind, name in names.items()}

@@ -16,6 +16,7 @@ once per (text, label) pair, and usually less accurate; see the README's evaluat
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Optional
 
@@ -90,6 +91,15 @@ class EmbeddingEngine(StagedEngine):
         self._texts = _BoundedCache(self.TEXT_CACHE_LIMIT)
         self._hypotheses = _BoundedCache(self.HYPOTHESIS_CACHE_LIMIT)
 
+    def with_scoring(self, temperature: float, threshold: float) -> "EmbeddingEngine":
+        """This engine scoring with another temperature and threshold; the model and the
+        embedding caches are shared, so no text is encoded again for it."""
+        if (temperature, threshold) == (self.temperature, self.threshold):
+            return self
+        other = copy.copy(self)
+        other.temperature, other.threshold = temperature, threshold
+        return other
+
     def _mean_pooled(self, input_ids, attention_mask, token_type_ids):
         kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
         if token_type_ids is not None:
@@ -138,10 +148,12 @@ class EmbeddingEngine(StagedEngine):
         )
         stats.embedded_texts += len(prepared.encoded)
         split = len(prepared.new_texts)
-        self._texts.put_all(prepared.new_texts, vectors[:split])
-        self._hypotheses.put_all(prepared.new_hypotheses, vectors[split:])
-        text_vectors = {**prepared.known_texts, **dict(zip(prepared.new_texts, vectors[:split]))}
-        by_hypothesis = {**prepared.known_hypotheses, **dict(zip(prepared.new_hypotheses, vectors[split:]))}
+        # two copies, so that a cached vector never keeps the other half of this batch alive
+        new_texts, new_hypotheses = vectors[:split].copy(), vectors[split:].copy()
+        self._texts.put_all(prepared.new_texts, new_texts)
+        self._hypotheses.put_all(prepared.new_hypotheses, new_hypotheses)
+        text_vectors = {**prepared.known_texts, **dict(zip(prepared.new_texts, new_texts))}
+        by_hypothesis = {**prepared.known_hypotheses, **dict(zip(prepared.new_hypotheses, new_hypotheses))}
         hypothesis_vectors = {l: by_hypothesis[h] for l, h in prepared.hypotheses.items()}
         out: list[Optional[np.ndarray]] = []
         for text, candidates in zip(prepared.texts, prepared.row_labels):

@@ -38,14 +38,15 @@ def _gold_rows(spark: SparkSession, o: EvaluateOptions) -> tuple[DataFrame, int]
             raise ConfigError(f"{option} {column!r} is not a column of the input (columns: {', '.join(frame.columns)})")
     if not isinstance(frame.schema[o.text_column].dataType, StringType):
         raise ConfigError(f"--text-col {o.text_column!r} must be a string column")
-    gold = F.trim(F.col(o.gold_col).cast("string"))
+    gold = F.nullif(F.trim(F.col(o.gold_col).cast("string")), F.lit(""))  # blank: no gold value
     mapping = o.gold_to_class
-    values = [r[0] for r in frame.select(gold).where(gold.isNotNull()).distinct().limit(10_000).collect()]
-    unmapped = sorted(v for v in values if v not in mapping)
+    unmapped_values = frame.select(gold.alias("value")).where(gold.isNotNull() & _lookup(mapping, gold).isNull()).distinct()
+    unmapped = sorted(r.value for r in unmapped_values.limit(_SHOWN_UNMAPPED + 1).collect())
     if unmapped:
-        shown = ", ".join(repr(v) for v in unmapped[:_SHOWN_UNMAPPED]) + (" ..." if len(unmapped) > _SHOWN_UNMAPPED else "")
+        shown = ", ".join(repr(v) for v in unmapped[:_SHOWN_UNMAPPED])
+        count = f"{len(unmapped)}" if len(unmapped) <= _SHOWN_UNMAPPED else f"more than {_SHOWN_UNMAPPED}"
         raise ConfigError(
-            f"{len(unmapped)} gold value(s) of --gold-col {o.gold_col!r} have no label: {shown}. Map each to a label "
+            f"{count} gold value(s) of --gold-col {o.gold_col!r} have no label: {shown}. Map each to a label "
             f'with --gold-map "value=label,..." (labels: {", ".join(o.classes)}), or filter those rows out first'
         )
     labelled = frame.where(gold.isNotNull())
@@ -121,10 +122,10 @@ def format_evaluation(summary: dict) -> str:
         f"  {'run':>3}  {'accuracy':>8}  {'macro-F1':>8}  {'ECE':>6}  labels / template",
     ]
     for i, run in enumerate(summary["runs"]):
-        ece = run["reliability"]["expected_calibration_error"]
+        ece = run["reliability"]["expected_calibration_error"]  # None when no row was classified
         marker = "*" if i == summary["best_run"] else " "
         lines.append(
             f"  {i + 1:>3}{marker} {run['accuracy']:>8.4f}  {run['macro_f1']:>8.4f}  "
-            f"{ece if ece is None else format(ece, '6.3f'):>6}  {', '.join(run['labels'])}  /  {run['template']}"
+            f"{'n/a' if ece is None else format(ece, '.3f'):>6}  {', '.join(run['labels'])}  /  {run['template']}"
         )
     return "\n".join(lines)

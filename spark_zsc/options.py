@@ -141,6 +141,11 @@ class StrategyOptions:
             if self.strategy != "nli":
                 raise ConfigError("shortlist ranks labels by embeddings and runs NLI on the top k: use it with strategy='nli'")
 
+    def model_names(self, model: str, embedding_model: str) -> dict[str, str]:
+        """kind ('nli', 'embedding') -> model name, for each model this strategy runs."""
+        names = {"nli": model, "embedding": embedding_model}
+        return {kind: names[kind] for kind in self.model_kinds}
+
     @property
     def model_kinds(self) -> tuple[str, ...]:
         """The models this strategy runs: 'nli', 'embedding', or both for a shortlist."""

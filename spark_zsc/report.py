@@ -153,6 +153,9 @@ def write_report(folder: str, page_format: str, summary: dict) -> str:
     """Write the report folder; returns the page's path."""
     root = Path(folder)
     root.mkdir(parents=True, exist_ok=True)
+    # an earlier report in this folder may have had more runs, or the other page format
+    for stale in [*root.glob("confusion-*.png"), *(root / name for name in PAGE_NAMES.values())]:
+        stale.unlink(missing_ok=True)
     (root / "metrics.json").write_text(json.dumps(summary, indent=2))
     plot_accuracy(root / "accuracy.png", summary)
     plot_reliability(root / "reliability.png", summary)

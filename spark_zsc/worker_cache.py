@@ -117,16 +117,19 @@ def engine_for(models: dict, options: EngineOptions, strategy: StrategyOptions):
     torch.set_num_threads(task_threads(options))
     token_budget = options.token_budget or (GPU_TOKEN_BUDGET if device.startswith("cuda") else DEFAULT_TOKEN_BUDGET)
     engines, load_seconds = {}, 0.0
+    model_keys = {kind: (kind, models[kind].fingerprint, device, precision) for kind in strategy.model_kinds}
     with _lock:
-        for kind in strategy.model_kinds:
-            handle = models[kind]
-            model_key = (kind, handle.fingerprint, device, precision)
+        for key in model_keys.values():  # all of them recent first, so that loading one never evicts another
+            if key in _models:
+                _models.move_to_end(key)
+        for kind, model_key in model_keys.items():
             loaded = _models.get(model_key)
             if loaded is None:
-                loaded = _models[model_key] = _load_into_cache(kind, handle, device, precision)
+                loaded = _models[model_key] = _load_into_cache(kind, models[kind], device, precision)
                 load_seconds += loaded.seconds
-            _models.move_to_end(model_key)
-            engines[kind] = _engine(model_key, loaded, options.max_length, token_budget, strategy)
+            engines[kind] = _engine(model_key, loaded, options.max_length, token_budget)
+    if EMBEDDING in engines:  # scoring settings vary by classifier; the engine and its caches do not
+        engines[EMBEDDING] = engines[EMBEDDING].with_scoring(strategy.temperature, strategy.threshold)
     if strategy.shortlist:
         return CascadeEngine(engines[EMBEDDING], engines[NLI], strategy.shortlist), load_seconds
     return engines[strategy.model_kinds[0]], load_seconds
@@ -149,12 +152,9 @@ def _load_into_cache(kind: str, handle, device: str, precision: str) -> LoadedMo
     return loaded
 
 
-def _engine(model_key: tuple, loaded: LoadedModel, max_length, token_budget: int, strategy: StrategyOptions):
+def _engine(model_key: tuple, loaded: LoadedModel, max_length, token_budget: int):
     kind, device = model_key[0], model_key[2]
-    if kind == NLI:
-        engine_key = (*model_key, max_length, token_budget)
-    else:
-        engine_key = (*model_key, max_length, token_budget, strategy.temperature, strategy.threshold)
+    engine_key = (*model_key, max_length, token_budget)
     engine = _engines.get(engine_key)
     if engine is None:
         if kind == NLI:
@@ -163,7 +163,6 @@ def _engine(model_key: tuple, loaded: LoadedModel, max_length, token_budget: int
         else:
             limits = [n for n in (max_length, loaded.max_length) if n]
             engine = EmbeddingEngine(loaded.model, loaded.tokenizer, max_length=min(limits) if limits else None,
-                                     token_budget=token_budget, device=device,
-                                     temperature=strategy.temperature, threshold=strategy.threshold)
+                                     token_budget=token_budget, device=device)
         engine = _engines[engine_key] = engine
     return engine

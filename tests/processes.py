@@ -54,6 +54,6 @@ def cli(*flags: str) -> list[str]:
     return [sys.executable, "-m", "spark_zsc", "classify", *flags]
 
 
-def spark_submit(*flags: str) -> list[str]:
+def spark_submit(*flags: str, job: str = "classify") -> list[str]:
     return [str(BIN / "spark-submit"), "--master", "local[2]", "--conf", "spark.ui.enabled=false",
-            str(REPO / "jobs" / "classify.py"), *flags]
+            str(REPO / "jobs" / f"{job}.py"), *flags]

@@ -3,6 +3,8 @@ plain transformers for the embeddings, the NLI engine (and so the HF pipeline) f
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -85,8 +87,9 @@ def test_a_shortlist_of_every_label_is_exactly_nli(encoder, nli_engine):
     cascade = CascadeEngine(embedding, nli_engine, shortlist=len(LABELS))
     for multi_label in (False, True):
         kwargs = dict(hypothesis_template=TEMPLATE, multi_label=multi_label)
-        assert cascade.classify(TEXTS, [LABELS] * len(TEXTS), **kwargs)[0] == \
-            nli_engine.classify(TEXTS, [LABELS] * len(TEXTS), **kwargs)[0]
+        results, stats = cascade.classify(TEXTS, [LABELS] * len(TEXTS), **kwargs)
+        assert results == nli_engine.classify(TEXTS, [LABELS] * len(TEXTS), **kwargs)[0]
+        assert stats.embedded_texts == 0  # nothing to rank: the encoder does not run
 
 
 def test_a_short_shortlist_runs_nli_on_the_embedding_top_k(encoder, nli_engine, hf_pipeline):
@@ -101,7 +104,8 @@ def test_a_short_shortlist_runs_nli_on_the_embedding_top_k(encoder, nli_engine, 
         reference = hf_pipeline(text, shortlist, hypothesis_template=TEMPLATE)
         assert_same_result(reference, (result[0], result[1], result[2][:2], result[3][:2]))
         assert result[2][2:] == by_embedding[2][2:] and result[3][2:] == [0.0] * 3  # the rest: 0, embedding order
-    assert stats.pairs == 2 * len(texts) and stats.shortlist_skipped_pairs == 3 * len(texts)
+    assert stats.pairs == 5 * len(texts)  # asked for: 2 a row run by NLI, 3 skipped
+    assert stats.forward_pairs <= 2 * len(texts) and stats.shortlist_skipped_pairs == 3 * len(texts)
 
 
 def test_embedding_models_are_checked_on_the_driver(tiny_model, tmp_path):
@@ -113,6 +117,12 @@ def test_embedding_models_are_checked_on_the_driver(tiny_model, tmp_path):
                                                pooling="cls_token")
     with pytest.raises(ConfigError, match="pools by cls_token"):
         load_bundle(str(cls_pooled), "embedding")
+    dense = build_random_sentence_encoder(tmp_path / "dense", ["a few words", "more words"], vocab_size=100)
+    modules = json.loads((dense / "modules.json").read_text())
+    modules.append({"idx": 3, "name": "3", "path": "3_Dense", "type": "sentence_transformers.models.Dense"})
+    (dense / "modules.json").write_text(json.dumps(modules))
+    with pytest.raises(ConfigError, match="uses module.* sentence_transformers.models.Dense after pooling"):
+        load_bundle(str(dense), "embedding")
 
 
 def test_the_encoder_bundle_carries_its_length_limit(tiny_encoder):

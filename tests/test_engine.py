@@ -210,4 +210,4 @@ def test_a_worker_keeps_only_its_most_recently_used_models(tiny_model, monkeypat
     assert [k[1] for k in worker_cache._models] == [b.fingerprint for b in bundles[1:]]  # the first was dropped
     cached = handle(bundles[2].fingerprint, lambda: pytest.fail("cached"))
     assert worker_cache.engine_for(cached, options, nli)[1] == 0.0
-    assert all(k[0] != bundles[0].fingerprint for k in worker_cache._engines)
+    assert all(k[1] != bundles[0].fingerprint for k in worker_cache._engines)

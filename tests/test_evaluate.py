@@ -10,20 +10,20 @@ import re
 import pytest
 
 from conftest import LABELS, TEXTS
-from processes import job_env, run
+from processes import job_env, run, spark_submit
 from spark_zsc.cli import main
-from spark_zsc.evaluation import Cell, confidence_bin, metrics_from_cells
+from spark_zsc.evaluation import Cell, metrics_from_cells
 from spark_zsc.options import ConfigError
 
 
 def _cells(rows):
-    return [Cell(g, p, None if p is None else confidence_bin(s), 1, s or 0.0) for g, p, s in rows]
+    return [Cell(g, p, b, 1, s or 0.0) for g, p, s, b in rows]
 
 
 def test_metrics_equal_hand_computed_values():
-    # gold, predicted (None: not classified), top score; classes A=0, B=1, C=2
-    rows = [(0, 0, 0.95), (0, 0, 0.85), (0, 1, 0.55), (1, 1, 0.75), (1, 0, 0.65), (1, None, None),
-            (2, 2, 0.92), (2, 1, 0.45)]
+    # gold, predicted (None: not classified), top score, its tenth; classes A=0, B=1, C=2
+    rows = [(0, 0, 0.95, 9), (0, 0, 0.85, 8), (0, 1, 0.55, 5), (1, 1, 0.75, 7), (1, 0, 0.65, 6), (1, None, None, None),
+            (2, 2, 0.92, 9), (2, 1, 0.45, 4)]
     m = metrics_from_cells(["A", "B", "C"], _cells(rows))
     assert (m["rows"], m["correct"], m["unclassified"]) == (8, 4, 1)
     assert m["accuracy"] == 0.5
@@ -42,7 +42,7 @@ def test_metrics_equal_hand_computed_values():
 
 
 def test_a_class_never_predicted_has_precision_zero_and_counts_in_macro_f1():
-    m = metrics_from_cells(["A", "B"], _cells([(0, 0, 0.9), (1, 0, 0.8)]))
+    m = metrics_from_cells(["A", "B"], _cells([(0, 0, 0.9, 9), (1, 0, 0.8, 8)]))
     assert m["per_label"][1]["precision"] == 0.0 and m["per_label"][1]["recall"] == 0.0
     assert m["macro_f1"] == pytest.approx((2 * 0.5 * 1 / 1.5 + 0) / 2)
 
@@ -61,30 +61,31 @@ def _write_gold_csv(path, with_missing_gold=True):
     return path
 
 
-def _expected_accuracy(spark, tiny_model, labels, template):
-    """Independently of the evaluate job: the classifier's top labels against the gold classes."""
+def _expected(spark, tiny_model, labels, template):
+    """Independently of the evaluate job: accuracy of the classifier's top labels against the
+    gold classes, and how many top scores fall in each tenth of [0, 1]."""
     from spark_zsc import ZeroShotClassifier
 
     frame = spark.createDataFrame([(t, int(g) - 1) for t, g in zip(TEXTS * 2, GOLD * 2)], "text string, gold int")
     out = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=labels,
                              hypothesisTemplate=template).transform(frame).collect()
-    return sum(labels.index(r.zsc.label) == r.gold for r in out) / len(out)
+    tenths = [sum(min(int(r.zsc.score * 10), 9) == b for r in out) for b in range(10)]
+    return sum(labels.index(r.zsc.label) == r.gold for r in out) / len(out), tenths
 
 
-def test_the_evaluate_cli_writes_a_report_of_every_run(spark, tiny_model, tmp_path_factory, tmp_path):
+def test_the_evaluate_job_writes_a_report_of_every_run(spark, tiny_model, tmp_path_factory, tmp_path):
+    """spark-submit jobs/evaluate.py, a real subprocess, against the classifier's own predictions."""
     from matplotlib.image import imread
 
     data = _write_gold_csv(tmp_path / "gold.csv")
     templates = ["This example is {}.", "Topic: {}"]
-    args = ["evaluate", "--input", str(data), "--input-format", "csv", "--csv-columns", "gold,text",
+    args = ["--input", str(data), "--input-format", "csv", "--csv-columns", "gold,text",
             "--text-col", "text", "--gold-col", "gold", "--gold-map", "1=finance,2=sports,3=billing",
             "--labels", ",".join(SETS[0]), "--labels", ",".join(SETS[1]),
             "--template", templates[0], "--template", templates[1],
             "--model", tiny_model, "--report", str(tmp_path / "report"), "--report-format", "html",
-            "--master", "local[2]", "--summary-json", str(tmp_path / "summary.json")]
-    import sys
-
-    done = run([sys.executable, "-m", "spark_zsc", *args], tmp_path, job_env(tmp_path_factory.getbasetemp() / "job_node_cache"))
+            "--summary-json", str(tmp_path / "summary.json")]
+    done = run(spark_submit(*args, job="evaluate"), tmp_path, job_env(tmp_path_factory.getbasetemp() / "job_node_cache"))
     assert done.returncode == 0, done.stdout[-3000:]
     assert "spark_zsc evaluate: done" in done.stdout
 
@@ -92,8 +93,9 @@ def test_the_evaluate_cli_writes_a_report_of_every_run(spark, tiny_model, tmp_pa
     assert metrics["rows"] == 16 and metrics["rows_without_gold"] == 1
     assert [(r["labels"], r["template"]) for r in metrics["runs"]] == [(s, t) for s in SETS for t in templates]
     for run_metrics in metrics["runs"]:
-        expected = _expected_accuracy(spark, tiny_model, run_metrics["labels"], run_metrics["template"])
-        assert run_metrics["accuracy"] == pytest.approx(expected)
+        accuracy, tenths = _expected(spark, tiny_model, run_metrics["labels"], run_metrics["template"])
+        assert run_metrics["accuracy"] == pytest.approx(accuracy)
+        assert [b["rows"] for b in run_metrics["reliability"]["bins"]] == tenths
         assert sum(map(sum, run_metrics["confusion"]["matrix"])) == 16
     assert json.loads((tmp_path / "summary.json").read_text())["runs"] == metrics["runs"]
 
@@ -132,6 +134,8 @@ def _evaluate_flags(tmp_path, tiny_model, **overrides):
     ({"--report": None}, "--report is required"),
     ({"--gold-map": "1=finance,2=cooking"}, "maps '2' to 'cooking', which is in no label set"),
     ({"--gold-map": "1finance"}, "must be value=label"),
+    ({"--labels": ["finance,sports,billing", "sports,finance,billing"], "--gold-map": "1=finance,2=sports,3=billing"},
+     "a different class in different label sets"),
     ({"--shortlist": "4"}, "shortlist 4 is more than the 3 candidate labels"),
     ({"--shortlist": "0"}, "shortlist must be an integer, 1 or more"),
     ({"--template": ["{}", "no slot"]}, "exactly one {}"),
@@ -156,7 +160,7 @@ def test_unmapped_gold_values_and_an_empty_set_fail_before_any_model_runs(spark,
                 labels=SETS, model=tiny_model, report=str(tmp_path / "report"))
     cases = [
         (dict(base, gold_map="1=finance,2=sports"), "1 gold value(s) of --gold-col 'gold' have no label: '3'"),
-        (dict(base, gold_map=None), "have no label: '1', '2', '3'"),
+        (dict(base, gold_map=None), "3 gold value(s) of --gold-col 'gold' have no label: '1', '2', '3'"),
         (dict(base, gold_map={"1": "finance", "2": "sports", "3": "billing"}, csv_columns="gold,text,extra",
               gold_col="extra", text_col="text"), "the evaluation set is empty"),
     ]
