@@ -135,8 +135,9 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
 
     def metrics(self) -> dict:
         """Counters summed over every action on DataFrames this classifier produced: rows,
-        classified, skipped (and skipped_* by reason), pairs, forward_pairs, tokens,
-        padded_tokens, forward_batches, forward_seconds, model_loads, model_load_seconds."""
+        classified, skipped (and skipped_* by reason), pairs, forward_pairs,
+        shortlist_skipped_pairs, embedded_texts, tokens, padded_tokens, forward_batches,
+        forward_seconds, model_loads, model_load_seconds, top_labels."""
         return metrics_.snapshot(self._accumulator, used=self._transformed)
 
     # -- validation, all on the driver -------------------------------------------------

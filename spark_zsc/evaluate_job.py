@@ -14,7 +14,6 @@ from .classifier import ZeroShotClassifier
 from .distribution import is_connect
 from .evaluate_options import EvaluateOptions
 from .evaluation import BINS, Cell, metrics_from_cells
-from .job import models_that_ran
 from .job_io import read_input
 from .options import ConfigError
 from .report import write_report
@@ -96,7 +95,7 @@ def run_evaluate(spark: SparkSession, o: EvaluateOptions) -> dict:
         rows.unpersist()
     best = max(range(len(runs)), key=lambda i: runs[i]["accuracy"])
     summary = {
-        "model": models_that_ran(o),
+        "model": o.models_description,
         "strategy": o.strategy,
         "multi_label": o.multi_label,
         "classes": o.classes,

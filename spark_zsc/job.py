@@ -28,14 +28,6 @@ def classifier_for(o: JobOptions) -> ZeroShotClassifier:
     return ZeroShotClassifier(outputCol=o.output_col, hypothesisTemplate=o.template, **o.classifier_params(), **labels)
 
 
-def models_that_ran(o) -> str:
-    """The model(s) a job's strategy runs, for its summary: which model answered matters."""
-    if o.strategy == "embedding":
-        return f"{o.embedding_model} (embedding strategy)"
-    if o.shortlist:
-        return f"{o.model} (NLI) on a shortlist of {o.shortlist} by {o.embedding_model}"
-    return f"{o.model} (NLI)"
-
 
 def run_classify(spark: SparkSession, o: JobOptions) -> dict:
     """Run the job on `spark` and return its summary. Config errors surface before any
@@ -60,7 +52,7 @@ def run_classify(spark: SparkSession, o: JobOptions) -> dict:
         metrics = {"pairs": None, "model_loads": None, "top_labels": {}}
     wall = time.perf_counter() - started
     return {
-        "model": models_that_ran(o),
+        "model": o.models_description,
         "rows_read": rows_read,
         "rows_already_written": rows_read - observed["written"] if o.skip_existing else 0,
         "rows_written": observed["written"],

@@ -111,6 +111,15 @@ class SourceOptions:
             **({"shortlist": self.shortlist} if self.shortlist is not None else {}),
         )
 
+    @property
+    def models_description(self) -> str:
+        """The model(s) the strategy runs, for a job's summary: which model answered matters."""
+        if self.strategy == "embedding":
+            return f"{self.embedding_model} (embedding strategy)"
+        if self.shortlist:
+            return f"{self.model} (NLI) on a shortlist of {self.shortlist} by {self.embedding_model}"
+        return f"{self.model} (NLI)"
+
     def model_checks(self) -> list[tuple[str, str]]:
         """(model, kind) of every model the strategy runs, to check before Spark starts."""
         return [(name, kind) for kind, name in self.strategy_options().model_names(self.model, self.embedding_model).items()]
