@@ -70,3 +70,26 @@ register_sql_function(spark, "zero_shot", model="valhalla/distilbart-mnli-12-1",
 # MAGIC A Databricks job can run the CLI's entry point (`jobs/classify.py`) as a Python script task with
 # MAGIC `--input-table support.raw_tickets --text-col body --id-col ticket_id --labels "billing,outage,feature request"
 # MAGIC --output-table support.tickets_enriched --skip-existing`, so each night only new tickets are classified.
+
+# COMMAND ----------
+
+# MAGIC %md
+# MAGIC ## Choosing the labels, and many labels cheaply
+# MAGIC
+# MAGIC Before a large run, measure which label wording and template work on tickets whose team is known
+# MAGIC (`jobs/evaluate.py` as a Python script task writes a report folder with tables and plots):
+# MAGIC `--input-table support.labelled_tickets --text-col body --gold-col team
+# MAGIC --gold-map "BIL=billing,OPS=outage,PM=feature request" --labels "billing,outage,feature request"
+# MAGIC --labels "a billing question,a service outage,a product idea" --template "This support ticket is about {}."
+# MAGIC --template "{}" --report /dbfs/reports/ticket_labels`.
+# MAGIC
+# MAGIC With dozens of labels, `shortlist=5` runs NLI only on each row's five labels closest by sentence
+# MAGIC embedding; `strategy="embedding"` skips NLI altogether (cheaper, usually less accurate).
+
+# COMMAND ----------
+
+many_labels = ZeroShotClassifier(
+    model="valhalla/distilbart-mnli-12-1", inputCol="body", outputCol="topic", shortlist=5,
+    candidateLabels=[row.label for row in spark.table("support.label_catalog").collect()],  # noqa: F821
+)
+display(many_labels.transform(spark.table("support.raw_tickets")).select("ticket_id", "topic.label", "topic.score"))  # noqa: F821
