@@ -29,8 +29,8 @@ def _lookup(mapping: dict, key):
 
 
 def _gold_rows(spark: SparkSession, o: EvaluateOptions) -> tuple[DataFrame, int]:
-    """The rows to evaluate (text, gold class index), cached, and the rows without a gold value.
-    Every check here runs before any model does."""
+    """The rows to evaluate (text, gold class index), cached by the first run, and the count of
+    rows without a gold value. Every check here runs before any model does."""
     frame = read_input(spark, o)
     for option, column in (("--text-col", o.text_column), ("--gold-col", o.gold_col)):
         if column not in frame.columns:
@@ -48,18 +48,16 @@ def _gold_rows(spark: SparkSession, o: EvaluateOptions) -> tuple[DataFrame, int]
             f"{count} gold value(s) of --gold-col {o.gold_col!r} have no label: {shown}. Map each to a label "
             f'with --gold-map "value=label,..." (labels: {", ".join(o.classes)}), or filter those rows out first'
         )
+    counts = frame.agg(F.count(F.lit(1)).alias("rows"), F.count(gold).alias("labelled")).head()  # one scan
+    if counts.labelled == 0:
+        raise ConfigError(f"the evaluation set is empty: no row of the input has a value in --gold-col {o.gold_col!r}")
     labelled = frame.where(gold.isNotNull())
-    without_gold = frame.count() - labelled.count() if o.limit is None else None
     if o.limit:
         labelled = labelled.limit(o.limit)
     rows = labelled.select(F.col(o.text_column).alias(_TEXT), _lookup(mapping, gold).alias(_GOLD))
     if not is_connect(spark):  # spread a small single-file input over every core
         rows = rows.repartition(spark.sparkContext.defaultParallelism)
-    rows = rows.cache()
-    if rows.count() == 0:
-        rows.unpersist()
-        raise ConfigError(f"the evaluation set is empty: no row of the input has a value in --gold-col {o.gold_col!r}")
-    return rows, without_gold
+    return rows.cache(), counts.rows - counts.labelled
 
 
 def _run(rows: DataFrame, o: EvaluateOptions, labels: list[str], template: str) -> dict:
