@@ -69,7 +69,7 @@ def _check_models(options):
     from .model_source import ModelUnavailable, load_bundle
 
     try:
-        for name, kind in options.model_checks():
+        for kind, name in options.model_names.items():
             load_bundle(name, kind)
         return options
     except ModelUnavailable as error:
@@ -78,7 +78,7 @@ def _check_models(options):
         log.warning("%s\n--embedding-fallback: classifying with the embedding strategy and %s instead",
                     error, options.embedding_model)
         options = dataclasses.replace(options, strategy="embedding", shortlist=None)
-        for name, kind in options.model_checks():
+        for kind, name in options.model_names.items():
             load_bundle(name, kind)
         return options
 

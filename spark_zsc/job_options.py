@@ -33,6 +33,13 @@ OUTPUT_FORMATS = ("parquet", "csv", "json", "orc")
 MODES = ("error", "overwrite", "append")
 
 
+def _names(value) -> list[str]:
+    """Column names from a comma-separated string (a flag) or a list (YAML)."""
+    if not value:
+        return []
+    return [c.strip() for c in value.split(",") if c.strip()] if isinstance(value, str) else [str(c) for c in value]
+
+
 @dataclass
 class SourceOptions:
     """The options every job has; the field names are the YAML keys (flags use dashes)."""
@@ -72,8 +79,7 @@ class SourceOptions:
 
     @property
     def csv_column_names(self) -> list[str]:
-        value = self.csv_columns or []
-        return [c.strip() for c in value.split(",") if c.strip()] if isinstance(value, str) else [str(c) for c in value]
+        return _names(self.csv_columns)
 
     @property
     def spark_conf(self) -> dict:
@@ -120,9 +126,10 @@ class SourceOptions:
             return f"{self.model} (NLI) on a shortlist of {self.shortlist} by {self.embedding_model}"
         return f"{self.model} (NLI)"
 
-    def model_checks(self) -> list[tuple[str, str]]:
-        """(model, kind) of every model the strategy runs, to check before Spark starts."""
-        return [(name, kind) for kind, name in self.strategy_options().model_names(self.model, self.embedding_model).items()]
+    @property
+    def model_names(self) -> dict[str, str]:
+        """kind ('nli', 'embedding') -> model name, for every model the strategy runs."""
+        return self.strategy_options().model_names(self.model, self.embedding_model)
 
     def validate(self) -> None:
         if self.master and self.remote:
@@ -155,8 +162,7 @@ class JobOptions(SourceOptions):
 
     @property
     def partition_columns(self) -> list[str]:
-        value = self.partition_by or []
-        return [c.strip() for c in value.split(",") if c.strip()] if isinstance(value, str) else list(value)
+        return _names(self.partition_by)
 
     @property
     def write_mode(self) -> str:
