@@ -1,16 +1,39 @@
-"""How every engine feeds its model: token sequences in length-banded batches under a
-token budget, and rows in chunks whose tokenizing can run ahead of the model."""
+"""How every engine feeds its model: token sequences in length-sorted batches under a
+token budget, and rows in chunks whose tokenizing can run ahead of the model.
+
+Two ways to cut batches, one contract (a batch's rows x width never exceeds the budget):
+
+- on a CPU, cost follows tokens, so batches hold sequences within 5% of their longest and
+  every batch has its own exact shape;
+- on a GPU, a (rows, width) shape met for the first time is slow (kernels chosen and memory
+  allocated for it), so widths are rounded up to a short ladder and row counts to powers of
+  two: a few dozen shapes serve every batch. The padding this adds is masked.
+
+Outputs stay on the device until a chunk is done and come back in one copy: no host
+synchronisation per batch, so the CPU builds the next batch while the GPU runs this one.
+"""
 
 from __future__ import annotations
 
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 import torch
 
 from .results import BatchStats, Result
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Sequences run together: `indices` fill the first rows; `rows` x `width` is the shape
+    the model sees (rows past the indices repeat the first sequence and are thrown away)."""
+
+    indices: np.ndarray
+    width: int
+    rows: int
 
 
 def plan_batches(lengths: Sequence[int], token_budget: int, max_padding: float = 0.05) -> list[list[int]]:
@@ -30,6 +53,97 @@ def plan_batches(lengths: Sequence[int], token_budget: int, max_padding: float =
     return batches
 
 
+def bucket_width(length: int, limit: int) -> int:
+    """`length` rounded up to the shape ladder: steps of 16 up to 128 tokens, then an eighth
+    of the next power of two (32 up to 256, 64 up to 512, ...), never past `limit`."""
+    length = max(int(length), 1)
+    step = max(16, (1 << (length - 1).bit_length()) // 8)
+    return min(-(-length // step) * step, max(limit, length))
+
+
+def bucket_rows(count: int, cap: int) -> int:
+    """A batch's row count rounded up to a power of two, or to `cap` (a full batch)."""
+    return min(1 << (count - 1).bit_length(), cap)
+
+
+def plan_bucketed_batches(lengths: np.ndarray, token_budget: int, limit: int) -> list[Batch]:
+    """Batches on the shape ladder, longest first: sequences that round to the same width run
+    together, `token_budget // width` rows at most, the last batch of a width padded to a
+    power of two."""
+    lengths = np.asarray(lengths)
+    order = np.argsort(-lengths, kind="stable")
+    widths = np.array([bucket_width(n, limit) for n in lengths[order]], dtype=np.int64)
+    batches = []
+    # runs of equal width in the sorted order
+    bounds = np.flatnonzero(np.diff(widths)) + 1
+    for run in np.split(np.arange(len(order)), bounds):
+        width = int(widths[run[0]])
+        cap = max(1, token_budget // width)
+        for start in range(0, len(run), cap):
+            indices = order[run[start : start + cap]]
+            batches.append(Batch(indices, width, bucket_rows(len(indices), cap)))
+    return batches
+
+
+def plan_exact_batches(lengths: np.ndarray, token_budget: int) -> list[Batch]:
+    """`plan_batches` as `Batch`es: every batch exactly as wide as its longest sequence."""
+    return [Batch(np.asarray(b), int(lengths[b[0]]), len(b)) for b in plan_batches(list(lengths), token_budget)]
+
+
+class TokenSequences:
+    """Token sequences kept flat: each sequence is a run of `k` segments, each segment a
+    slice of one pool of token ids (and of token type ids, where the model takes them).
+
+    A pair `<s> premise </s></s> hypothesis </s>` is five segments; building a batch is a
+    numpy gather, with no per-sequence Python.
+    """
+
+    def __init__(self, ids: np.ndarray, types: Optional[np.ndarray], starts: np.ndarray, lengths: np.ndarray):
+        self.ids, self.types = ids, types
+        self.segment_starts, self.segment_lengths = starts, lengths  # (sequences, k) each
+        self.lengths = lengths.sum(axis=1) if len(lengths) else np.zeros(0, dtype=np.int64)
+
+    @classmethod
+    def from_lists(cls, ids: Sequence[Sequence[int]], types: Optional[Sequence[Sequence[int]]] = None) -> "TokenSequences":
+        """One segment per sequence, from lists of token ids (and type ids)."""
+        lengths = np.fromiter((len(s) for s in ids), dtype=np.int64, count=len(ids))
+        starts = np.cumsum(lengths) - lengths
+        return cls(flatten(ids, int(lengths.sum())), flatten(types, int(lengths.sum())) if types is not None else None,
+                   starts[:, None], lengths[:, None])
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def gather(self, indices: np.ndarray, rows: int, width: int, pad_id: int):
+        """(input_ids, attention_mask, token_type_ids or None) int64 arrays of shape (rows, width):
+        the sequences `indices` right-padded, then copies of the first to fill `rows`."""
+        indices = np.concatenate([indices, np.repeat(indices[:1], rows - len(indices))])
+        segment_lengths = self.segment_lengths[indices].ravel()
+        totals = self.segment_lengths[indices].sum(axis=1)
+        count = int(totals.sum())
+        position = np.arange(count)
+        # where each token comes from: its segment's start in the pool plus its offset in the segment
+        segment_first = np.cumsum(segment_lengths) - segment_lengths
+        source = position - np.repeat(segment_first - self.segment_starts[indices].ravel(), segment_lengths)
+        row = np.repeat(np.arange(rows), totals)
+        column = position - np.repeat(np.cumsum(totals) - totals, totals)
+        input_ids = np.full((rows, width), pad_id, dtype=np.int64)
+        input_ids[row, column] = self.ids[source]
+        attention_mask = np.zeros((rows, width), dtype=np.int64)
+        attention_mask[row, column] = 1
+        type_ids = None
+        if self.types is not None:
+            type_ids = np.zeros((rows, width), dtype=np.int64)
+            type_ids[row, column] = self.types[source]
+        return input_ids, attention_mask, type_ids
+
+
+def flatten(lists: Sequence[Sequence[int]], total: int) -> np.ndarray:
+    import itertools
+
+    return np.fromiter(itertools.chain.from_iterable(lists), dtype=np.int64, count=total)
+
+
 def sequence_limit(model, tokenizer, max_length: Optional[int]) -> int:
     """Most tokens per model input: the configured limit, within the tokenizer's (or, for a
     tokenizer that states none, the model's position embeddings)."""
@@ -43,8 +157,32 @@ def sequence_limit(model, tokenizer, max_length: Optional[int]) -> int:
 ForwardFn = Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
 
 
-def forward_in_batches(
-    encoded: Sequence[tuple[list[int], Optional[list[int]]]],
+class PendingOutputs:
+    """A chunk's model outputs, still on the device in batch order; `numpy()` brings them
+    back in one copy, in sequence order."""
+
+    def __init__(self, on_device: torch.Tensor, order: np.ndarray, stats: BatchStats):
+        self._on_device, self._order, self._stats = on_device, order, stats
+
+    def numpy(self) -> np.ndarray:
+        started = time.perf_counter()
+        in_batch_order = self._on_device.cpu().numpy()  # the chunk's one wait for the device
+        self._stats.forward_seconds += time.perf_counter() - started
+        out = np.empty_like(in_batch_order)
+        out[self._order] = in_batch_order
+        return out
+
+
+def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
+    """A host array on `device`: through pinned memory and without waiting, on a GPU."""
+    tensor = torch.from_numpy(array)
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor
+
+
+def launch_batches(
+    sequences: TokenSequences,
     forward: ForwardFn,
     *,
     pad_id: int,
@@ -52,47 +190,57 @@ def forward_in_batches(
     device: torch.device,
     stats: BatchStats,
     width: int,
-) -> np.ndarray:
-    """float32 outputs of `forward`, one row of `width` values per (ids, type ids) sequence."""
-    out = np.zeros((len(encoded), width), dtype=np.float32)
-    if not encoded:
-        return out
-    lengths = [len(ids) for ids, _ in encoded]
-    with_types = encoded[0][1] is not None
+    shape_limit: Optional[int] = None,
+) -> PendingOutputs:
+    """Queue `forward` over every sequence, `width` float32 outputs each. With `shape_limit`
+    (the longest sequence the model takes), batches use the shape ladder; without, exact shapes."""
     started = time.perf_counter()
+    outputs = torch.empty((len(sequences), width), dtype=torch.float32, device=device)
+    lengths = sequences.lengths
+    if shape_limit:
+        batches = plan_bucketed_batches(lengths, token_budget, shape_limit)
+    else:
+        batches = plan_exact_batches(lengths, token_budget)
+    filled = 0
     with torch.inference_mode():
-        for batch in plan_batches(lengths, token_budget):
-            longest = lengths[batch[0]]
-            input_ids = torch.full((len(batch), longest), pad_id, dtype=torch.long)
-            attention_mask = torch.zeros((len(batch), longest), dtype=torch.long)
-            type_ids = torch.zeros((len(batch), longest), dtype=torch.long) if with_types else None
-            for row, index in enumerate(batch):
-                ids, types = encoded[index]
-                input_ids[row, : len(ids)] = torch.tensor(ids)
-                attention_mask[row, : len(ids)] = 1
-                if type_ids is not None:
-                    type_ids[row, : len(ids)] = torch.tensor(types)
-            moved = [t.to(device) if t is not None else None for t in (input_ids, attention_mask, type_ids)]
-            out[batch] = forward(*moved).float().cpu().numpy()
-            real = sum(lengths[i] for i in batch)
+        for batch in batches:
+            arrays = sequences.gather(batch.indices, batch.rows, batch.width, pad_id)
+            moved = [to_device(a, device) if a is not None else None for a in arrays]
+            real = len(batch.indices)
+            outputs[filled : filled + real] = forward(*moved)[:real].float()
+            filled += real
+            tokens = int(lengths[batch.indices].sum())
             stats.forward_batches += 1
-            stats.tokens += real
-            stats.padded_tokens += len(batch) * longest - real
+            stats.tokens += tokens
+            stats.padded_tokens += batch.rows * batch.width - tokens
+    order = np.concatenate([b.indices for b in batches]) if batches else np.zeros(0, dtype=np.int64)
     stats.forward_seconds += time.perf_counter() - started
-    return out
+    return PendingOutputs(outputs, order, stats)
+
+
+def forward_in_batches(sequences: TokenSequences, forward: ForwardFn, **kwargs) -> np.ndarray:
+    """float32 outputs of `forward`, one row of `width` values per sequence, on the host."""
+    return launch_batches(sequences, forward, **kwargs).numpy()
 
 
 class StagedEngine:
-    """An engine in two halves: `prepare` (CPU: rows checked, sequences tokenized) and
-    `score` (the model). Subclasses define both and `device`."""
+    """An engine in three stages: `prepare` (CPU: rows checked, sequences tokenized),
+    `launch` (the model's work queued on the device) and `finish` (outputs back on the
+    host, scores ranked). Subclasses define the three and `device`."""
 
     device: torch.device
 
     def prepare(self, texts, labels, hypothesis_template: str):
         raise NotImplementedError
 
-    def score(self, prepared, multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+    def launch(self, prepared):
         raise NotImplementedError
+
+    def finish(self, launched, multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+        raise NotImplementedError
+
+    def score(self, prepared, multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+        return self.finish(self.launch(prepared), multi_label)
 
     def classify(
         self,
@@ -116,19 +264,36 @@ class StagedEngine:
         multi_label: bool = False,
         overlap: bool = False,
     ) -> Iterator[tuple[list[Optional[Result]], BatchStats]]:
-        """`classify` for each (texts, labels) chunk, in order. With `overlap`, the next chunk
-        is prepared on a second thread while the model runs the current one: that pays on a
-        GPU, where the CPU is otherwise idle during the forward (on CPU both compete for cores)."""
+        """`classify` for each (texts, labels) chunk, in order. With `overlap` (for a GPU), the
+        next chunk is tokenized on a second thread while the model runs the current one, and
+        its batches are queued on the device before the current chunk's scores are ranked,
+        so the device never waits for the host (on CPU both halves compete for cores)."""
         if not overlap:
             for texts, labels in chunks:
                 yield self.classify(texts, labels, hypothesis_template=hypothesis_template, multi_label=multi_label)
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark_zsc-tokenize") as tokenizer_thread:
-            pending = None
-            for texts, labels in chunks:
-                following = tokenizer_thread.submit(self.prepare, texts, labels, hypothesis_template)
-                if pending is not None:
-                    yield self.score(pending.result(), multi_label)
-                pending = following
-            if pending is not None:
-                yield self.score(pending.result(), multi_label)
+            launched = None
+            prepared = (tokenizer_thread.submit(self.prepare, texts, labels, hypothesis_template) for texts, labels in chunks)
+            for next_chunk in one_ahead(prepared):
+                current = self.launch(next_chunk.result())
+                if launched is not None:
+                    yield self.finish(launched, multi_label)
+                launched = current
+            if launched is not None:
+                yield self.finish(launched, multi_label)
+
+
+def one_ahead(items: Iterable) -> Iterator:
+    """`items`, each handed out only once the one after it was taken (and so, for
+    submitted work, started)."""
+    items = iter(items)
+    current = next(items, _END)
+    for following in items:
+        yield current
+        current = following
+    if current is not _END:
+        yield current
+
+
+_END = object()

@@ -28,7 +28,11 @@ class CascadeEngine(StagedEngine):
         to_rank = [row if len(clean_labels(row)) > self.shortlist else None for row in labels]
         return texts, labels, hypothesis_template, self.embedding.prepare(texts, to_rank, hypothesis_template)
 
-    def score(self, prepared, multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+    def launch(self, prepared):
+        # the NLI half depends on the encoder's ranking, so both run in `finish`
+        return prepared
+
+    def finish(self, prepared, multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
         texts, labels, hypothesis_template, embedded = prepared
         shortlists, rest = self._shortlists(labels, embedded)
         results, stats = self.nli.classify(texts, shortlists, hypothesis_template=hypothesis_template, multi_label=multi_label)

@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .batching import StagedEngine, forward_in_batches, sequence_limit
+from .batching import PendingOutputs, StagedEngine, TokenSequences, launch_batches, sequence_limit
 from .results import BatchStats, Result, ranked, usable_rows
 
 
@@ -80,12 +80,14 @@ class EmbeddingEngine(StagedEngine):
         device: str | torch.device = "cpu",
         temperature: float = 0.05,
         threshold: float = 0.3,
+        shape_buckets: Optional[bool] = None,
     ):
         self.model = model.eval()
         self.tokenizer = tokenizer
         self.device = torch.device(device)
         self.max_length = sequence_limit(model, tokenizer, max_length)
         self.token_budget = token_budget
+        self.shape_buckets = self.device.type == "cuda" if shape_buckets is None else shape_buckets
         self.temperature, self.threshold = temperature, threshold
         self.with_types = "token_type_ids" in tokenizer.model_input_names
         self._texts = _BoundedCache(self.TEXT_CACHE_LIMIT)
@@ -109,12 +111,11 @@ class EmbeddingEngine(StagedEngine):
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
-    def _encode(self, strings: list[str]) -> list[tuple[list[int], Optional[list[int]]]]:
+    def _encode(self, strings: list[str]) -> TokenSequences:
         if not strings:
-            return []
+            return TokenSequences.from_lists([], [] if self.with_types else None)
         tokens = self.tokenizer(strings, truncation=True, max_length=self.max_length, padding=False)
-        types = tokens["token_type_ids"] if self.with_types else [None] * len(strings)
-        return list(zip(tokens["input_ids"], types))
+        return TokenSequences.from_lists(tokens["input_ids"], tokens["token_type_ids"] if self.with_types else None)
 
     def prepare(self, texts, labels, hypothesis_template: str) -> "PreparedEmbeddings":
         """The CPU half: bad rows set aside, texts and hypotheses not yet cached tokenized."""
@@ -135,18 +136,26 @@ class EmbeddingEngine(StagedEngine):
             known_hypotheses=known_hypotheses,
             new_texts=new_texts,
             new_hypotheses=new_hypotheses,
-            encoded=self._encode(new_texts + new_hypotheses),
+            sequences=self._encode(new_texts + new_hypotheses),
             stats=stats,
         )
 
-    def similarities(self, prepared: "PreparedEmbeddings") -> list[Optional[np.ndarray]]:
-        """The model half: each usable row's cosine similarity to each of its labels."""
-        stats = prepared.stats
-        vectors = forward_in_batches(
-            prepared.encoded, self._mean_pooled, pad_id=self.tokenizer.pad_token_id or 0,
-            token_budget=self.token_budget, device=self.device, stats=stats, width=self.model.config.hidden_size,
+    def launch(self, prepared: "PreparedEmbeddings") -> tuple["PreparedEmbeddings", PendingOutputs]:
+        """The encoder's work for every text and hypothesis not cached, queued on the device."""
+        vectors = launch_batches(
+            prepared.sequences, self._mean_pooled, pad_id=self.tokenizer.pad_token_id or 0,
+            token_budget=self.token_budget, device=self.device, stats=prepared.stats,
+            width=self.model.config.hidden_size, shape_limit=self.max_length if self.shape_buckets else None,
         )
-        stats.embedded_texts += len(prepared.encoded)
+        prepared.stats.embedded_texts += len(prepared.sequences)
+        return prepared, vectors
+
+    def similarities(self, prepared: "PreparedEmbeddings") -> list[Optional[np.ndarray]]:
+        """The model half at once: each usable row's cosine similarity to each of its labels."""
+        return self._similarities(*self.launch(prepared))
+
+    def _similarities(self, prepared: "PreparedEmbeddings", pending: PendingOutputs) -> list[Optional[np.ndarray]]:
+        vectors = pending.numpy()
         split = len(prepared.new_texts)
         # two copies, so that a cached vector never keeps the other half of this batch alive
         new_texts, new_hypotheses = vectors[:split].copy(), vectors[split:].copy()
@@ -164,9 +173,10 @@ class EmbeddingEngine(StagedEngine):
             out.append(label_matrix @ text_vectors[text].astype(np.float64))
         return out
 
-    def score(self, prepared: "PreparedEmbeddings", multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+    def finish(self, launched: tuple["PreparedEmbeddings", PendingOutputs], multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+        prepared = launched[0]
         results: list[Optional[Result]] = []
-        for candidates, cosines in zip(prepared.row_labels, self.similarities(prepared)):
+        for candidates, cosines in zip(prepared.row_labels, self._similarities(*launched)):
             if cosines is None:
                 results.append(None)
                 continue
@@ -187,5 +197,5 @@ class PreparedEmbeddings:
     known_hypotheses: dict  # hypothesis -> vector, from the cache
     new_texts: list
     new_hypotheses: list
-    encoded: list
+    sequences: TokenSequences
     stats: BatchStats

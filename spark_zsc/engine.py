@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .bart_fast import last_eos_forward
-from .batching import ForwardFn, StagedEngine, forward_in_batches, sequence_limit
+from .batching import ForwardFn, PendingOutputs, StagedEngine, TokenSequences, launch_batches, sequence_limit
 from .pairs import PairEncoder
 from .results import BatchStats, Result, ranked, usable_rows
 
@@ -69,6 +69,7 @@ class ZeroShotEngine(StagedEngine):
         token_budget: int = 4096,
         device: str | torch.device = "cpu",
         forward: Optional[ForwardFn] = None,
+        shape_buckets: Optional[bool] = None,
     ):
         self.model = model.eval()
         self.device = torch.device(device)
@@ -77,6 +78,8 @@ class ZeroShotEngine(StagedEngine):
         self.encoder = PairEncoder(tokenizer, self.max_length)
         self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
         self.token_budget = token_budget
+        # a GPU reuses kernels and memory across a few shapes; a CPU pays for every padded token
+        self.shape_buckets = self.device.type == "cuda" if shape_buckets is None else shape_buckets
         self._forward = forward or last_eos_forward(self.model) or self._model_forward
 
     def _model_forward(self, input_ids, attention_mask, token_type_ids):
@@ -100,21 +103,27 @@ class ZeroShotEngine(StagedEngine):
             )
             stats.pairs += len(candidates)
 
-        encoded = []
-        if pair_index:
-            premises = self.encoder.encode_texts(list(text_ids))
-            hypothesis_tokens = self.encoder.encode_hypotheses([hypothesis_template.format(l) for l in hypotheses])
-            encoded = [self.encoder.join(premises[t], hypothesis_tokens[h]) for t, h in pair_index]
-        return PreparedRows(row_labels, row_pairs, encoded, stats)
+        premises = self.encoder.encode_texts(list(text_ids))
+        hypothesis_tokens = self.encoder.encode_hypotheses([hypothesis_template.format(l) for l in hypotheses])
+        index = np.array(list(pair_index), dtype=np.int64).reshape(-1, 2)
+        sequences = self.encoder.pairs(premises, hypothesis_tokens, index[:, 0], index[:, 1])
+        return PreparedRows(row_labels, row_pairs, sequences, stats)
 
-    def score(self, prepared: "PreparedRows", multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
-        """The model half: forward batches, then each row's scores in the pipeline's order."""
-        stats = prepared.stats
-        logits = forward_in_batches(
-            prepared.encoded, self._forward, pad_id=self.pad_id, token_budget=self.token_budget,
-            device=self.device, stats=stats, width=self.model.config.num_labels,
+    def launch(self, prepared: "PreparedRows") -> tuple["PreparedRows", PendingOutputs]:
+        """The model's work for every distinct pair, queued on the device."""
+        logits = launch_batches(
+            prepared.sequences, self._forward, pad_id=self.pad_id, token_budget=self.token_budget,
+            device=self.device, stats=prepared.stats, width=self.model.config.num_labels,
+            shape_limit=self.max_length if self.shape_buckets else None,
         )
-        stats.forward_pairs += len(prepared.encoded)
+        prepared.stats.forward_pairs += len(prepared.sequences)
+        return prepared, logits
+
+    def finish(self, launched: tuple["PreparedRows", PendingOutputs], multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+        """Logits back on the host, then each row's scores in the pipeline's order."""
+        prepared, pending = launched
+        logits = pending.numpy()
+        stats = prepared.stats
         results: list[Optional[Result]] = []
         for candidates, pairs in zip(prepared.row_labels, prepared.row_pairs):
             if not candidates:
@@ -132,5 +141,5 @@ class PreparedRows:
 
     row_labels: list
     row_pairs: list
-    encoded: list
+    sequences: TokenSequences
     stats: BatchStats

@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
+import numpy as np
+
+from .batching import TokenSequences, flatten
+
 _PROBE_FIRST = "premise probe"
 _PROBE_SECOND = "hypothesis probe"
 
@@ -59,12 +63,6 @@ class PairLayout:
             types=(type_at(0), type_at(a), type_at(a_end), type_at(b), type_at(len(ids) - 1)),
         )
 
-    def join(self, first: Sequence[int], second: Sequence[int]) -> list[int]:
-        return [*self.prefix, *first, *self.middle, *second, *self.suffix]
-
-    def type_ids(self, first_len: int, second_len: int) -> list[int]:
-        lengths = (len(self.prefix), first_len, len(self.middle), second_len, len(self.suffix))
-        return [t for t, n in zip(self.types, lengths) for _ in range(n)]
 
 
 class PairEncoder:
@@ -110,16 +108,43 @@ class PairEncoder:
             self._hypotheses.update(zip(missing, self._encode(missing)))
         return [self._hypotheses[h] for h in hypotheses]
 
-    def join(self, premise: list[int], hypothesis: list[int]) -> tuple[list[int], list[int] | None]:
-        """Input ids (and token type ids where the model takes them) of one pair.
+    def pairs(self, premises: list[list[int]], hypotheses: list[list[int]],
+              premise_index: np.ndarray, hypothesis_index: np.ndarray) -> TokenSequences:
+        """The model inputs of the pairs (premises[premise_index[i]], hypotheses[hypothesis_index[i]]),
+        laid out as the tokenizer's post-processor would, without per-pair Python.
 
         Like ``truncation="only_first"``: the premise is cut to fit `max_length`. A
         hypothesis too long to leave room for one premise token is cut as well, where the
         reference pipeline would fail the whole batch.
         """
-        room = self.max_length - self.layout.special_count
-        hypothesis = hypothesis[: max(room - 1, 1)]
-        premise = premise[: max(room - len(hypothesis), 0)]
-        ids = self.layout.join(premise, hypothesis)
-        types = self.layout.type_ids(len(premise), len(hypothesis)) if self.needs_type_ids else None
-        return ids, types
+        layout = self.layout
+        premise_lengths = np.fromiter(map(len, premises), dtype=np.int64, count=len(premises))
+        hypothesis_lengths = np.fromiter(map(len, hypotheses), dtype=np.int64, count=len(hypotheses))
+        specials = [layout.prefix, layout.middle, layout.suffix]
+        special_lengths = [len(s) for s in specials]
+        # one pool: the special segments, then every premise, then every hypothesis
+        pool_parts = [np.asarray(s, dtype=np.int64) for s in specials]
+        pool_parts += [flatten(premises, int(premise_lengths.sum())), flatten(hypotheses, int(hypothesis_lengths.sum()))]
+        part_starts = np.cumsum([0, *(len(p) for p in pool_parts)])[:-1]
+        ids = np.concatenate(pool_parts)
+        types = None
+        if self.needs_type_ids:
+            prefix_type, premise_type, middle_type, hypothesis_type, suffix_type = layout.types
+            part_types = [prefix_type, middle_type, suffix_type, premise_type, hypothesis_type]
+            types = np.repeat(np.array(part_types, dtype=np.int64), [len(p) for p in pool_parts])
+
+        room = self.max_length - layout.special_count
+        hypothesis_used = np.minimum(hypothesis_lengths[hypothesis_index], max(room - 1, 1))
+        premise_used = np.minimum(premise_lengths[premise_index], np.maximum(room - hypothesis_used, 0))
+        premise_starts = part_starts[3] + np.cumsum(premise_lengths) - premise_lengths
+        hypothesis_starts = part_starts[4] + np.cumsum(hypothesis_lengths) - hypothesis_lengths
+        count = len(premise_index)
+
+        def constant(value):
+            return np.full(count, value, dtype=np.int64)
+
+        starts = np.stack([constant(part_starts[0]), premise_starts[premise_index], constant(part_starts[1]),
+                           hypothesis_starts[hypothesis_index], constant(part_starts[2])], axis=1)
+        lengths = np.stack([constant(special_lengths[0]), premise_used, constant(special_lengths[1]),
+                            hypothesis_used, constant(special_lengths[2])], axis=1)
+        return TokenSequences(ids, types, starts, lengths)

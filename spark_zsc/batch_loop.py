@@ -1,0 +1,62 @@
+"""What the pandas UDF does with the Arrow batches of one task, without Spark: each batch
+cut into slices of `batch_rows`, the slices streamed through the worker's engine (on a
+GPU, the next slice tokenized while the current one runs), one result frame per batch.
+
+Kept apart from the UDF so that the path a Spark task takes can be run, and measured, on a
+machine without pyspark (the GPU check does).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator, Optional
+
+import pandas as pd
+
+RESULT_FIELDS = ("label", "score", "labels", "scores")
+_NO_RESULT = (None, None, None, None)
+
+
+def _as_labels(value) -> Optional[list]:
+    # Arrow hands array<string> cells to pandas as numpy arrays (or None)
+    return None if value is None else list(value)
+
+
+def classify_frames(
+    engine,
+    batches: Iterable,
+    *,
+    fixed_labels: Optional[list],
+    hypothesis_template: str,
+    multi_label: bool,
+    batch_rows: int = 0,
+    count: Callable[[dict], None] = lambda _: None,
+) -> Iterator[pd.DataFrame]:
+    """One frame of `RESULT_FIELDS` per input batch, rows in order. A batch is a Series of
+    texts when `fixed_labels` are given, else a (texts, labels) pair of Series. `count`
+    receives each slice's counters."""
+    slices_per_batch: list[int] = []
+
+    def slices():
+        """Each batch cut into slices of at most batch_rows rows (one slice by default)."""
+        for batch in batches:
+            if fixed_labels is not None:
+                texts, labels = batch.tolist(), [fixed_labels] * len(batch)
+            else:
+                texts, labels = batch[0].tolist(), [_as_labels(v) for v in batch[1]]
+            step = batch_rows or len(texts) or 1
+            starts = range(0, max(len(texts), 1), step)
+            slices_per_batch.append(len(starts))
+            for start in starts:
+                yield texts[start : start + step], labels[start : start + step]
+
+    # On a GPU the next slice is tokenized while the current one runs (across batches too)
+    stream = engine.classify_stream(slices(), hypothesis_template=hypothesis_template, multi_label=multi_label,
+                                    overlap=engine.device.type == "cuda")
+    batch_index, done, results = 0, 0, []
+    for sliced, stats in stream:
+        count(stats.as_dict())
+        results += sliced
+        done += 1
+        if done == slices_per_batch[batch_index]:  # every slice of this batch is back
+            yield pd.DataFrame([r or _NO_RESULT for r in results], columns=list(RESULT_FIELDS))
+            batch_index, done, results = batch_index + 1, 0, []
