@@ -180,7 +180,7 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
     from spark_zsc import ZeroShotClassifier
     from spark_zsc.distribution import ship
     from spark_zsc.model_source import load_bundle
-    from spark_zsc.node_store import cache_root
+    from spark_zsc.fingerprints import cache_root
 
     def session():
         spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")

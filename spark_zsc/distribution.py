@@ -6,8 +6,12 @@
   bundle is written as one zip file and added with `spark.addArtifacts(..., file=True)`;
   executors read it through `SparkFiles`.
 - `path`: for clusters that already hold the model on every node or on shared storage;
-  executors read the files from the driver's paths and check them against the
-  fingerprint before use. Nothing is shipped.
+  executors load the model from the driver's folder after checking its files against the
+  fingerprint. Nothing is shipped or copied.
+- `auto`: `artifacts` on Spark Connect; `path` where the executors are this very machine
+  (a `local[...]` master, as on a single-node cluster) and the model's files sit in one
+  folder, since shipping bytes to the same disk they came from is pure cost; `broadcast`
+  otherwise.
 """
 
 from __future__ import annotations
@@ -44,15 +48,21 @@ class BroadcastModel:
 class PathModel:
     """A handle for models every executor can read at the same path."""
 
-    def __init__(self, paths: dict, fingerprint: str, size: int):
+    def __init__(self, folder: str, paths: dict, fingerprint: str, size: int):
+        self._folder = folder
         self._paths = dict(paths)
         self.fingerprint = fingerprint
         self.size = size
 
-    def fetch_files(self) -> dict:
+    def verified_folder(self):
+        """The model's folder, once its files are checked against the fingerprint (through the
+        digest cache: on the driver's machine, or once per node and file version)."""
         from pathlib import Path
 
-        return {name: Path(path).read_bytes() for name, path in self._paths.items()}
+        from .node_store import verify_paths
+
+        verify_paths(self._paths, self.fingerprint)
+        return Path(self._folder)
 
 
 class ArtifactModel:
@@ -77,6 +87,20 @@ DISTRIBUTIONS = ("auto", "broadcast", "artifacts", "path")
 
 def is_connect(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
+
+
+def executors_share_this_machine(spark) -> bool:
+    """A `local` master: every task runs in a worker of this machine, reading its disk."""
+    return spark.sparkContext.master.startswith("local")
+
+
+def choose_distribution(spark, bundle: ModelBundle, distribution: str) -> str:
+    """The route `auto` stands for with this session and model (the module docstring says why)."""
+    if distribution != "auto":
+        return distribution
+    if is_connect(spark):
+        return "artifacts"
+    return "path" if bundle.folder is not None and executors_share_this_machine(spark) else "broadcast"
 
 
 def _ship_artifact(spark, bundle: ModelBundle) -> ArtifactModel:
@@ -110,10 +134,11 @@ def ship(spark, bundle: ModelBundle, distribution: str = "auto"):
                 "distribution='path' needs model to be an absolute folder path that every executor can read, "
                 f"holding safetensors weights itself (got {bundle.name!r}); use distribution='broadcast' otherwise"
             )
-        return PathModel(bundle.paths, bundle.fingerprint, bundle.size)
+    distribution = choose_distribution(spark, bundle, distribution)
+    if distribution == "path":
+        log.info("model %s: executors load it from %s (distribution path)", bundle.fingerprint[:12], bundle.folder)
+        return PathModel(bundle.folder, bundle.paths, bundle.fingerprint, bundle.size)
     connect = is_connect(spark)
-    if distribution == "auto":
-        distribution = "artifacts" if connect else "broadcast"
     if connect and distribution == "broadcast":
         raise ConfigError("distribution='broadcast' needs a SparkContext; on Spark Connect use 'artifacts' (or 'auto')")
     session_id = spark.session_id if connect else spark.sparkContext.applicationId

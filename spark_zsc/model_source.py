@@ -2,14 +2,15 @@
 
 Runs on the driver only. The result, a `ModelBundle`, is the exact set of files an
 executor needs (config, safetensors weights, tokenizer files; for a sentence encoder
-also its sentence_bert_config.json) as bytes, plus a sha256
-fingerprint of their content that names the model everywhere downstream: in the worker
-cache, in the node-local copy, in logs.
+also its sentence_bert_config.json), plus a sha256 fingerprint of their content that
+names the model everywhere downstream: in the worker cache, in the node-local copy, in
+logs. The files' bytes are read only when a distribution ships them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import logging
@@ -21,6 +22,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from .fingerprints import fingerprint_paths
 from .options import ConfigError
 
 log = logging.getLogger("spark_zsc")
@@ -63,24 +65,26 @@ class ModelUnavailable(ConfigError):
 
 @dataclass(frozen=True)
 class ModelBundle:
-    """A model as bytes: what the driver ships and what each node writes down once."""
+    """A model's files: what the driver ships and what each node writes down once."""
 
     name: str
-    files: dict  # file name -> bytes
     fingerprint: str
-    paths: dict  # file name -> the driver's path it was read from
+    paths: dict  # file name -> the driver's path
+
+    @functools.cached_property
+    def files(self) -> dict:
+        """file name -> bytes, read on first use (the path route never reads them)."""
+        return {name: Path(path).read_bytes() for name, path in self.paths.items()}
 
     @property
     def size(self) -> int:
-        return sum(len(b) for b in self.files.values())
+        return sum(os.path.getsize(path) for path in self.paths.values())
 
-
-def fingerprint_files(files: dict) -> str:
-    """sha256 over file names and contents, independent of order."""
-    digest = hashlib.sha256()
-    for name in sorted(files):
-        digest.update(name.encode() + b"\0" + hashlib.sha256(files[name]).digest())
-    return digest.hexdigest()
+    @property
+    def folder(self):
+        """The one folder that holds every file (by the paths given, links not followed), or None."""
+        folders = {os.path.dirname(path) for path in self.paths.values()}
+        return folders.pop() if len(folders) == 1 else None
 
 
 def _looks_like_path(model: str) -> bool:
@@ -269,15 +273,14 @@ def load_bundle(model: str, kind: str = NLI) -> ModelBundle:
             _bundles.move_to_end(key)
             return dataclasses.replace(_bundles[key], name=model)
     _check_tokenizer(folder, model, kind)
-    files = {p.name: p.read_bytes() for p in paths}
-    bundle = ModelBundle(name=model, files=files, fingerprint=fingerprint_files(files),
-                         paths={p.name: str(p) for p in paths})
+    named = {p.name: str(p) for p in paths}
+    bundle = ModelBundle(name=model, fingerprint=fingerprint_paths(named), paths=named)
     log.info(
         "model %s resolved to %s: %.1f MB, fingerprint %s, in %.1f s",
         model, folder, bundle.size / 1e6, bundle.fingerprint[:12], time.perf_counter() - started,
     )
     with _bundles_lock:
-        # keep the bytes of the last two models (a cascade uses two), not every model ever used
+        # keep the last two models (a cascade uses two), and the bytes read of them, not every model ever used
         while len(_bundles) >= 2:
             _bundles.popitem(last=False)  # the least recently used
         _bundles[key] = bundle

@@ -4,26 +4,29 @@ Every Python worker on a node loads the model from the same files, so the weight
 be memory-mapped and their pages shared instead of copied into each worker. Writers
 race safely: each writes a private temporary folder and renames it into place (atomic
 on one file system); a worker killed mid-write leaves only a temporary folder that is
-never read. A folder is used only when its content matches the fingerprint.
+never read. A folder is used only when its content matches the fingerprint: checked in
+full before it is written, and afterwards against the manifest of sizes and times the
+writer left, which any truncation, edit or missing file breaks (hashing 890 MB on every
+worker load was a second or more each time).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import shutil
-import tempfile
 import time
 import uuid
 from pathlib import Path
 from typing import Callable
 
-from .model_source import fingerprint_files
+from .fingerprints import cache_root, fingerprint_files, fingerprint_paths
 
 log = logging.getLogger("spark_zsc")
 
-COMPLETE_MARKER = ".spark_zsc_complete"
+COMPLETE_MARKER = ".spark_zsc_complete"  # the manifest: fingerprint, and each file's size and time
 STALE_TEMP_SECONDS = 3600
 
 
@@ -31,19 +34,38 @@ class FingerprintMismatch(RuntimeError):
     pass
 
 
-def cache_root() -> Path:
-    """Where models are kept on each node: $SPARK_ZSC_CACHE_DIR, else the temp folder."""
-    root = Path(os.environ.get("SPARK_ZSC_CACHE_DIR") or Path(tempfile.gettempdir()) / "spark_zsc_models")
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def read_folder(folder: Path) -> dict:
-    return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file() and p.name != COMPLETE_MARKER}
+def _file_versions(folder: Path) -> dict:
+    return {p.name: [p.stat().st_size, p.stat().st_mtime_ns]
+            for p in folder.iterdir() if p.is_file() and p.name != COMPLETE_MARKER}
 
 
 def _verified(folder: Path, fingerprint: str) -> bool:
-    return (folder / COMPLETE_MARKER).is_file() and fingerprint_files(read_folder(folder)) == fingerprint
+    """Whether `folder` is a whole copy written by `_write`: its manifest names this
+    fingerprint and exactly the files there, at their sizes and times."""
+    try:
+        manifest = json.loads((folder / COMPLETE_MARKER).read_text())
+        return manifest["fingerprint"] == fingerprint and manifest["files"] == _file_versions(folder)
+    except (OSError, ValueError, KeyError, TypeError):  # no copy, an older marker, a damaged one
+        return False
+
+
+def model_folder(handle) -> Path:
+    """The folder this worker loads `handle`'s model from: a folder the handle verifies
+    itself (the path route), else the node-local copy."""
+    verified_folder = getattr(handle, "verified_folder", None)
+    if verified_folder is not None:
+        return verified_folder()
+    return local_model_folder(handle.fingerprint, handle.fetch_files)
+
+
+def verify_paths(paths: dict, fingerprint: str) -> None:
+    """Raise unless the files at `paths` (name -> path) have `fingerprint`."""
+    found = fingerprint_paths(paths)
+    if found != fingerprint:
+        raise FingerprintMismatch(
+            f"the model files at {sorted(set(os.path.dirname(p) for p in paths.values()))} have fingerprint "
+            f"{found[:12]}, expected {fingerprint[:12]}: they changed after the job started"
+        )
 
 
 def _clear_stale_temporaries(root: Path) -> None:
@@ -88,7 +110,7 @@ def _write(root: Path, folder: Path, fingerprint: str, files: dict) -> None:
     tmp.mkdir()
     for name, data in files.items():
         (tmp / name).write_bytes(data)
-    (tmp / COMPLETE_MARKER).write_text(fingerprint)
+    (tmp / COMPLETE_MARKER).write_text(json.dumps({"fingerprint": fingerprint, "files": _file_versions(tmp)}))
     if folder.exists() and not _verified(folder, fingerprint):
         # A damaged copy (edited or cut by hand): set it aside rather than trust it.
         try:

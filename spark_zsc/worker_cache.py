@@ -31,7 +31,7 @@ from .devices import resolve_device, resolve_precision
 from .embedding import EmbeddingEngine
 from .engine import ZeroShotEngine
 from .model_source import EMBEDDING, NLI, SENTENCE_CONFIG
-from .node_store import local_model_folder
+from .node_store import model_folder
 from .options import DEFAULT_TOKEN_BUDGET, GPU_TOKEN_BUDGET, EngineOptions, StrategyOptions
 
 log = logging.getLogger("spark_zsc")
@@ -139,7 +139,7 @@ def _load_into_cache(kind: str, handle, device: str, precision: str) -> LoadedMo
     import torch
 
     _worker_log_handler()
-    folder = local_model_folder(handle.fingerprint, handle.fetch_files)
+    folder = model_folder(handle)
     loaded = _load(folder, kind, device, precision)
     while len(_models) >= MODELS_PER_WORKER:
         evicted, _ = _models.popitem(last=False)

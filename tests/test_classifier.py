@@ -136,16 +136,16 @@ def test_an_unreachable_hub_says_how_to_pass_a_local_folder(spark, monkeypatch):
 
 
 def test_weights_travel_by_broadcast_and_load_once_per_worker(spark, tmp_path, hf_pipeline):
-    """A model never seen by this session's workers: its folder is deleted after transform()
-    and before the actions, and 12 partitions over two actions load it at most once per
-    Python worker (local[2]: two)."""
+    """A model never seen by this session's workers, shipped by broadcast: its folder is deleted
+    after transform() and before the actions, and 12 partitions over two actions load it at
+    most once per Python worker (local[2]: two)."""
     from transformers import pipeline
 
     folder = tmp_path / "fresh_model"
     build_random_nli_model(folder, SENTENCES, vocab_size=450, seed=11)
     reference = pipeline("zero-shot-classification", model=str(folder))
     texts = TEXTS * 6
-    clf = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS)
+    clf = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS, distribution="broadcast")
     out = clf.transform(_text_frame(spark, texts, partitions=12))
     shutil.rmtree(folder)
     first, second = _by_id(out), _by_id(out)

@@ -12,7 +12,8 @@ import torch
 
 from conftest import LABELS, SENTENCES, TEXTS, assert_same_result
 from spark_zsc import ConfigError, ZeroShotClassifier
-from spark_zsc.model_source import fingerprint_files, load_bundle
+from spark_zsc.fingerprints import fingerprint_files
+from spark_zsc.model_source import load_bundle
 from spark_zsc.node_store import COMPLETE_MARKER, FingerprintMismatch, local_model_folder
 from spark_zsc.testing import build_random_nli_model
 
@@ -119,3 +120,65 @@ def test_bad_distribution_options(spark, tiny_model, model, distribution, messag
                              distribution=distribution)
     with pytest.raises(ConfigError, match=message):
         clf.transform(_frame(spark, TEXTS[:1]))
+
+
+def test_a_file_is_hashed_once_per_version(tmp_path, monkeypatch):
+    """Fingerprints come from a digest cache keyed by path, size and time: an unchanged file is
+    not read again (shown by swapping its bytes behind the cache's back), a changed one is."""
+    import hashlib
+
+    from spark_zsc.fingerprints import fingerprint_paths
+
+    monkeypatch.setenv("SPARK_ZSC_CACHE_DIR", str(tmp_path / "cache"))
+    weights = tmp_path / "model.safetensors"
+    weights.write_bytes(b"weights-1")
+    paths = {"model.safetensors": str(weights)}
+    first = fingerprint_paths(paths)
+    assert first == fingerprint_files({"model.safetensors": b"weights-1"})
+    stat = weights.stat()
+    weights.write_bytes(b"weights-2")  # same size; put the old time back: the cache cannot tell
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert fingerprint_paths(paths) == first
+    weights.write_bytes(b"weights-22")  # another size: hashed again
+    assert fingerprint_paths(paths) == fingerprint_files({"model.safetensors": b"weights-22"})
+    assert hashlib.sha256(b"weights-22").hexdigest() in "".join(p.read_text() for p in (tmp_path / "cache" / "digests").iterdir())
+
+
+def test_node_copy_is_checked_by_its_manifest_not_rehashed(tmp_path, monkeypatch):
+    monkeypatch.setenv("SPARK_ZSC_CACHE_DIR", str(tmp_path))
+    files = {"config.json": b"{}", "model.safetensors": b"weights" * 1000}
+    fingerprint = fingerprint_files(files)
+    folder = local_model_folder(fingerprint, lambda: files)
+    weights = folder / "model.safetensors"
+    stat = weights.stat()
+    weights.write_bytes(b"W" * len(files["model.safetensors"]))  # same size and time: the manifest holds
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert local_model_folder(fingerprint, lambda: pytest.fail("a copy whose manifest holds is not fetched")) == folder
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched: no longer trusted
+    fetches = []
+    assert local_model_folder(fingerprint, lambda: fetches.append(1) or files) == folder and fetches == [1]
+    assert weights.read_bytes() == files["model.safetensors"]
+    (folder / "extra.bin").write_bytes(b"?")  # a file the writer did not leave
+    assert local_model_folder(fingerprint, lambda: fetches.append(2) or files) == folder and fetches == [1, 2]
+
+
+def test_auto_loads_from_the_model_folder_on_a_local_master(spark, tmp_path, monkeypatch):
+    """local[...]: executors read the driver's disk, so nothing is broadcast or copied; a
+    model whose files are in two folders (a converted pickle) is broadcast instead."""
+    from transformers import pipeline
+
+    from spark_zsc.distribution import BroadcastModel, PathModel, ship
+    from spark_zsc.fingerprints import cache_root
+
+    folder = build_random_nli_model(tmp_path / "local_model", SENTENCES, vocab_size=330, seed=41)
+    reference = pipeline("zero-shot-classification", model=str(folder))
+    clf = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS)
+    results = {r.id: r.zsc for r in clf.transform(_frame(spark)).collect()}
+    for i, text in enumerate(TEXTS):
+        assert_same_result(reference(text, candidate_labels=LABELS), results[i].asDict())
+    bundle = load_bundle(str(folder))
+    assert isinstance(ship(spark, bundle), PathModel)
+    assert not (cache_root() / bundle.fingerprint).exists()  # no node-local copy was written
+    monkeypatch.setenv("SPARK_ZSC_CONVERTED_DIR", str(tmp_path / "converted"))
+    pickled = load_bundle(_pickle_only_copy(str(folder), tmp_path / "pickled"))
+    assert pickled.folder is None and isinstance(ship(spark, pickled), BroadcastModel)

@@ -1,0 +1,72 @@
+"""Content fingerprints of model files, each file hashed once per version.
+
+A model is named everywhere by a sha256 over its files' names and contents. Hashing 890 MB
+of weights takes a second or more, and a job used to pay it on the driver every run and on
+every worker load; now a file's digest is kept under the cache root, keyed by its real
+path, size and modification time, and computed again only when one of them changes (a
+file rewritten in place with the same size and time keeps its old digest: replace files,
+or clear the cache, rather than editing them under a running cluster).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+_CHUNK = 16 * 2**20
+
+
+def cache_root() -> Path:
+    """Where spark_zsc keeps files on each machine: $SPARK_ZSC_CACHE_DIR, else the temp folder."""
+    root = Path(os.environ.get("SPARK_ZSC_CACHE_DIR") or Path(tempfile.gettempdir()) / "spark_zsc_models")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def fingerprint_digests(digests: dict) -> str:
+    """sha256 over file names and their contents' sha256 (raw bytes), independent of order."""
+    total = hashlib.sha256()
+    for name in sorted(digests):
+        total.update(name.encode() + b"\0" + digests[name])
+    return total.hexdigest()
+
+
+def fingerprint_files(files: dict) -> str:
+    """The fingerprint of files given as name -> bytes."""
+    return fingerprint_digests({name: hashlib.sha256(data).digest() for name, data in files.items()})
+
+
+def fingerprint_paths(paths: dict) -> str:
+    """The fingerprint of files given as name -> path, equal to `fingerprint_files` of their bytes."""
+    return fingerprint_digests({name: file_digest(path) for name, path in paths.items()})
+
+
+def _version(stat: os.stat_result) -> list:
+    return [stat.st_size, stat.st_mtime_ns]
+
+
+def file_digest(path) -> bytes:
+    """sha256 of a file's content, from the digest cache when the file has not changed."""
+    real = os.path.realpath(path)
+    entry = cache_root() / "digests" / f"{hashlib.sha256(real.encode()).hexdigest()[:32]}.json"
+    before = _version(os.stat(real))
+    try:
+        cached = json.loads(entry.read_text())
+        if cached["path"] == real and cached["version"] == before:
+            return bytes.fromhex(cached["sha256"])
+    except (OSError, ValueError, KeyError):
+        pass
+    digest = hashlib.sha256()
+    with open(real, "rb") as handle:
+        while block := handle.read(_CHUNK):
+            digest.update(block)
+    if _version(os.stat(real)) == before:  # not changed while it was read: safe to remember
+        entry.parent.mkdir(exist_ok=True)
+        tmp = entry.with_name(f".{entry.name}.{uuid.uuid4().hex[:8]}")
+        tmp.write_text(json.dumps({"path": real, "version": before, "sha256": digest.hexdigest()}))
+        os.replace(tmp, entry)  # atomic: concurrent workers never read half an entry
+    return digest.digest()
