@@ -80,6 +80,12 @@ def test_gpu_check_dry_run_on_cpu(tmp_path):
                  {**job_env(tmp_path / "cache"), "PYTHON": sys.executable}, timeout=600)
     assert result.returncode == 0, result.stdout[-5000:]
     report = json.loads((tmp_path / "gpu_check_dry_run.json").read_text())
-    assert report["fp32_gpu_vs_cpu"]["within_1e-4"] and report["fp32_gpu_vs_cpu"]["top_label_agreement"] == 1.0
-    assert report["spark_job"]["rows"] == report["rows"] == report["spark_job"]["classified"]
-    assert set(report["throughput_pairs_per_second"]) >= {"hf_pipeline_bs8", "hf_pipeline_bs32", "spark_zsc_engine_fp32"}
+    correctness = report["correctness"]
+    assert correctness["fp32_vs_hf_pipeline"]["within_1e-5"] and correctness["fp32_vs_hf_pipeline"]["top_label_agreement"] == 1.0
+    assert correctness["fp32_gpu_vs_cpu"]["within_1e-4"] and correctness["fp32_gpu_vs_cpu"]["top_label_agreement"] == 1.0
+    assert report["spark_job"]["rows"] == report["texts_per_contender"] == report["spark_job"]["classified"]
+    assert set(report["throughput_pairs_per_second"]) >= {"hf_pipeline_bs8", "hf_pipeline_bs32", "spark_zsc_engine"}
+    loop = report["udf_loop"]
+    assert loop["arrow_batches"]["rows"] == 48 and loop["small_batch_rows"]["slices"] == 3  # 24 rows in slices of 8
+    assert loop["small_batch_rows"]["first_slice_vs_later"] > 0
+    assert "UDF loop, 10,000-row batches" in result.stdout and "x the best pipeline" in result.stdout
