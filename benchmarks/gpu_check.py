@@ -81,7 +81,7 @@ def load_model(folder: Path, device: str, precision: str):
 
 
 def make_engine(model, tokenizer, device: str, token_budget: int):
-    from spark_zsc.engine import ZeroShotEngine
+    from spark_zsc.engines.nli import ZeroShotEngine
 
     return ZeroShotEngine(model, tokenizer, token_budget=token_budget, device=device)
 
@@ -149,7 +149,7 @@ def ceiling(model, device: str, rows: int = 256, width: int = 64, repeats: int =
     """pairs/s of one fixed shape run again and again: the plain model, and spark_zsc's forward."""
     import torch
 
-    from spark_zsc.bart_fast import last_eos_forward
+    from spark_zsc.engines.bart_fast import last_eos_forward
 
     ids = torch.randint(5, model.config.vocab_size, (rows, width), device=device)
     ids[:, 0], ids[:, width // 2], ids[:, width // 2 + 1], ids[:, -1] = 0, 2, 2, 2  # <s> a </s></s> b </s>
@@ -172,7 +172,7 @@ def udf_loop(engine, texts: list[str], batch_rows: int, device: str) -> dict:
     import pandas as pd
     import torch
 
-    from spark_zsc.batch_loop import classify_frames
+    from spark_zsc.engines.batch_loop import classify_frames
 
     batches = [pd.Series(texts[i : i + ARROW_BATCH_ROWS]) for i in range(0, len(texts), ARROW_BATCH_ROWS)]
     slice_times, slice_pairs = [], []

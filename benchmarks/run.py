@@ -96,9 +96,9 @@ def in_process(folder: Path, texts: list[str], threads: int, token_budget: int) 
     import torch
     from transformers import AutoModelForSequenceClassification, AutoTokenizer, pipeline
 
-    from spark_zsc.batching import plan_batches
-    from spark_zsc.engine import ZeroShotEngine
-    from spark_zsc.results import BatchStats
+    from spark_zsc.engines.batching import plan_batches
+    from spark_zsc.engines.nli import ZeroShotEngine
+    from spark_zsc.engines.results import BatchStats
 
     torch.set_num_threads(threads)
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
@@ -188,10 +188,10 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
     from pyspark.sql.functions import pandas_udf
 
     from spark_zsc import ZeroShotClassifier
-    from spark_zsc.distribution import PathModel, ship
-    from spark_zsc.fingerprints import cache_root
-    from spark_zsc import model_source
-    from spark_zsc.model_source import load_bundle
+    from spark_zsc.runtime.distribution import PathModel, ship
+    from spark_zsc.runtime.fingerprints import cache_root
+    from spark_zsc.runtime import model_source
+    from spark_zsc.runtime.model_source import load_bundle
 
     def session():
         cold_cache = tempfile.mkdtemp(prefix="zsc-bench-cache-")

@@ -59,10 +59,10 @@ def main(argv=None) -> dict:
     import torch
     from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-    from spark_zsc.cascade import CascadeEngine
-    from spark_zsc.embedding import EmbeddingEngine
-    from spark_zsc.engine import ZeroShotEngine
-    from spark_zsc.model_source import load_bundle, resolve_model_folder
+    from spark_zsc.engines.cascade import CascadeEngine
+    from spark_zsc.engines.embedding import EmbeddingEngine
+    from spark_zsc.engines.nli import ZeroShotEngine
+    from spark_zsc.runtime.model_source import load_bundle, resolve_model_folder
     from spark_zsc.options import DEFAULT_EMBEDDING_MODEL
     from spark_zsc.testing import build_random_sentence_encoder
 

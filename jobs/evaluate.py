@@ -9,7 +9,7 @@ The session comes from spark-submit (master, resources, --conf); --master is ref
 
 import sys
 
-from spark_zsc.cli import main
+from spark_zsc.jobs.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["evaluate", *sys.argv[1:]], submitted=True))

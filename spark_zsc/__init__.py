@@ -6,13 +6,13 @@ GPU box, a benchmark), and the Spark faces load on first use.
 
 from importlib import import_module
 
-from .options import ConfigError
+from .errors import ConfigError
 
 __all__ = ["ZeroShotClassifier", "ConfigError", "register_sql_function"]
 __version__ = "0.1.0"
 
 # name -> module that defines it, imported when the name is first used
-_SPARK_FACES = {"ZeroShotClassifier": ".classifier", "register_sql_function": ".sql"}
+_SPARK_FACES = {"ZeroShotClassifier": ".spark.classifier", "register_sql_function": ".spark.sql"}
 
 
 def __getattr__(name: str):

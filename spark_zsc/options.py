@@ -10,16 +10,14 @@ import string
 from dataclasses import asdict, dataclass
 from typing import Optional, Sequence, Union
 
+from .errors import ConfigError
+
 DEFAULT_MODEL = "valhalla/distilbart-mnli-12-1"
 DEFAULT_TEMPLATE = "This example is {}."
 DEFAULT_TOKEN_BUDGET = 4096  # CPU; a GPU gets GPU_TOKEN_BUDGET unless one is set
 GPU_TOKEN_BUDGET = 16384
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")  # auto: fp16 on a GPU, fp32 on CPU
-
-
-class ConfigError(ValueError):
-    """A configuration mistake the user must fix; raised on the driver, before any job."""
 
 
 def parse_candidate_labels(labels: Union[str, Sequence[str], None], option: str = "candidateLabels") -> list[str]:

@@ -216,7 +216,7 @@ def _engine_results(engine, texts, labels, **kwargs):
 def test_the_embedding_strategy_on_spark_equals_the_engine(spark, tiny_encoder):
     from transformers import AutoModel, AutoTokenizer
 
-    from spark_zsc.embedding import EmbeddingEngine
+    from spark_zsc.engines.embedding import EmbeddingEngine
 
     texts = TEXTS * 2
     for multi_label in (False, True):

@@ -6,11 +6,11 @@ import doctest
 
 import pytest
 
-import spark_zsc.classifier
-import spark_zsc.sql
+import spark_zsc.spark.classifier
+import spark_zsc.spark.sql
 
 
-@pytest.mark.parametrize("module", [spark_zsc.classifier, spark_zsc.sql])
+@pytest.mark.parametrize("module", [spark_zsc.spark.classifier, spark_zsc.spark.sql])
 def test_docstring_examples(spark, tiny_model, module):
     result = doctest.testmod(module, extraglobs={"spark": spark, "tiny_model": tiny_model},
                              optionflags=doctest.ELLIPSIS)

@@ -11,10 +11,10 @@ import torch
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
 from conftest import LABELS, TEXTS, assert_same_result
-from spark_zsc.cascade import CascadeEngine
-from spark_zsc.embedding import EmbeddingEngine
-from spark_zsc.engine import ZeroShotEngine
-from spark_zsc.model_source import load_bundle
+from spark_zsc.engines.cascade import CascadeEngine
+from spark_zsc.engines.embedding import EmbeddingEngine
+from spark_zsc.engines.nli import ZeroShotEngine
+from spark_zsc.runtime.model_source import load_bundle
 from spark_zsc.options import ConfigError, StrategyOptions
 
 TEMPLATE = "This text is about {}."

@@ -9,8 +9,8 @@ import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from conftest import LABELS, SENTENCES, TEXTS, assert_same_result
-from spark_zsc.batching import plan_batches
-from spark_zsc.engine import ZeroShotEngine, scores_from_logits
+from spark_zsc.engines.batching import plan_batches
+from spark_zsc.engines.nli import ZeroShotEngine, scores_from_logits
 
 
 @pytest.fixture(scope="module")
@@ -153,7 +153,7 @@ def test_the_one_position_decoder_equals_the_full_model(engine, tiny_model):
     """distilbart-mnli-12-1 has one decoder layer: the engine runs it at the read position only."""
     import torch
 
-    from spark_zsc.bart_fast import last_eos_forward
+    from spark_zsc.engines.bart_fast import last_eos_forward
 
     model = engine.model
     fast = last_eos_forward(model)
@@ -168,7 +168,7 @@ def test_the_one_position_decoder_equals_the_full_model(engine, tiny_model):
 
 
 def test_models_with_more_decoder_layers_use_the_plain_forward(tmp_path):
-    from spark_zsc.bart_fast import last_eos_forward
+    from spark_zsc.engines.bart_fast import last_eos_forward
     from spark_zsc.testing import TINY_SHAPE, build_random_nli_model
 
     folder = build_random_nli_model(tmp_path, SENTENCES, vocab_size=300, shape={**TINY_SHAPE, "decoder_layers": 2})
@@ -188,8 +188,8 @@ def test_the_overlapped_stream_equals_classify_chunk_by_chunk(engine):
 
 def test_a_worker_keeps_only_its_most_recently_used_models(tiny_model, monkeypatch, tmp_path):
     """The worker cache, outside Spark: loads once per fingerprint, evicts the least recently used."""
-    from spark_zsc import worker_cache
-    from spark_zsc.model_source import load_bundle
+    from spark_zsc.runtime import worker_cache
+    from spark_zsc.runtime.model_source import load_bundle
     from spark_zsc.options import EngineOptions, StrategyOptions
     from spark_zsc.testing import build_random_nli_model
 

@@ -11,8 +11,8 @@ import pytest
 
 from conftest import LABELS, TEXTS
 from processes import job_env, run, spark_submit
-from spark_zsc.cli import main
-from spark_zsc.evaluation import Cell, metrics_from_cells
+from spark_zsc.jobs.cli import main
+from spark_zsc.jobs.evaluation import Cell, metrics_from_cells
 from spark_zsc.options import ConfigError
 
 
@@ -151,9 +151,9 @@ def test_bad_evaluate_options_fail_before_spark_starts(tmp_path, tiny_model, cap
 
 
 def test_unmapped_gold_values_and_an_empty_set_fail_before_any_model_runs(spark, tiny_model, tmp_path):
-    from spark_zsc.evaluate_job import run_evaluate
-    from spark_zsc.evaluate_options import EvaluateOptions
-    from spark_zsc.job_options import build_job_options
+    from spark_zsc.jobs.evaluate import run_evaluate
+    from spark_zsc.jobs.evaluate_options import EvaluateOptions
+    from spark_zsc.jobs.options import build_job_options
 
     data = _write_gold_csv(tmp_path / "gold.csv")
     base = dict(input=str(data), input_format="csv", csv_columns="gold,text", text_col="text", gold_col="gold",

@@ -15,10 +15,10 @@ from transformers import AutoModel, AutoModelForSequenceClassification, AutoToke
 
 from conftest import LABELS, TEXTS, assert_same_result
 from processes import REPO
-from spark_zsc.batch_loop import classify_frames
-from spark_zsc.batching import TokenSequences, bucket_rows, bucket_width, plan_bucketed_batches
-from spark_zsc.embedding import EmbeddingEngine
-from spark_zsc.engine import ZeroShotEngine
+from spark_zsc.engines.batch_loop import classify_frames
+from spark_zsc.engines.batching import TokenSequences, bucket_rows, bucket_width, plan_bucketed_batches
+from spark_zsc.engines.embedding import EmbeddingEngine
+from spark_zsc.engines.nli import ZeroShotEngine
 
 VARIED = TEXTS + [f"Report {i}: " + "the quarterly numbers were fine " * (i % 7) for i in range(40)]
 
@@ -125,15 +125,19 @@ def test_the_engines_and_the_batch_loop_import_without_pyspark(tiny_model):
                 if name.split(".")[0] == "pyspark":
                     raise ImportError("pyspark is not installed here")
         sys.meta_path.insert(0, NoPyspark())
-        import spark_zsc
-        for name in ("engine", "embedding", "cascade", "batching", "pairs", "results", "bart_fast",
-                     "batch_loop", "worker_cache", "devices", "options", "model_source", "node_store",
-                     "fingerprints", "testing"):
+        import pkgutil
+        import spark_zsc, spark_zsc.engines, spark_zsc.runtime
+        imported = []
+        for package in (spark_zsc.engines, spark_zsc.runtime):  # every module, found by walking the folders
+            for module in pkgutil.iter_modules(package.__path__):
+                imported.append(importlib.import_module(f"{{package.__name__}}.{{module.name}}").__name__)
+        for name in ("options", "errors", "testing"):
             importlib.import_module("spark_zsc." + name)
+        assert "spark_zsc.engines.nli" in imported and "spark_zsc.runtime.worker_cache" in imported, imported
         import pandas as pd
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
-        from spark_zsc.batch_loop import classify_frames
-        from spark_zsc.engine import ZeroShotEngine
+        from spark_zsc.engines.batch_loop import classify_frames
+        from spark_zsc.engines.nli import ZeroShotEngine
         engine = ZeroShotEngine(AutoModelForSequenceClassification.from_pretrained({tiny_model!r}),
                                 AutoTokenizer.from_pretrained({tiny_model!r}))
         [frame] = classify_frames(engine, [pd.Series(["The team won"])], fixed_labels=["sports", "finance"],

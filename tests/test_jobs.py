@@ -11,7 +11,7 @@ import pytest
 
 from conftest import LABELS, TEXTS
 from processes import cli, job_env, kill_group, run, spark_submit, start
-from spark_zsc.cli import main
+from spark_zsc.jobs.cli import main
 
 ROWS = [(i, text) for i, text in enumerate(TEXTS * 3 + [None, "", "<s>old</s> new"])]
 
@@ -222,8 +222,8 @@ def test_unreadable_yaml(tmp_path, tiny_model, capsys):
 
 def test_checks_that_need_the_session_fail_before_classifying(spark, tiny_model, tmp_path):
     """Missing table, missing columns and an existing output table: errors, no output written."""
-    from spark_zsc.job import run_classify
-    from spark_zsc.job_options import build_job_options
+    from spark_zsc.jobs.classify import run_classify
+    from spark_zsc.jobs.options import build_job_options
     from spark_zsc.options import ConfigError
 
     write_csv(tmp_path / "in.csv", ROWS[:3])
@@ -243,7 +243,7 @@ def test_checks_that_need_the_session_fail_before_classifying(spark, tiny_model,
 
 
 def _packaged_encoder_installed() -> bool:
-    from spark_zsc.model_source import _packaged_folder
+    from spark_zsc.runtime.model_source import _packaged_folder
     from spark_zsc.options import DEFAULT_EMBEDDING_MODEL
 
     return _packaged_folder(DEFAULT_EMBEDDING_MODEL) is not None

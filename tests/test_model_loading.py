@@ -12,9 +12,10 @@ import torch
 
 from conftest import LABELS, SENTENCES, TEXTS, assert_same_result
 from spark_zsc import ConfigError, ZeroShotClassifier
-from spark_zsc.fingerprints import fingerprint_files
-from spark_zsc.model_source import load_bundle
-from spark_zsc.node_store import COMPLETE_MARKER, FingerprintMismatch, local_model_folder
+from spark_zsc.runtime.fingerprints import fingerprint_files
+from spark_zsc.runtime.model_source import load_bundle
+from spark_zsc.errors import FingerprintMismatch
+from spark_zsc.runtime.node_store import COMPLETE_MARKER, local_model_folder
 from spark_zsc.testing import build_random_nli_model
 
 
@@ -127,7 +128,7 @@ def test_a_file_is_hashed_once_per_version(tmp_path, monkeypatch):
     not read again (shown by swapping its bytes behind the cache's back), a changed one is."""
     import hashlib
 
-    from spark_zsc.fingerprints import fingerprint_paths
+    from spark_zsc.runtime.fingerprints import fingerprint_paths
 
     monkeypatch.setenv("SPARK_ZSC_CACHE_DIR", str(tmp_path / "cache"))
     weights = tmp_path / "model.safetensors"
@@ -167,8 +168,8 @@ def test_auto_loads_from_the_model_folder_on_a_local_master(spark, tmp_path, mon
     model whose files are in two folders (a converted pickle) is broadcast instead."""
     from transformers import pipeline
 
-    from spark_zsc.distribution import BroadcastModel, PathModel, ship
-    from spark_zsc.fingerprints import cache_root
+    from spark_zsc.runtime.distribution import BroadcastModel, PathModel, ship
+    from spark_zsc.runtime.fingerprints import cache_root
 
     folder = build_random_nli_model(tmp_path / "local_model", SENTENCES, vocab_size=330, seed=41)
     reference = pipeline("zero-shot-classification", model=str(folder))

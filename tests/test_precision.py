@@ -11,7 +11,7 @@ import torch
 from conftest import LABELS, TEXTS
 from processes import REPO, job_env, run
 from spark_zsc import ConfigError, ZeroShotClassifier
-from spark_zsc.devices import cuda_index, resolve_device
+from spark_zsc.runtime.devices import cuda_index, resolve_device
 from spark_zsc.options import EngineOptions
 
 
@@ -65,7 +65,7 @@ def test_outside_a_task_auto_is_the_cpu_unless_asked():
 def test_fp32_on_gpu_equals_cpu(tiny_model):
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    from spark_zsc.engine import ZeroShotEngine
+    from spark_zsc.engines.nli import ZeroShotEngine
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     cpu = ZeroShotEngine(AutoModelForSequenceClassification.from_pretrained(tiny_model), tokenizer)

@@ -10,7 +10,7 @@ import sys
 from pyspark.sql import SparkSession
 
 from spark_zsc import ZeroShotClassifier, register_sql_function
-from spark_zsc.metrics import MetricsUnavailable
+from spark_zsc.spark.metrics import MetricsUnavailable
 
 model, out_path, texts_path, labels_path, where = sys.argv[1:6]
 texts, labels = json.load(open(texts_path)), json.load(open(labels_path))

@@ -10,9 +10,9 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
-from .distribution import is_connect
-from .job_options import JobOptions, SourceOptions, is_local_path, local_path
-from .options import ConfigError
+from ..runtime.distribution import is_connect
+from .options import JobOptions, SourceOptions, is_local_path, local_path
+from ..options import ConfigError
 
 log = logging.getLogger("spark_zsc")
 

@@ -8,17 +8,16 @@ import time
 from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
-from . import job_io
-from .classifier import ZeroShotClassifier
-from .job_options import JobOptions
-from .metrics import MetricsUnavailable
-from .options import ConfigError
+from . import storage
+from ..spark.classifier import ZeroShotClassifier
+from .options import JobOptions
+from ..errors import ConfigError, MetricsUnavailable
 
 log = logging.getLogger("spark_zsc")
 
 
 def check_output_target(spark: SparkSession, o: JobOptions) -> None:
-    if o.write_mode == "error" and job_io.output_exists(spark, o):
+    if o.write_mode == "error" and storage.output_exists(spark, o):
         target = f"--output-table {o.output_table!r}" if o.output_table else f"--output {o.output!r}"
         raise ConfigError(f"{target} already exists: pass --mode overwrite or --mode append, --skip-existing, or another name")
 
@@ -34,9 +33,9 @@ def run_classify(spark: SparkSession, o: JobOptions) -> dict:
     classification starts (reading a CSV header is the only work done before them)."""
     started = time.perf_counter()
     check_output_target(spark, o)
-    frame = job_io.check_columns(job_io.read_input(spark, o), o)
+    frame = storage.check_columns(storage.read_input(spark, o), o)
     rows_read = frame.count()
-    pending = job_io.keep_missing_rows(spark, frame, o) if o.skip_existing else frame
+    pending = storage.keep_missing_rows(spark, frame, o) if o.skip_existing else frame
     classifier = classifier_for(o)
     observation = Observation("spark_zsc")
     result = classifier.transform(pending).observe(
@@ -44,7 +43,7 @@ def run_classify(spark: SparkSession, o: JobOptions) -> dict:
         F.count(F.lit(1)).alias("written"),
         F.count(F.col(o.output_col)).alias("classified"),
     )
-    destination = job_io.write_output(spark, result, o)
+    destination = storage.write_output(spark, result, o)
     observed = observation.get
     try:
         metrics = classifier.metrics()

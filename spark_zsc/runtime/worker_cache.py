@@ -26,13 +26,13 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Optional
 
-from .cascade import CascadeEngine
+from ..engines.cascade import CascadeEngine
 from .devices import resolve_device, resolve_precision
-from .embedding import EmbeddingEngine
-from .engine import ZeroShotEngine
+from ..engines.embedding import EmbeddingEngine
+from ..engines.nli import ZeroShotEngine
 from .model_source import EMBEDDING, NLI, SENTENCE_CONFIG
 from .node_store import model_folder
-from .options import DEFAULT_TOKEN_BUDGET, GPU_TOKEN_BUDGET, EngineOptions, StrategyOptions
+from ..options import DEFAULT_TOKEN_BUDGET, GPU_TOKEN_BUDGET, EngineOptions, StrategyOptions
 
 log = logging.getLogger("spark_zsc")
 

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from .job_options import JobOptions, add_job_arguments, build_job_options
-from .options import ConfigError
+from .options import JobOptions, add_job_arguments, build_job_options
+from ..options import ConfigError
 
 log = logging.getLogger("spark_zsc")
 
@@ -66,7 +66,8 @@ def _check_models(options):
     """Every model the job runs is resolved and checked before Spark starts (and cached for
     the job). With --embedding-fallback, an NLI model that cannot be had gives way to the
     embedding strategy, loudly: the summary names the model that ran."""
-    from .model_source import ModelUnavailable, load_bundle
+    from ..errors import ModelUnavailable
+    from ..runtime.model_source import load_bundle
 
     try:
         for kind, name in options.model_names.items():
@@ -87,11 +88,11 @@ def _command(name: str):
     """(options class, run, format summary) of a subcommand. The evaluate job's modules
     (matplotlib among them) are imported only when it runs."""
     if name == "evaluate":
-        from .evaluate_job import format_evaluation, run_evaluate
+        from .evaluate import format_evaluation, run_evaluate
         from .evaluate_options import EvaluateOptions
 
         return EvaluateOptions, run_evaluate, format_evaluation
-    from .job import format_summary, run_classify
+    from .classify import format_summary, run_classify
 
     return JobOptions, run_classify, format_summary
 

@@ -13,9 +13,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructType
 
 from . import metrics as metrics_
-from .devices import check_devices
-from .distribution import ship_models
-from .options import ConfigError, EngineOptions, ScoringOptions, StrategyOptions, parse_candidate_labels
+from ..runtime.devices import check_devices
+from ..runtime.distribution import ship_models
+from ..options import ConfigError, EngineOptions, ScoringOptions, StrategyOptions, parse_candidate_labels
 from .params import ZeroShotParams
 from .udf import build_classify_udf, null_when_unclassified
 

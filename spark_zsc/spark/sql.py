@@ -6,9 +6,9 @@ import re
 from typing import Optional
 
 from . import metrics as metrics_
-from .devices import check_devices
-from .distribution import ship_models
-from .options import (
+from ..runtime.devices import check_devices
+from ..runtime.distribution import ship_models
+from ..options import (
     DEFAULT_EMBEDDING_MODEL,
     DEFAULT_MODEL,
     DEFAULT_TEMPERATURE,
@@ -61,7 +61,7 @@ def register_sql_function(
     labels than `shortlist` runs NLI on all of them.
 
     >>> register_sql_function(spark, "zero_shot", model=tiny_model)  # doctest: +ELLIPSIS
-    <spark_zsc.sql.SqlFunction object at ...>
+    <spark_zsc.spark.sql.SqlFunction object at ...>
     >>> spark.sql("SELECT zero_shot('The team won', array('sports', 'finance')).label").head()[0] in ('sports', 'finance')
     True
     """

@@ -10,12 +10,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import StringType
 
-from .classifier import ZeroShotClassifier
-from .distribution import is_connect
+from ..spark.classifier import ZeroShotClassifier
+from ..runtime.distribution import is_connect
 from .evaluate_options import EvaluateOptions
 from .evaluation import BINS, Cell, metrics_from_cells
-from .job_io import read_input
-from .options import ConfigError
+from .storage import read_input
+from ..options import ConfigError
 from .report import write_report
 
 log = logging.getLogger("spark_zsc")

@@ -22,7 +22,7 @@ import threading
 import time
 
 from .model_source import ModelBundle, load_bundle
-from .options import ConfigError, StrategyOptions
+from ..options import ConfigError, StrategyOptions
 
 log = logging.getLogger("spark_zsc")
 

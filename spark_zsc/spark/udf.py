@@ -9,8 +9,8 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
-from .batch_loop import classify_frames
-from .options import EngineOptions, ScoringOptions, StrategyOptions
+from ..engines.batch_loop import classify_frames
+from ..options import EngineOptions, ScoringOptions, StrategyOptions
 
 RESULT_SCHEMA = "label string, score double, labels array<string>, scores array<double>"
 RESULT_SQL_TYPE = "STRUCT<label: STRING, score: DOUBLE, labels: ARRAY<STRING>, scores: ARRAY<DOUBLE>>"
@@ -28,7 +28,7 @@ def build_classify_udf(models: dict, scoring: ScoringOptions, engine_options: En
     template, multi_label = scoring.hypothesis_template, scoring.multi_label
 
     def classify_batches(batches: Iterator) -> Iterator[pd.DataFrame]:
-        from .worker_cache import engine_for
+        from ..runtime.worker_cache import engine_for
 
         count = accumulator.add if accumulator is not None else (lambda _: None)  # None on Spark Connect
         engine, load_seconds = engine_for(models, engine_options, strategy)

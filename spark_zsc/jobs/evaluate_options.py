@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
-from .job_options import SourceOptions
-from .options import DEFAULT_TEMPLATE, ConfigError, parse_candidate_labels, validate_template
+from .options import SourceOptions
+from ..options import DEFAULT_TEMPLATE, ConfigError, parse_candidate_labels, validate_template
 
 REPORT_FORMATS = ("markdown", "html")
 

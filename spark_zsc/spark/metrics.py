@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from pyspark.accumulators import AccumulatorParam
 
-from .results import BatchStats
+from ..engines.results import BatchStats
+from ..errors import MetricsUnavailable
 
 METRIC_NAMES = (*BatchStats().as_dict().keys(), "model_loads", "model_load_seconds")
 
@@ -24,13 +25,9 @@ class _SumDict(AccumulatorParam):
 
 def new_accumulator(spark):
     """An accumulator, or None on Spark Connect, which has none."""
-    from .distribution import is_connect
+    from ..runtime.distribution import is_connect
 
     return None if is_connect(spark) else spark.sparkContext.accumulator({}, _SumDict())
-
-
-class MetricsUnavailable(RuntimeError):
-    pass
 
 
 def snapshot(accumulator, used: bool = True) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from .options import ConfigError, EngineOptions
+from ..options import ConfigError, EngineOptions
 
 
 def task_gpu_address() -> Optional[str]:

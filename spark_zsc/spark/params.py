@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.ml.param import Param, Params, TypeConverters
 from pyspark.ml.param.shared import HasInputCol, HasOutputCol
 
-from .options import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL, DEFAULT_TEMPERATURE, DEFAULT_TEMPLATE, DEFAULT_THRESHOLD
+from ..options import DEFAULT_EMBEDDING_MODEL, DEFAULT_MODEL, DEFAULT_TEMPERATURE, DEFAULT_TEMPLATE, DEFAULT_THRESHOLD
 
 
 def _to_labels(value):

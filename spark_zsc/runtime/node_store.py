@@ -22,16 +22,13 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from ..errors import FingerprintMismatch
 from .fingerprints import cache_root, fingerprint_files, fingerprint_paths
 
 log = logging.getLogger("spark_zsc")
 
 COMPLETE_MARKER = ".spark_zsc_complete"  # the manifest: fingerprint, and each file's size and time
 STALE_TEMP_SECONDS = 3600
-
-
-class FingerprintMismatch(RuntimeError):
-    pass
 
 
 def _file_versions(folder: Path) -> dict:

@@ -14,7 +14,7 @@ from typing import Optional
 
 from .batching import StagedEngine
 from .embedding import EmbeddingEngine, PreparedEmbeddings
-from .engine import ZeroShotEngine
+from .nli import ZeroShotEngine
 from .results import BatchStats, Result, clean_labels
 
 

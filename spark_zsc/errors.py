@@ -1,0 +1,21 @@
+"""Every exception spark_zsc raises on purpose, in one place.
+
+`ConfigError` and its kin are the user's to fix and are raised on the driver before any
+Spark job; the others say what went wrong on an executor or with a face's limits.
+"""
+
+
+class ConfigError(ValueError):
+    """A configuration mistake the user must fix; raised on the driver, before any job."""
+
+
+class ModelUnavailable(ConfigError):
+    """The model is neither local nor cached, and the hub cannot be reached."""
+
+
+class FingerprintMismatch(RuntimeError):
+    """Model files on an executor differ from what the driver fingerprinted."""
+
+
+class MetricsUnavailable(RuntimeError):
+    """Metrics need Spark accumulators, which Spark Connect does not have."""

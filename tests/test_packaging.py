@@ -1,0 +1,21 @@
+"""The package as users install it: a wheel built from the repo holds every subpackage."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+
+from processes import REPO
+
+
+def test_the_wheel_holds_every_module_of_the_source_tree(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                             "-w", str(tmp_path), str(REPO)], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+    [wheel] = tmp_path.glob("spark_zsc-*.whl")
+    packaged = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    sources = {str(p.relative_to(REPO)) for p in (REPO / "spark_zsc").rglob("*.py")}
+    assert sources == packaged
+    assert {"spark_zsc/engines/nli.py", "spark_zsc/runtime/worker_cache.py", "spark_zsc/spark/classifier.py",
+            "spark_zsc/jobs/cli.py"} <= packaged
