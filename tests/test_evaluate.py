@@ -13,7 +13,7 @@ from conftest import LABELS, TEXTS
 from processes import job_env, run, spark_submit
 from spark_zsc.jobs.cli import main
 from spark_zsc.jobs.evaluation import Cell, metrics_from_cells
-from spark_zsc.options import ConfigError
+from spark_zsc.errors import ConfigError
 
 
 def _cells(rows):

@@ -224,7 +224,7 @@ def test_checks_that_need_the_session_fail_before_classifying(spark, tiny_model,
     """Missing table, missing columns and an existing output table: errors, no output written."""
     from spark_zsc.jobs.classify import run_classify
     from spark_zsc.jobs.options import build_job_options
-    from spark_zsc.options import ConfigError
+    from spark_zsc.errors import ConfigError
 
     write_csv(tmp_path / "in.csv", ROWS[:3])
     base = dict(input=str(tmp_path / "in.csv"), input_format="csv", text_col="text", id_col="id",

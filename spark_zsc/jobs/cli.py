@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import logging
 import os
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from .options import JobOptions, add_job_arguments, build_job_options
-from ..options import ConfigError
+from ..errors import ConfigError
 
 log = logging.getLogger("spark_zsc")
 
@@ -78,7 +77,7 @@ def _check_models(options):
             raise
         log.warning("%s\n--embedding-fallback: classifying with the embedding strategy and %s instead",
                     error, options.embedding_model)
-        options = dataclasses.replace(options, strategy="embedding", shortlist=None)
+        options = options.replace(strategy="embedding", shortlist=None)
         for kind, name in options.model_names.items():
             load_bundle(name, kind)
         return options

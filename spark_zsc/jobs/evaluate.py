@@ -15,7 +15,7 @@ from ..runtime.distribution import is_connect
 from .evaluate_options import EvaluateOptions
 from .evaluation import BINS, Cell, metrics_from_cells
 from .storage import read_input
-from ..options import ConfigError
+from ..errors import ConfigError
 from .report import write_report
 
 log = logging.getLogger("spark_zsc")

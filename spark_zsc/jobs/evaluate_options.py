@@ -1,45 +1,49 @@
-"""The evaluate job's options: the shared input/model options plus label sets, templates and gold."""
+"""The evaluate job's options: the shared input/model options, with labels and template
+repeatable (each a wording to compare), plus gold and report options."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Optional
+import dataclasses
 
-from .options import SourceOptions
-from ..options import DEFAULT_TEMPLATE, ConfigError, parse_candidate_labels, validate_template
+from ..errors import ConfigError
+from ..options import BY_KEY, DEFAULT_TEMPLATE
+from .options import SOURCE_OPTIONS, SourceOptions, job_option
 
 REPORT_FORMATS = ("markdown", "html")
 
+_WORDINGS = {
+    "candidate_labels": dataclasses.replace(
+        BY_KEY["candidate_labels"], repeatable=True,
+        doc='a label set "a,b,c"; repeat for other wordings of the same classes, in the same order (YAML: a list of sets)'),
+    "hypothesis_template": dataclasses.replace(
+        BY_KEY["hypothesis_template"], repeatable=True, default=(DEFAULT_TEMPLATE,),
+        doc=f"hypothesis template with one {{}}; repeat to compare templates (default {DEFAULT_TEMPLATE!r})"),
+}
 
-@dataclass
+EVALUATE_OPTIONS = tuple(_WORDINGS.get(option.key, option) for option in SOURCE_OPTIONS) + (
+    job_option("gold_col", str, None, "column holding each row's true class"),
+    job_option("gold_map", object, None,
+               'gold value -> label: "1=World,2=Sports" (YAML: a mapping); without it gold values must be labels'),
+    job_option("report", str, None, "folder the report is written to (created; its files replaced)"),
+    job_option("report_format", str, "markdown", "markdown or html", choices=REPORT_FORMATS),
+    job_option("limit", int, None, "evaluate only this many rows (those with a gold value)", least=1),
+)
+
+
 class EvaluateOptions(SourceOptions):
     """Every option of `evaluate`. Each label set is one wording of the same classes: the
     i-th label of every set names the i-th class, and the first set's labels name the
     classes in the report."""
 
-    labels: Any = field(default=None, metadata={
-        "help": 'a label set "a,b,c"; repeat for other wordings of the same classes, in the same order '
-                "(YAML: a list of sets)", "repeatable": True})
-    template: Any = field(default=None, metadata={
-        "help": f"hypothesis template with one {{}}; repeat to compare templates (default {DEFAULT_TEMPLATE!r})",
-        "repeatable": True})
-    gold_col: Optional[str] = field(default=None, metadata={"help": "column holding each row's true class"})
-    gold_map: Any = field(default=None, metadata={
-        "help": 'gold value -> label: "1=World,2=Sports" (YAML: a mapping); without it gold values must be labels'})
-    report: Optional[str] = field(default=None, metadata={"help": "folder the report is written to (created; its files replaced)"})
-    report_format: str = field(default="markdown", metadata={"help": "markdown or html", "choices": REPORT_FORMATS})
-    limit: Optional[int] = field(default=None, metadata={"help": "evaluate only this many rows (those with a gold value)"})
+    OPTIONS = EVALUATE_OPTIONS
 
     @property
     def label_sets(self) -> list[list[str]]:
-        value = self.labels
-        sets = [value] if isinstance(value, str) else list(value or [])
-        return [parse_candidate_labels(s, "labels") for s in sets]
+        return list(self.labels or [])
 
     @property
     def templates(self) -> list[str]:
-        value = self.template if self.template is not None else DEFAULT_TEMPLATE
-        return list(dict.fromkeys([value] if isinstance(value, str) else value))
+        return list(dict.fromkeys(self.template))
 
     @property
     def classes(self) -> list[str]:
@@ -81,13 +85,9 @@ class EvaluateOptions(SourceOptions):
                 f"every label set must name the same classes in the same order, at least two: got sizes "
                 f"{[len(s) for s in sets]} ({sets}); in YAML, give labels as a list of sets"
             )
-        for template in self.templates:
-            validate_template(template, "template")
         self.strategy_options().check_label_count(self.classes)
         if not self.gold_col:
             raise ConfigError("--gold-col is required: the column holding each row's true class")
         if not self.report:
             raise ConfigError("--report is required: the folder the report goes to")
-        if self.limit is not None and self.limit < 1:
-            raise ConfigError(f"--limit must be 1 or more, got {self.limit}")
         self.gold_to_class

@@ -12,7 +12,7 @@ from pyspark.sql.types import ArrayType, StringType
 
 from ..runtime.distribution import is_connect
 from .options import JobOptions, SourceOptions, is_local_path, local_path
-from ..options import ConfigError
+from ..errors import ConfigError
 
 log = logging.getLogger("spark_zsc")
 

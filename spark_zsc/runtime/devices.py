@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from typing import Optional
 
-from ..options import ConfigError, EngineOptions
+from ..errors import ConfigError
+from ..options import EngineOptions
 
 
 def task_gpu_address() -> Optional[str]:

@@ -22,7 +22,8 @@ import threading
 import time
 
 from .model_source import ModelBundle, load_bundle
-from ..options import ConfigError, StrategyOptions
+from ..errors import ConfigError
+from ..options import StrategyOptions
 
 log = logging.getLogger("spark_zsc")
 
@@ -82,9 +83,6 @@ class ArtifactModel:
             return {name: archive.read(name) for name in archive.namelist()}
 
 
-DISTRIBUTIONS = ("auto", "broadcast", "artifacts", "path")
-
-
 def is_connect(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
@@ -124,8 +122,6 @@ _shipped_lock = threading.Lock()
 def ship(spark, bundle: ModelBundle, distribution: str = "auto"):
     """A handle executors load `bundle` through: a broadcast made once per Spark
     application (later calls reuse it), or the model's own paths."""
-    if distribution not in DISTRIBUTIONS:
-        raise ConfigError(f"distribution must be one of {', '.join(DISTRIBUTIONS)}; got {distribution!r}")
     if distribution == "path":
         root = os.path.realpath(bundle.name)
         outside = [path for path in bundle.paths.values() if os.path.dirname(os.path.realpath(path)) != root]

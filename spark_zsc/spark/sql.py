@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import re
-from typing import Optional
 
-from . import metrics as metrics_
+from ..errors import ConfigError
+from ..options import SQL, ClassifierOptions, on_face
 from ..runtime.devices import check_devices
 from ..runtime.distribution import ship_models
-from ..options import (
-    DEFAULT_EMBEDDING_MODEL,
-    DEFAULT_MODEL,
-    DEFAULT_TEMPERATURE,
-    DEFAULT_TEMPLATE,
-    DEFAULT_THRESHOLD,
-    ConfigError,
-    EngineOptions,
-    ScoringOptions,
-    StrategyOptions,
-)
+from . import metrics as metrics_
 from .udf import RESULT_SQL_TYPE, build_classify_udf
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -35,30 +26,11 @@ class SqlFunction:
         return metrics_.snapshot(self._accumulator, used=True)
 
 
-def register_sql_function(
-    spark,
-    name: str = "zero_shot",
-    *,
-    model: str = DEFAULT_MODEL,
-    hypothesis_template: str = DEFAULT_TEMPLATE,
-    multi_label: bool = False,
-    max_length: Optional[int] = None,
-    token_budget: int = 0,
-    batch_rows: int = 0,
-    threads: int = 0,
-    device: str = "auto",
-    precision: str = "auto",
-    distribution: str = "auto",
-    strategy: str = "nli",
-    embedding_model: str = DEFAULT_EMBEDDING_MODEL,
-    temperature: float = DEFAULT_TEMPERATURE,
-    threshold: float = DEFAULT_THRESHOLD,
-    shortlist: Optional[int] = None,
-) -> SqlFunction:
+def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunction:
     """Register `name(text, labels)` in `spark`: the ZeroShotClassifier's struct for each row,
     null for null or blank text or no usable labels. The options are the classifier's
-    params in snake case (`strategy="embedding"`, `shortlist=5`, ...); a row with no more
-    labels than `shortlist` runs NLI on all of them.
+    params in snake case (`strategy="embedding"`, `shortlist=5`, ...; None = the default);
+    a row with no more labels than `shortlist` runs NLI on all of them.
 
     >>> register_sql_function(spark, "zero_shot", model=tiny_model)  # doctest: +ELLIPSIS
     <spark_zsc.spark.sql.SqlFunction object at ...>
@@ -67,12 +39,15 @@ def register_sql_function(
     """
     if not isinstance(name, str) or not _IDENTIFIER.match(name):
         raise ConfigError(f"SQL function name {name!r} must be a plain identifier (letters, digits, _)")
-    scoring = ScoringOptions(hypothesis_template=hypothesis_template, multi_label=multi_label)
-    engine_options = EngineOptions(max_length=max_length, token_budget=token_budget, batch_rows=batch_rows, threads=threads,
-                                   device=device, precision=precision)
-    strategy_options = StrategyOptions(strategy=strategy, temperature=temperature, threshold=threshold, shortlist=shortlist)
+    unknown = sorted(set(options) - {o.name(SQL) for o in SQL_OPTIONS})
+    if unknown:
+        raise TypeError(f"register_sql_function() has no option {', '.join(unknown)}; its options: "
+                        f"{', '.join(o.name(SQL) for o in SQL_OPTIONS)}")
+    checked = ClassifierOptions.of(options, SQL)
+    scoring, engine_options, strategy_options = checked.scoring(None), checked.engine, checked.strategy
     check_devices(spark, engine_options)
-    models = ship_models(spark, strategy_options, model=model, embedding_model=embedding_model, distribution=distribution)
+    models = ship_models(spark, strategy_options, model=checked["model"], embedding_model=checked["embedding_model"],
+                         distribution=checked["distribution"])
     accumulator = metrics_.new_accumulator(spark)
     classify = build_classify_udf(models, scoring, engine_options, strategy_options, accumulator)
     raw_name = f"{name}__spark_zsc_raw"
@@ -85,3 +60,11 @@ def register_sql_function(
         f"RETURN CASE WHEN {raw_name}(text, labels).label IS NULL THEN NULL ELSE {raw_name}(text, labels) END"
     )
     return SqlFunction(name, accumulator)
+
+
+SQL_OPTIONS = on_face(SQL)
+register_sql_function.__signature__ = inspect.Signature(
+    [inspect.Parameter("spark", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+     inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="zero_shot")]
+    + [inspect.Parameter(o.name(SQL), inspect.Parameter.KEYWORD_ONLY, default=o.default) for o in SQL_OPTIONS]
+)
