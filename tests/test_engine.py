@@ -188,13 +188,14 @@ def test_the_overlapped_stream_equals_classify_chunk_by_chunk(engine):
 
 def test_a_worker_keeps_only_its_most_recently_used_models(tiny_model, monkeypatch, tmp_path):
     """The worker cache, outside Spark: loads once per fingerprint, evicts the least recently used."""
-    from spark_zsc.runtime import worker_cache
+    from spark_zsc.runtime import worker as worker_cache
+    from spark_zsc.runtime.model_cache import ModelCache
     from spark_zsc.runtime.model_source import load_bundle
     from spark_zsc.options import EngineOptions, StrategyOptions
     from spark_zsc.testing import build_random_nli_model
 
     monkeypatch.setenv("SPARK_ZSC_CACHE_DIR", str(tmp_path / "node"))
-    monkeypatch.setattr(worker_cache, "_models", type(worker_cache._models)())
+    monkeypatch.setattr(worker_cache, "_models", ModelCache(worker_cache.MODELS_PER_WORKER, worker_cache._drop_engines))
     monkeypatch.setattr(worker_cache, "_engines", {})
     bundles = [load_bundle(tiny_model)] + [
         load_bundle(str(build_random_nli_model(tmp_path / f"m{seed}", SENTENCES, vocab_size=300, seed=seed)))

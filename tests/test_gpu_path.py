@@ -133,7 +133,7 @@ def test_the_engines_and_the_batch_loop_import_without_pyspark(tiny_model):
                 imported.append(importlib.import_module(f"{{package.__name__}}.{{module.name}}").__name__)
         for name in ("options", "errors", "testing"):
             importlib.import_module("spark_zsc." + name)
-        assert "spark_zsc.engines.nli" in imported and "spark_zsc.runtime.worker_cache" in imported, imported
+        assert "spark_zsc.engines.nli" in imported and "spark_zsc.runtime.worker" in imported, imported
         import pandas as pd
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
         from spark_zsc.engines.batch_loop import classify_frames

@@ -22,5 +22,5 @@ def test_the_wheel_holds_every_module_of_the_source_tree(tmp_path):
     packaged = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
     sources = {str(p.relative_to(REPO)) for p in (REPO / "spark_zsc").rglob("*.py")}
     assert sources == packaged
-    assert {"spark_zsc/engines/nli.py", "spark_zsc/runtime/worker_cache.py", "spark_zsc/spark/classifier.py",
+    assert {"spark_zsc/engines/nli.py", "spark_zsc/runtime/worker.py", "spark_zsc/spark/classifier.py",
             "spark_zsc/jobs/cli.py"} <= packaged

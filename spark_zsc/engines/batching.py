@@ -157,6 +157,14 @@ def sequence_limit(model, tokenizer, max_length: Optional[int]) -> int:
 ForwardFn = Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
 
 
+def model_inputs(input_ids, attention_mask, token_type_ids) -> dict:
+    """A transformers model's keyword arguments; token type ids only for models that take them."""
+    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if token_type_ids is not None:
+        inputs["token_type_ids"] = token_type_ids
+    return inputs
+
+
 class PendingOutputs:
     """A chunk's model outputs, still on the device in batch order; `numpy()` brings them
     back in one copy, in sequence order."""

@@ -23,7 +23,7 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .batching import PendingOutputs, StagedEngine, TokenSequences, launch_batches, sequence_limit
+from .batching import PendingOutputs, StagedEngine, TokenSequences, launch_batches, model_inputs, sequence_limit
 from .results import BatchStats, Result, ranked, usable_rows
 
 
@@ -103,10 +103,7 @@ class EmbeddingEngine(StagedEngine):
         return other
 
     def _mean_pooled(self, input_ids, attention_mask, token_type_ids):
-        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids
-        hidden = self.model(**kwargs).last_hidden_state.float()
+        hidden = self.model(**model_inputs(input_ids, attention_mask, token_type_ids)).last_hidden_state.float()
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, p=2, dim=1)

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from .bart_fast import last_eos_forward
-from .batching import ForwardFn, PendingOutputs, StagedEngine, TokenSequences, launch_batches, sequence_limit
+from .batching import ForwardFn, PendingOutputs, StagedEngine, TokenSequences, launch_batches, model_inputs, sequence_limit
 from .pairs import PairEncoder
 from .results import BatchStats, Result, ranked, usable_rows
 
@@ -83,10 +83,7 @@ class ZeroShotEngine(StagedEngine):
         self._forward = forward or last_eos_forward(self.model) or self._model_forward
 
     def _model_forward(self, input_ids, attention_mask, token_type_ids):
-        kwargs = {"input_ids": input_ids, "attention_mask": attention_mask}
-        if token_type_ids is not None:
-            kwargs["token_type_ids"] = token_type_ids
-        return self.model(**kwargs).logits
+        return self.model(**model_inputs(input_ids, attention_mask, token_type_ids)).logits
 
     def prepare(self, texts, labels, hypothesis_template: str) -> "PreparedRows":
         """The CPU half: bad rows set aside, distinct pairs found and tokenized."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 from pyspark.sql import Observation, SparkSession
@@ -12,9 +11,6 @@ from . import storage
 from ..spark.classifier import ZeroShotClassifier
 from .options import JobOptions
 from ..errors import ConfigError, MetricsUnavailable
-
-log = logging.getLogger("spark_zsc")
-
 
 def check_output_target(spark: SparkSession, o: JobOptions) -> None:
     if o.write_mode == "error" and storage.output_exists(spark, o):

@@ -11,11 +11,10 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ..log import FORMAT as LOG_FORMAT
+from ..log import log
 from .options import JobOptions, add_job_arguments, build_job_options
 from ..errors import ConfigError
-
-log = logging.getLogger("spark_zsc")
-
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spark-zsc", description="Zero-shot text classification on Spark.")
@@ -98,7 +97,7 @@ def _command(name: str):
 
 def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> int:
     """Exit status: 0 done, 2 configuration error (nothing was written)."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     args = vars(_parser().parse_args(argv))
     command = args.pop("command")
     summary_json = args.pop("summary_json", None)

@@ -3,13 +3,13 @@ Spark, reduces them to metric cells there, and the report is written on the driv
 
 from __future__ import annotations
 
-import logging
 import time
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import StringType
 
+from ..log import log
+from ..spark.columns import require_column, require_string_column
 from ..spark.classifier import ZeroShotClassifier
 from ..runtime.distribution import is_connect
 from .evaluate_options import EvaluateOptions
@@ -17,8 +17,6 @@ from .evaluation import BINS, Cell, metrics_from_cells
 from .storage import read_input
 from ..errors import ConfigError
 from .report import write_report
-
-log = logging.getLogger("spark_zsc")
 
 _GOLD, _TEXT, _RESULT = "__gold_class", "__text", "__zsc"
 _SHOWN_UNMAPPED = 20
@@ -32,11 +30,8 @@ def _gold_rows(spark: SparkSession, o: EvaluateOptions) -> tuple[DataFrame, int]
     """The rows to evaluate (text, gold class index), cached by the first run, and the count of
     rows without a gold value. Every check here runs before any model does."""
     frame = read_input(spark, o)
-    for option, column in (("--text-col", o.text_column), ("--gold-col", o.gold_col)):
-        if column not in frame.columns:
-            raise ConfigError(f"{option} {column!r} is not a column of the input (columns: {', '.join(frame.columns)})")
-    if not isinstance(frame.schema[o.text_column].dataType, StringType):
-        raise ConfigError(f"--text-col {o.text_column!r} must be a string column")
+    require_string_column(frame.schema, o.text_column, "--text-col")
+    require_column(frame.schema, o.gold_col, "--gold-col")
     gold = F.nullif(F.trim(F.col(o.gold_col).cast("string")), F.lit(""))  # blank: no gold value
     mapping = o.gold_to_class
     unmapped_values = frame.select(gold.alias("value")).where(gold.isNotNull() & _lookup(mapping, gold).isNull()).distinct()

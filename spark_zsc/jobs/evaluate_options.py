@@ -90,4 +90,4 @@ class EvaluateOptions(SourceOptions):
             raise ConfigError("--gold-col is required: the column holding each row's true class")
         if not self.report:
             raise ConfigError("--report is required: the folder the report goes to")
-        self.gold_to_class
+        self.gold_to_class  # noqa: B018 (building it refuses a bad --gold-map now)

@@ -170,7 +170,7 @@ class SourceOptions:
             raise ConfigError("--csv-columns names the columns of a header-less --input-format csv file: "
                               "distinct names, comma-separated")
         self.strategy_options()
-        self.spark_conf
+        self.spark_conf  # noqa: B018 (parsing it refuses a bad KEY=VALUE now)
 
 
 class JobOptions(SourceOptions):

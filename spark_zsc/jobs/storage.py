@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 
@@ -10,12 +9,11 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
+from ..log import log
+from ..spark.columns import require_column
 from ..runtime.distribution import is_connect
 from .options import JobOptions, SourceOptions, is_local_path, local_path
 from ..errors import ConfigError
-
-log = logging.getLogger("spark_zsc")
-
 
 def _read_files(spark: SparkSession, path: str, file_format: str, csv_columns: list[str] = ()) -> DataFrame:
     reader = spark.read.format(file_format)
@@ -37,14 +35,11 @@ def read_input(spark: SparkSession, o: SourceOptions) -> DataFrame:
 
 def check_columns(frame: DataFrame, o: JobOptions) -> DataFrame:
     """The named columns exist and have usable types; a comma-separated labels string becomes an array."""
-    names = frame.columns
-    for option, column in (("--text-col", o.text_column), ("--id-col", o.id_col), ("--labels-col", o.labels_col)):
-        if column and column not in names:
-            raise ConfigError(f"{option} {column!r} is not a column of the input (columns: {', '.join(names)})")
-    for column in o.partition_columns:
-        if column not in names:
-            raise ConfigError(f"--partition-by {column!r} is not a column of the input (columns: {', '.join(names)})")
-    if o.output_col in names:
+    named = [("--text-col", o.text_column), ("--id-col", o.id_col), ("--labels-col", o.labels_col)]
+    for option, column in named + [("--partition-by", column) for column in o.partition_columns]:
+        if column:
+            require_column(frame.schema, column, option)
+    if o.output_col in frame.columns:
         raise ConfigError(f"--output-col {o.output_col!r} is already a column of the input: choose another name")
     if o.labels_col and isinstance(frame.schema[o.labels_col].dataType, StringType):
         frame = frame.withColumn(o.labels_col, F.expr(f"transform(split(`{o.labels_col}`, ','), l -> trim(l))"))
@@ -68,7 +63,7 @@ def output_exists(spark: SparkSession, o: JobOptions) -> bool:
     if fs is not None:
         return fs[0].exists(fs[1])
     try:  # Spark Connect: ask the server to list the path
-        spark.read.format("binaryFile").load(o.output).schema
+        spark.read.format("binaryFile").load(o.output).schema  # noqa: B018 (the server resolves the path)
         return True
     except Exception as error:
         if "PATH_NOT_FOUND" in str(error) or "does not exist" in str(error):

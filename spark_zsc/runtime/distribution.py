@@ -16,17 +16,14 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import threading
 import time
 
+from ..log import log
 from .model_source import ModelBundle, load_bundle
 from ..errors import ConfigError
 from ..options import StrategyOptions
-
-log = logging.getLogger("spark_zsc")
-
 
 class BroadcastModel:
     """A picklable handle, captured in the UDF closure: the fingerprint travels in every task,

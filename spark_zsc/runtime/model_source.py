@@ -13,7 +13,6 @@ import dataclasses
 import functools
 import hashlib
 import json
-import logging
 import os
 import shutil
 import threading
@@ -22,10 +21,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..log import log
 from .fingerprints import fingerprint_paths
 from ..errors import ConfigError, ModelUnavailable
-
-log = logging.getLogger("spark_zsc")
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_INDEX = "model.safetensors.index.json"

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import fcntl
 import json
-import logging
 import os
 import shutil
 import time
@@ -22,10 +21,9 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from ..log import log
 from ..errors import FingerprintMismatch
 from .fingerprints import cache_root, fingerprint_files, fingerprint_paths
-
-log = logging.getLogger("spark_zsc")
 
 COMPLETE_MARKER = ".spark_zsc_complete"  # the manifest: fingerprint, and each file's size and time
 STALE_TEMP_SECONDS = 3600

@@ -28,7 +28,7 @@ def build_classify_udf(models: dict, scoring: ScoringOptions, engine_options: En
     template, multi_label = scoring.hypothesis_template, scoring.multi_label
 
     def classify_batches(batches: Iterator) -> Iterator[pd.DataFrame]:
-        from ..runtime.worker_cache import engine_for
+        from ..runtime.worker import engine_for
 
         count = accumulator.add if accumulator is not None else (lambda _: None)  # None on Spark Connect
         engine, load_seconds = engine_for(models, engine_options, strategy)

@@ -1,0 +1,63 @@
+"""The models a Python worker keeps: a small least-recently-used cache, model-agnostic.
+
+Operational truths (the reasons it looks the way it does):
+
+- It lives as long as its Python worker, which with `spark.python.worker.reuse=true`
+  (Spark's default) is across tasks, partitions, actions and classifiers. A worker idle
+  for about a minute is killed by Spark; the next task then loads the model again.
+- Entries are keyed by what makes a loaded model what it is — the weights' content
+  fingerprint, the device, the precision — never by a random id, so a new classifier or a
+  re-created UDF over the same weights reuses the loaded model, and a reused worker never
+  runs on a GPU another task was given.
+- It holds at most `capacity` models and drops the least recently used first: a worker
+  keeps a few models, not every model a notebook ever tried. The keys one task needs
+  together are all marked recent before any is loaded, so loading one never evicts another
+  (a shortlist cascade needs two).
+- Each concurrent task has its own worker process, so N task slots hold N caches; loading
+  from one file per node (node_store) lets them share the weights' pages.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Callable, Generic, Hashable, NamedTuple, Sequence, TypeVar
+
+Value = TypeVar("Value")
+
+
+class ModelKey(NamedTuple):
+    kind: str  # what the model is for: 'nli', 'embedding'
+    fingerprint: str
+    device: str
+    precision: str
+
+
+class ModelCache(Generic[Value]):
+    def __init__(self, capacity: int, on_evict: Callable[[Hashable], None] = lambda key: None):
+        self.capacity = capacity
+        self._on_evict = on_evict
+        self._entries: "OrderedDict[Hashable, Value]" = OrderedDict()  # least recently used first
+        self._lock = threading.Lock()
+
+    def acquire(self, keys: Sequence[Hashable], load: Callable[[Hashable], Value]) -> tuple[dict, list]:
+        """The values of `keys` (loaded with `load` where missing) and the keys loaded now.
+        Room is made before a load, so a worker never holds more than `capacity` models."""
+        with self._lock:
+            for key in keys:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+            loaded = []
+            for key in keys:
+                if key not in self._entries:
+                    while len(self._entries) >= self.capacity:
+                        evicted, _ = self._entries.popitem(last=False)
+                        self._on_evict(evicted)
+                    self._entries[key] = load(key)
+                    loaded.append(key)
+            return {key: self._entries[key] for key in keys}, loaded
+
+    def __iter__(self):
+        """The keys, least recently used first."""
+        with self._lock:
+            return iter(list(self._entries))

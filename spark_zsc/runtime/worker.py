@@ -1,0 +1,134 @@
+"""What a Python worker does to get an engine for a task: take the task's device and
+threads, find or load the models in the worker's cache, and assemble the strategy's engine.
+
+Spark sets OMP_NUM_THREADS to spark.task.cpus in workers; torch threads are set for every
+task, so a reused worker follows the current task's share. The cache and its rules are in
+`model_cache`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+from ..engines.cascade import CascadeEngine
+from ..engines.embedding import EmbeddingEngine
+from ..engines.nli import ZeroShotEngine
+from ..log import log, log_to_stderr
+from ..options import DEFAULT_TOKEN_BUDGET, GPU_TOKEN_BUDGET, EngineOptions, StrategyOptions
+from .devices import resolve_device, resolve_precision
+from .model_cache import ModelCache, ModelKey
+from .model_source import EMBEDDING, NLI, SENTENCE_CONFIG
+from .node_store import model_folder
+
+MODELS_PER_WORKER = 2  # a shortlist cascade runs two
+_DTYPES = {"fp32": "float32", "fp16": "float16", "bf16": "bfloat16", "int8": "float32"}
+
+
+@dataclass
+class LoadedModel:
+    model: object
+    tokenizer: object
+    seconds: float
+    max_length: Optional[int]  # the model's own limit where it states one (sentence encoders)
+
+
+def load_model(folder, kind: str, device: str, precision: str) -> LoadedModel:
+    """A model and its tokenizer from a verified folder, on `device` in `precision`."""
+    import torch
+    from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()  # a bar per load would fill executor logs
+    started = time.perf_counter()
+    auto_class = AutoModelForSequenceClassification if kind == NLI else AutoModel
+    # safetensors are memory-mapped: on CPU in fp32 the parameters stay views of the node's
+    # file, so every worker of a node shares its pages
+    model = auto_class.from_pretrained(
+        folder, use_safetensors=True, trust_remote_code=False, dtype=getattr(torch, _DTYPES[precision])
+    )
+    model = model.to(device).eval()
+    if precision == "int8":
+        # dynamic int8 of the Linear layers: faster on CPU, scores move slightly; the
+        # quantized weights are this worker's own copy
+        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    sentence_config = folder / SENTENCE_CONFIG
+    max_length = json.loads(sentence_config.read_text()).get("max_seq_length") if sentence_config.is_file() else None
+    return LoadedModel(model, tokenizer, time.perf_counter() - started, max_length)
+
+
+def _drop_engines(evicted: ModelKey) -> None:
+    for key in [k for k in _engines if k[: len(evicted)] == evicted]:
+        del _engines[key]
+
+
+_models: ModelCache[LoadedModel] = ModelCache(MODELS_PER_WORKER, on_evict=_drop_engines)
+_engines: dict[tuple, object] = {}  # light wrappers over the cached models, one per engine setting
+
+
+def task_threads(options: EngineOptions) -> int:
+    """torch threads for this task: the configured number, else the CPUs Spark gave the task."""
+    if options.threads:
+        return options.threads
+    try:
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        if context is not None:
+            return max(1, context.cpus())
+    except Exception:  # outside Spark (tests of the engine, benchmarks)
+        pass
+    return max(1, int(os.environ.get("OMP_NUM_THREADS", "1")))
+
+
+def engine_for(models: dict, options: EngineOptions, strategy: StrategyOptions):
+    """This worker's engine for `strategy` over `models` (kind -> distribution handle), and
+    the seconds spent loading models now (0.0 when they were loaded already). A handle's
+    files are fetched only if its model is not cached."""
+    import torch
+
+    device = resolve_device(options)
+    precision = resolve_precision(options, device)
+    torch.set_num_threads(task_threads(options))
+    token_budget = options.token_budget or (GPU_TOKEN_BUDGET if device.startswith("cuda") else DEFAULT_TOKEN_BUDGET)
+    keys = {kind: ModelKey(kind, models[kind].fingerprint, device, precision) for kind in strategy.model_kinds}
+    handles = {key: models[kind] for kind, key in keys.items()}
+    loaded, loaded_now = _models.acquire(list(keys.values()), lambda key: _load(key, handles[key]))
+    engines = {kind: _engine(key, loaded[key], options.max_length, token_budget) for kind, key in keys.items()}
+    if EMBEDDING in engines:  # scoring settings vary by classifier; the engine and its caches do not
+        engines[EMBEDDING] = engines[EMBEDDING].with_scoring(strategy.temperature, strategy.threshold)
+    load_seconds = sum(loaded[key].seconds for key in loaded_now)
+    if strategy.shortlist:
+        return CascadeEngine(engines[EMBEDDING], engines[NLI], strategy.shortlist), load_seconds
+    return engines[strategy.model_kinds[0]], load_seconds
+
+
+def _load(key: ModelKey, handle) -> LoadedModel:
+    import torch
+
+    log_to_stderr()  # executors' Python workers configure no logging; Spark keeps stderr in the executor's log
+    loaded = load_model(model_folder(handle), key.kind, key.device, key.precision)
+    log.info(
+        "pid %d loaded %s model %s on %s in %s in %.2f s (%d torch threads)",
+        os.getpid(), key.kind, key.fingerprint[:12], key.device, key.precision, loaded.seconds, torch.get_num_threads(),
+    )
+    return loaded
+
+
+def _engine(model_key: ModelKey, loaded: LoadedModel, max_length, token_budget: int):
+    engine_key = (*model_key, max_length, token_budget)
+    engine = _engines.get(engine_key)
+    if engine is None:
+        if model_key.kind == NLI:
+            engine = ZeroShotEngine(loaded.model, loaded.tokenizer, max_length=max_length,
+                                    token_budget=token_budget, device=model_key.device)
+        else:
+            limits = [n for n in (max_length, loaded.max_length) if n]
+            engine = EmbeddingEngine(loaded.model, loaded.tokenizer, max_length=min(limits) if limits else None,
+                                     token_budget=token_budget, device=model_key.device)
+        engine = _engines[engine_key] = engine
+    return engine
