@@ -134,7 +134,7 @@ def pipeline_rates(model, tokenizer, device: str, warm: list[str], measured: lis
     for batch_size in batch_sizes:
         classifier(warm, candidate_labels=LABELS, batch_size=batch_size)
         rates[f"hf_pipeline_bs{batch_size}"] = timed_rate(
-            lambda: classifier(measured, candidate_labels=LABELS, batch_size=batch_size),
+            lambda size=batch_size: classifier(measured, candidate_labels=LABELS, batch_size=size),
             len(measured) * len(LABELS), device)
     return rates
 
@@ -163,7 +163,7 @@ def ceiling(model, device: str, rows: int = 256, width: int = 64, repeats: int =
         for name, forward in forwards.items():
             for _ in range(3):
                 forward()
-            out[f"{name}_pairs_per_second"] = timed_rate(lambda: [forward() for _ in range(repeats)], rows * repeats, device)
+            out[f"{name}_pairs_per_second"] = timed_rate(lambda run=forward: [run() for _ in range(repeats)], rows * repeats, device)
     return out
 
 

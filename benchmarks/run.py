@@ -98,7 +98,6 @@ def in_process(folder: Path, texts: list[str], threads: int, token_budget: int) 
 
     from spark_zsc.engines.batching import plan_batches
     from spark_zsc.engines.nli import ZeroShotEngine
-    from spark_zsc.engines.results import BatchStats
 
     torch.set_num_threads(threads)
     model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
@@ -108,7 +107,7 @@ def in_process(folder: Path, texts: list[str], threads: int, token_budget: int) 
 
     classifier = pipeline("zero-shot-classification", model=model, tokenizer=tokenizer, device="cpu")
     for batch_size in (1, 8):
-        _, seconds = timed(lambda: classifier(texts, candidate_labels=LABELS, batch_size=batch_size))
+        _, seconds = timed(lambda size=batch_size: classifier(texts, candidate_labels=LABELS, batch_size=size))
         results[f"hf_pipeline_bs{batch_size}"] = {"pairs_per_second": pairs / seconds, "seconds": seconds}
 
     # the ideal loop: every pair tokenized by the tokenizer, sorted by length, token-budget batches
@@ -188,9 +187,9 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
     from pyspark.sql.functions import pandas_udf
 
     from spark_zsc import ZeroShotClassifier
+    from spark_zsc.runtime import model_source
     from spark_zsc.runtime.distribution import PathModel, ship
     from spark_zsc.runtime.fingerprints import cache_root
-    from spark_zsc.runtime import model_source
     from spark_zsc.runtime.model_source import load_bundle
 
     def session():

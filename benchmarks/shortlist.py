@@ -62,8 +62,8 @@ def main(argv=None) -> dict:
     from spark_zsc.engines.cascade import CascadeEngine
     from spark_zsc.engines.embedding import EmbeddingEngine
     from spark_zsc.engines.nli import ZeroShotEngine
-    from spark_zsc.runtime.model_source import load_bundle, resolve_model_folder
     from spark_zsc.options import DEFAULT_EMBEDDING_MODEL
+    from spark_zsc.runtime.model_source import load_bundle, resolve_model_folder
     from spark_zsc.testing import build_random_sentence_encoder
 
     torch.set_num_threads(2)

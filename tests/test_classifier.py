@@ -8,9 +8,10 @@ import pytest
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.sql import functions as F
 
-from conftest import LABELS, SENTENCES, TEXTS, assert_same_result
 from spark_zsc import ConfigError, ZeroShotClassifier
 from spark_zsc.testing import build_random_nli_model
+
+from helpers import LABELS, SENTENCES, TEXTS, assert_same_result
 
 
 def _text_frame(spark, texts, partitions=4):

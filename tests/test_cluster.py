@@ -8,10 +8,11 @@ import time
 import pandas as pd
 import pytest
 
-from cluster import Cluster
-from conftest import LABELS, TEXTS
-from processes import cli, job_env, kill_group, run, start
 from spark_zsc import ZeroShotClassifier
+
+from cluster import Cluster
+from helpers import LABELS, TEXTS
+from processes import cli, job_env, kill_group, run, start
 
 
 @pytest.fixture(scope="module")

@@ -6,10 +6,10 @@ from __future__ import annotations
 import json
 import sys
 
-from conftest import LABELS, TEXTS
-from processes import REPO, job_env, run
 from spark_zsc import ZeroShotClassifier
 
+from helpers import LABELS, TEXTS
+from processes import REPO, job_env, run
 
 APP_TEXTS = TEXTS + [None, "  ", "<s>old</s> new"]
 

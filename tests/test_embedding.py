@@ -10,13 +10,14 @@ import pytest
 import torch
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-from conftest import LABELS, TEXTS, assert_same_result
 from spark_zsc.engines.cascade import CascadeEngine
 from spark_zsc.engines.embedding import EmbeddingEngine
 from spark_zsc.engines.nli import ZeroShotEngine
-from spark_zsc.runtime.model_source import load_bundle
 from spark_zsc.errors import ConfigError
 from spark_zsc.options import StrategyOptions
+from spark_zsc.runtime.model_source import load_bundle
+
+from helpers import LABELS, TEXTS, assert_same_result
 
 TEMPLATE = "This text is about {}."
 

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from conftest import LABELS, SENTENCES, TEXTS, assert_same_result
 from spark_zsc.engines.batching import plan_batches
 from spark_zsc.engines.nli import ZeroShotEngine, scores_from_logits
+
+from helpers import LABELS, SENTENCES, TEXTS, assert_same_result
 
 
 @pytest.fixture(scope="module")
@@ -188,10 +189,10 @@ def test_the_overlapped_stream_equals_classify_chunk_by_chunk(engine):
 
 def test_a_worker_keeps_only_its_most_recently_used_models(tiny_model, monkeypatch, tmp_path):
     """The worker cache, outside Spark: loads once per fingerprint, evicts the least recently used."""
+    from spark_zsc.options import EngineOptions, StrategyOptions
     from spark_zsc.runtime import worker as worker_cache
     from spark_zsc.runtime.model_cache import ModelCache
     from spark_zsc.runtime.model_source import load_bundle
-    from spark_zsc.options import EngineOptions, StrategyOptions
     from spark_zsc.testing import build_random_nli_model
 
     monkeypatch.setenv("SPARK_ZSC_CACHE_DIR", str(tmp_path / "node"))

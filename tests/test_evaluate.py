@@ -9,11 +9,12 @@ import re
 
 import pytest
 
-from conftest import LABELS, TEXTS
-from processes import job_env, run, spark_submit
+from spark_zsc.errors import ConfigError
 from spark_zsc.jobs.cli import main
 from spark_zsc.jobs.evaluation import Cell, metrics_from_cells
-from spark_zsc.errors import ConfigError
+
+from helpers import TEXTS
+from processes import job_env, run, spark_submit
 
 
 def _cells(rows):

@@ -13,12 +13,13 @@ import pandas as pd
 import pytest
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-from conftest import LABELS, TEXTS, assert_same_result
-from processes import REPO
 from spark_zsc.engines.batch_loop import classify_frames
 from spark_zsc.engines.batching import TokenSequences, bucket_rows, bucket_width, plan_bucketed_batches
 from spark_zsc.engines.embedding import EmbeddingEngine
 from spark_zsc.engines.nli import ZeroShotEngine
+
+from helpers import LABELS, TEXTS, assert_same_result
+from processes import REPO
 
 VARIED = TEXTS + [f"Report {i}: " + "the quarterly numbers were fine " * (i % 7) for i in range(40)]
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import assert_same_result
 from spark_zsc import ZeroShotClassifier
+
+from helpers import assert_same_result
 
 HOSTILE_TEXTS = {
     "null": None,

@@ -9,9 +9,10 @@ import time
 import pandas as pd
 import pytest
 
-from conftest import LABELS, TEXTS
-from processes import cli, job_env, kill_group, run, spark_submit, start
 from spark_zsc.jobs.cli import main
+
+from helpers import LABELS, TEXTS
+from processes import cli, job_env, kill_group, run, spark_submit, start
 
 ROWS = [(i, text) for i, text in enumerate(TEXTS * 3 + [None, "", "<s>old</s> new"])]
 
@@ -118,7 +119,7 @@ def test_spark_submit_parquet_to_table_and_back(spark, tiny_model, workdir, env)
 
 
 def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, workdir, env):
-    first_rows, more_rows = ROWS[:10], ROWS[10:]
+    first_rows = ROWS[:10]
     flags = ["--input", str(workdir / "in.csv"), "--input-format", "csv", "--text-col", "text", "--id-col", "id",
              "--labels", ",".join(LABELS), "--model", tiny_model, "--output", str(workdir / "out"),
              "--skip-existing", "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=4"]
@@ -222,9 +223,9 @@ def test_unreadable_yaml(tmp_path, tiny_model, capsys):
 
 def test_checks_that_need_the_session_fail_before_classifying(spark, tiny_model, tmp_path):
     """Missing table, missing columns and an existing output table: errors, no output written."""
+    from spark_zsc.errors import ConfigError
     from spark_zsc.jobs.classify import run_classify
     from spark_zsc.jobs.options import build_job_options
-    from spark_zsc.errors import ConfigError
 
     write_csv(tmp_path / "in.csv", ROWS[:3])
     base = dict(input=str(tmp_path / "in.csv"), input_format="csv", text_col="text", id_col="id",
@@ -243,8 +244,8 @@ def test_checks_that_need_the_session_fail_before_classifying(spark, tiny_model,
 
 
 def _packaged_encoder_installed() -> bool:
-    from spark_zsc.runtime.model_source import _packaged_folder
     from spark_zsc.options import DEFAULT_EMBEDDING_MODEL
+    from spark_zsc.runtime.model_source import _packaged_folder
 
     return _packaged_folder(DEFAULT_EMBEDDING_MODEL) is not None
 

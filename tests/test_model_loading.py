@@ -10,13 +10,14 @@ import subprocess
 import pytest
 import torch
 
-from conftest import LABELS, SENTENCES, TEXTS, assert_same_result
 from spark_zsc import ConfigError, ZeroShotClassifier
+from spark_zsc.errors import FingerprintMismatch
 from spark_zsc.runtime.fingerprints import fingerprint_files
 from spark_zsc.runtime.model_source import load_bundle
-from spark_zsc.errors import FingerprintMismatch
 from spark_zsc.runtime.node_store import COMPLETE_MARKER, local_model_folder
 from spark_zsc.testing import build_random_nli_model
+
+from helpers import LABELS, SENTENCES, TEXTS, assert_same_result
 
 
 def _frame(spark, texts=TEXTS):

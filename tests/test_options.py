@@ -9,12 +9,14 @@ import inspect
 
 import pytest
 
-from conftest import LABELS, TEXTS
-from processes import REPO
 from spark_zsc import ConfigError, ZeroShotClassifier, register_sql_function
 from spark_zsc.jobs.evaluate_options import EvaluateOptions
 from spark_zsc.jobs.options import JobOptions, add_job_arguments, build_job_options
-from spark_zsc.options import JOB, LABELS as LABELS_KIND, OPTIONS, SQL
+from spark_zsc.options import JOB, OPTIONS, SQL
+from spark_zsc.options import LABELS as LABELS_KIND
+
+from helpers import LABELS, TEXTS
+from processes import REPO
 
 JOB_CLASSES = (JobOptions, EvaluateOptions)
 

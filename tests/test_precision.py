@@ -8,11 +8,12 @@ import sys
 import pytest
 import torch
 
-from conftest import LABELS, TEXTS
-from processes import REPO, job_env, run
 from spark_zsc import ConfigError, ZeroShotClassifier
-from spark_zsc.runtime.devices import cuda_index, resolve_device
 from spark_zsc.options import EngineOptions
+from spark_zsc.runtime.devices import cuda_index, resolve_device
+
+from helpers import LABELS, TEXTS
+from processes import REPO, job_env, run
 
 
 def _frame(spark, texts=TEXTS):

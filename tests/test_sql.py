@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from conftest import LABELS, TEXTS, assert_same_result
 from spark_zsc import ConfigError, register_sql_function
+
+from helpers import LABELS, TEXTS, assert_same_result
 
 
 def test_sql_function_scores_like_the_pipeline_and_nulls_null_text(spark, tiny_model, hf_pipeline):

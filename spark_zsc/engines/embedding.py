@@ -23,7 +23,14 @@ from typing import Optional
 import numpy as np
 import torch
 
-from .batching import PendingOutputs, StagedEngine, TokenSequences, launch_batches, model_inputs, sequence_limit
+from .batching import (
+    PendingOutputs,
+    StagedEngine,
+    TokenSequences,
+    launch_batches,
+    model_inputs,
+    sequence_limit,
+)
 from .results import BatchStats, Result, ranked, usable_rows
 
 

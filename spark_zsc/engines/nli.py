@@ -16,9 +16,18 @@ import numpy as np
 import torch
 
 from .bart_fast import last_eos_forward
-from .batching import ForwardFn, PendingOutputs, StagedEngine, TokenSequences, launch_batches, model_inputs, sequence_limit
+from .batching import (
+    ForwardFn,
+    PendingOutputs,
+    StagedEngine,
+    TokenSequences,
+    launch_batches,
+    model_inputs,
+    sequence_limit,
+)
 from .pairs import PairEncoder
 from .results import BatchStats, Result, ranked, usable_rows
+
 
 def entailment_and_contradiction_ids(label2id: dict) -> tuple[int, int]:
     """The pipeline's rule: the first label starting with "entail" (any case); contradiction is 0,

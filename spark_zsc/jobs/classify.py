@@ -7,10 +7,11 @@ import time
 from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
-from . import storage
-from ..spark.classifier import ZeroShotClassifier
-from .options import JobOptions
 from ..errors import ConfigError, MetricsUnavailable
+from ..spark.classifier import ZeroShotClassifier
+from . import storage
+from .options import JobOptions
+
 
 def check_output_target(spark: SparkSession, o: JobOptions) -> None:
     if o.write_mode == "error" and storage.output_exists(spark, o):

@@ -11,10 +11,11 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+from ..errors import ConfigError
 from ..log import FORMAT as LOG_FORMAT
 from ..log import log
 from .options import JobOptions, add_job_arguments, build_job_options
-from ..errors import ConfigError
+
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spark-zsc", description="Zero-shot text classification on Spark.")

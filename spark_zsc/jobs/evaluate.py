@@ -8,15 +8,15 @@ import time
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from ..errors import ConfigError
 from ..log import log
-from ..spark.columns import require_column, require_string_column
-from ..spark.classifier import ZeroShotClassifier
 from ..runtime.distribution import is_connect
+from ..spark.classifier import ZeroShotClassifier
+from ..spark.columns import require_column, require_string_column
 from .evaluate_options import EvaluateOptions
 from .evaluation import BINS, Cell, metrics_from_cells
-from .storage import read_input
-from ..errors import ConfigError
 from .report import write_report
+from .storage import read_input
 
 _GOLD, _TEXT, _RESULT = "__gold_class", "__text", "__zsc"
 _SHOWN_UNMAPPED = 20

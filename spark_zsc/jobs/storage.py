@@ -9,11 +9,12 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
-from ..log import log
-from ..spark.columns import require_column
-from ..runtime.distribution import is_connect
-from .options import JobOptions, SourceOptions, is_local_path, local_path
 from ..errors import ConfigError
+from ..log import log
+from ..runtime.distribution import is_connect
+from ..spark.columns import require_column
+from .options import JobOptions, SourceOptions, is_local_path, local_path
+
 
 def _read_files(spark: SparkSession, path: str, file_format: str, csv_columns: list[str] = ()) -> DataFrame:
     reader = spark.read.format(file_format)

@@ -20,10 +20,11 @@ import os
 import threading
 import time
 
-from ..log import log
-from .model_source import ModelBundle, load_bundle
 from ..errors import ConfigError
+from ..log import log
 from ..options import StrategyOptions
+from .model_source import ModelBundle, load_bundle
+
 
 class BroadcastModel:
     """A picklable handle, captured in the UDF closure: the fingerprint travels in every task,

@@ -21,9 +21,9 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ConfigError, ModelUnavailable
 from ..log import log
 from .fingerprints import fingerprint_paths
-from ..errors import ConfigError, ModelUnavailable
 
 CONFIG_FILE = "config.json"
 SAFETENSORS_INDEX = "model.safetensors.index.json"

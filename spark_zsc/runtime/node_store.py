@@ -21,8 +21,8 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
-from ..log import log
 from ..errors import FingerprintMismatch
+from ..log import log
 from .fingerprints import cache_root, fingerprint_files, fingerprint_paths
 
 COMPLETE_MARKER = ".spark_zsc_complete"  # the manifest: fingerprint, and each file's size and time
