@@ -91,8 +91,10 @@ def as_dicts(results) -> list[dict]:
 
 
 def compare(a: list[dict], b: list[dict]) -> dict:
-    return {"top_label_agreement": sum(max(x, key=x.get) == max(y, key=y.get) for x, y in zip(a, b)) / len(a),
-            "max_score_difference": max(abs(x[l] - y[l]) for x, y in zip(a, b) for l in x)}
+    return {
+        "top_label_agreement": sum(max(x, key=x.get) == max(y, key=y.get) for x, y in zip(a, b)) / len(a),
+        "max_score_difference": max(abs(x[l] - y[l]) for x, y in zip(a, b) for l in x),
+    }
 
 
 def timed_rate(function, pairs: int, device: str) -> float:
@@ -112,13 +114,17 @@ def correctness(folder: Path, texts: Texts, device: str, half: str) -> dict:
     model, tokenizer = load_model(folder, device, "fp32")
     fp32 = as_dicts(make_engine(model, tokenizer, device, 16384).classify(sample, labels)[0])
     reference = pipeline("zero-shot-classification", model=model, tokenizer=tokenizer, device=device)
-    expected = [dict(zip(r["labels"], r["scores"])) for r in reference(sample, candidate_labels=LABELS, batch_size=16)]
+    expected = [
+        dict(zip(r["labels"], r["scores"])) for r in reference(sample, candidate_labels=LABELS, batch_size=16)
+    ]
     cpu_model, _ = load_model(folder, "cpu", "fp32")
     cpu = as_dicts(make_engine(cpu_model, tokenizer, "cpu", 4096).classify(sample, labels)[0])
     report = {"fp32_vs_hf_pipeline": compare(fp32, expected), "fp32_gpu_vs_cpu": compare(fp32, cpu)}
-    report["fp32_vs_hf_pipeline"]["within_1e-5"] = report["fp32_vs_hf_pipeline"]["max_score_difference"] <= 1e-5
+    report["fp32_vs_hf_pipeline"]["within_1e-5"] = (
+        report["fp32_vs_hf_pipeline"]["max_score_difference"] <= 1e-5
+    )
     report["fp32_gpu_vs_cpu"]["within_1e-4"] = report["fp32_gpu_vs_cpu"]["max_score_difference"] <= 1e-4
-    for precision in ([half, "bf16"] if half != "fp32" else []):
+    for precision in [half, "bf16"] if half != "fp32" else []:
         model, tokenizer = load_model(folder, device, precision)
         lower = as_dicts(make_engine(model, tokenizer, device, 16384).classify(sample, labels)[0])
         report[f"{precision}_vs_fp32"] = compare(lower, fp32)
@@ -135,14 +141,20 @@ def pipeline_rates(model, tokenizer, device: str, warm: list[str], measured: lis
         classifier(warm, candidate_labels=LABELS, batch_size=batch_size)
         rates[f"hf_pipeline_bs{batch_size}"] = timed_rate(
             lambda size=batch_size: classifier(measured, candidate_labels=LABELS, batch_size=size),
-            len(measured) * len(LABELS), device)
+            len(measured) * len(LABELS),
+            device,
+        )
     return rates
 
 
-def engine_rate(model, tokenizer, device: str, warm: list[str], measured: list[str], token_budget: int) -> float:
+def engine_rate(
+    model, tokenizer, device: str, warm: list[str], measured: list[str], token_budget: int
+) -> float:
     engine = make_engine(model, tokenizer, device, token_budget)
     engine.classify(warm, [LABELS] * len(warm))
-    return timed_rate(lambda: engine.classify(measured, [LABELS] * len(measured)), len(measured) * len(LABELS), device)
+    return timed_rate(
+        lambda: engine.classify(measured, [LABELS] * len(measured)), len(measured) * len(LABELS), device
+    )
 
 
 def ceiling(model, device: str, rows: int = 256, width: int = 64, repeats: int = 20) -> dict:
@@ -163,7 +175,9 @@ def ceiling(model, device: str, rows: int = 256, width: int = 64, repeats: int =
         for name, forward in forwards.items():
             for _ in range(3):
                 forward()
-            out[f"{name}_pairs_per_second"] = timed_rate(lambda run=forward: [run() for _ in range(repeats)], rows * repeats, device)
+            out[f"{name}_pairs_per_second"] = timed_rate(
+                lambda run=forward: [run() for _ in range(repeats)], rows * repeats, device
+            )
     return out
 
 
@@ -188,15 +202,29 @@ def udf_loop(engine, texts: list[str], batch_rows: int, device: str) -> dict:
         torch.cuda.reset_peak_memory_stats()
     synchronize(device)
     started = last[0] = time.perf_counter()
-    rows = sum(len(f) for f in classify_frames(engine, iter(batches), fixed_labels=LABELS, hypothesis_template=TEMPLATE,
-                                               multi_label=False, batch_rows=batch_rows, count=count))
+    rows = sum(
+        len(f)
+        for f in classify_frames(
+            engine,
+            iter(batches),
+            fixed_labels=LABELS,
+            hypothesis_template=TEMPLATE,
+            multi_label=False,
+            batch_rows=batch_rows,
+            count=count,
+        )
+    )
     seconds = time.perf_counter() - started
     rates = [p / t for p, t in zip(slice_pairs, slice_times)]
     later = sum(slice_pairs[1:]) / sum(slice_times[1:]) if len(rates) > 1 else None
     return {
-        "rows": rows, "batch_rows": batch_rows, "slices": len(rates), "seconds": seconds,
+        "rows": rows,
+        "batch_rows": batch_rows,
+        "slices": len(rates),
+        "seconds": seconds,
         "pairs_per_second": sum(slice_pairs) / seconds,
-        "first_slice_pairs_per_second": rates[0], "later_slices_pairs_per_second": later,
+        "first_slice_pairs_per_second": rates[0],
+        "later_slices_pairs_per_second": later,
         "first_slice_vs_later": rates[0] / later if later else None,
         "peak_gpu_memory_gb": torch.cuda.max_memory_allocated() / 1e9 if device.startswith("cuda") else None,
     }
@@ -212,16 +240,22 @@ def _shared_gpu_worker(folder, device, precision, token_budget, texts, ready, go
     results.put(udf_loop(engine, texts[64:], 0, device)["seconds"])
 
 
-def gpu_sharing(folder: Path, texts: Texts, device: str, precision: str, rows: int, token_budget: int, alone: float) -> dict:
+def gpu_sharing(
+    folder: Path, texts: Texts, device: str, precision: str, rows: int, token_budget: int, alone: float
+) -> dict:
     """Two worker processes on one GPU (spark.task.resource.gpu.amount=0.5), each with `rows`
     rows: their combined pairs/s against one process's."""
     import multiprocessing
 
     context = multiprocessing.get_context("spawn")
     ready, results, go = context.Queue(), context.Queue(), context.Event()
-    workers = [context.Process(target=_shared_gpu_worker,
-                               args=(str(folder), device, precision, token_budget, texts.take(rows + 64), ready, go, results))
-               for _ in range(2)]
+    workers = [
+        context.Process(
+            target=_shared_gpu_worker,
+            args=(str(folder), device, precision, token_budget, texts.take(rows + 64), ready, go, results),
+        )
+        for _ in range(2)
+    ]
     for worker in workers:
         worker.start()
     for _ in workers:
@@ -233,7 +267,11 @@ def gpu_sharing(folder: Path, texts: Texts, device: str, precision: str, rows: i
     for worker in workers:
         worker.join(timeout=60)
     together = 2 * rows * len(LABELS) / seconds
-    return {"two_tasks_pairs_per_second": together, "one_task_pairs_per_second": alone, "two_vs_one": together / alone}
+    return {
+        "two_tasks_pairs_per_second": together,
+        "one_task_pairs_per_second": alone,
+        "two_vs_one": together / alone,
+    }
 
 
 def spark_job(folder: Path, texts: list[str], gpu: bool) -> dict:
@@ -245,20 +283,29 @@ def spark_job(folder: Path, texts: list[str], gpu: bool) -> dict:
     builder = SparkSession.builder.master("local[1]").config("spark.ui.enabled", "false")
     if gpu:
         script = Path(__file__).resolve().parent / "gpu_discovery.sh"
-        builder = (builder.config("spark.driver.resource.gpu.amount", "1")
-                   .config("spark.driver.resource.gpu.discoveryScript", str(script))
-                   .config("spark.executor.resource.gpu.amount", "1")
-                   .config("spark.task.resource.gpu.amount", "1"))
+        builder = (
+            builder.config("spark.driver.resource.gpu.amount", "1")
+            .config("spark.driver.resource.gpu.discoveryScript", str(script))
+            .config("spark.executor.resource.gpu.amount", "1")
+            .config("spark.task.resource.gpu.amount", "1")
+        )
     spark = builder.getOrCreate()
     frame = spark.createDataFrame(list(enumerate(texts)), "id long, text string")
-    clf = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS, device="cuda" if gpu else "auto")
+    clf = ZeroShotClassifier(
+        model=str(folder), inputCol="text", candidateLabels=LABELS, device="cuda" if gpu else "auto"
+    )
     started = time.perf_counter()
     rows = clf.transform(frame).collect()
     seconds = time.perf_counter() - started
     metrics = clf.metrics()
     spark.stop()
-    return {"rows": len(rows), "classified": metrics["classified"], "seconds": seconds,
-            "pairs_per_second": len(texts) * len(LABELS) / seconds, "model_loads": metrics["model_loads"]}
+    return {
+        "rows": len(rows),
+        "classified": metrics["classified"],
+        "seconds": seconds,
+        "pairs_per_second": len(texts) * len(LABELS) / seconds,
+        "model_loads": metrics["model_loads"],
+    }
 
 
 def summary(report: dict) -> str:
@@ -274,23 +321,42 @@ def summary(report: dict) -> str:
         f"the best pipeline, {loop['pairs_per_second'] / ceiling_rate:.2f}x the fixed-shape ceiling ({ceiling_rate:.0f})",
     ]
     small = report["udf_loop"]["small_batch_rows"]
-    lines.append(f"UDF loop, batchRows {small['batch_rows']}: {small['pairs_per_second']:.0f} pairs/s; first slice "
-                 f"{small['first_slice_vs_later']:.2f}x the later slices' rate")
+    lines.append(
+        f"UDF loop, batchRows {small['batch_rows']}: {small['pairs_per_second']:.0f} pairs/s; first slice "
+        f"{small['first_slice_vs_later']:.2f}x the later slices' rate"
+    )
     if loop.get("peak_gpu_memory_gb") is not None:
-        lines.append(f"peak GPU memory at tokenBudget {report['token_budget']}: {loop['peak_gpu_memory_gb']:.2f} GB")
+        lines.append(
+            f"peak GPU memory at tokenBudget {report['token_budget']}: {loop['peak_gpu_memory_gb']:.2f} GB"
+        )
     if "gpu_sharing" in report:
         lines.append(f"two tasks per GPU vs one: {report['gpu_sharing']['two_vs_one']:.2f}x")
-    lines.append(f"fp32 vs HF pipeline: largest difference {report['correctness']['fp32_vs_hf_pipeline']['max_score_difference']:.2e}")
+    lines.append(
+        f"fp32 vs HF pipeline: largest difference {report['correctness']['fp32_vs_hf_pipeline']['max_score_difference']:.2e}"
+    )
     return "\n".join(lines)
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--dry-run", action="store_true", help="CPU and a tiny model: check the script only")
-    parser.add_argument("--data", default=None, help="AG News test.csv (default: ../shared beside the repo, else tests/data)")
-    parser.add_argument("--rows", type=int, default=1024, help="texts per contender in the pipeline comparison")
-    parser.add_argument("--loop-rows", type=int, default=3 * ARROW_BATCH_ROWS, help="rows through the UDF loop")
-    parser.add_argument("--small-loop-rows", type=int, default=ARROW_BATCH_ROWS, help="rows through it with --small-batch-rows")
+    parser.add_argument(
+        "--data", default=None, help="AG News test.csv (default: ../shared beside the repo, else tests/data)"
+    )
+    parser.add_argument(
+        "--rows", type=int, default=1024, help="texts per contender in the pipeline comparison"
+    )
+    parser.add_argument(
+        "--loop-rows", type=int, default=3 * ARROW_BATCH_ROWS, help="rows through the UDF loop"
+    )
+    parser.add_argument(
+        "--small-loop-rows",
+        type=int,
+        default=ARROW_BATCH_ROWS,
+        help="rows through it with --small-batch-rows",
+    )
     parser.add_argument("--small-batch-rows", type=int, default=1024)
     parser.add_argument("--token-budget", type=int, default=16384)
     parser.add_argument("--out", default=str(RESULTS))
@@ -304,23 +370,37 @@ def main(argv=None):
     if args.dry_run:
         args.rows, args.loop_rows, args.small_loop_rows, args.small_batch_rows = 16, 48, 24, 8
     data = Path(args.data) if args.data else default_data()
-    folder = build_model(Path(args.work_dir) / ("tiny" if args.dry_run else "full"), smoke=args.dry_run, data=data)
+    folder = build_model(
+        Path(args.work_dir) / ("tiny" if args.dry_run else "full"), smoke=args.dry_run, data=data
+    )
     texts = Texts(read_texts(data))
     half = "fp32" if args.dry_run else "fp16"  # no fp16 kernels worth testing on CPU
-    report = {"device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu (dry run)", "half": half,
-              "texts_per_contender": args.rows, "token_budget": args.token_budget}
+    report = {
+        "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu (dry run)",
+        "half": half,
+        "texts_per_contender": args.rows,
+        "token_budget": args.token_budget,
+    }
     report["correctness"] = correctness(folder, texts, device, half)
     model, tokenizer = load_model(folder, device, half)
     warm, measured = texts.take(args.rows), texts.take(args.rows)
-    rates = pipeline_rates(model, tokenizer, device, warm[:256], measured, (8, 32) if args.dry_run else (8, 32, 128, 256))
+    rates = pipeline_rates(
+        model, tokenizer, device, warm[:256], measured, (8, 32) if args.dry_run else (8, 32, 128, 256)
+    )
     rates["spark_zsc_engine"] = engine_rate(model, tokenizer, device, warm, measured, args.token_budget)
     report["throughput_pairs_per_second"] = rates
     report["ceiling"] = ceiling(model, device, *((8, 16) if args.dry_run else (256, 64)))
     # the task's path, on a freshly made engine (shapes not met before: the first slice is cold)
     report["udf_loop"] = {
-        "arrow_batches": udf_loop(make_engine(model, tokenizer, device, args.token_budget), texts.take(args.loop_rows), 0, device),
-        "small_batch_rows": udf_loop(make_engine(model, tokenizer, device, args.token_budget),
-                                     texts.take(args.small_loop_rows), args.small_batch_rows, device),
+        "arrow_batches": udf_loop(
+            make_engine(model, tokenizer, device, args.token_budget), texts.take(args.loop_rows), 0, device
+        ),
+        "small_batch_rows": udf_loop(
+            make_engine(model, tokenizer, device, args.token_budget),
+            texts.take(args.small_loop_rows),
+            args.small_batch_rows,
+            device,
+        ),
     }
     report["token_budget_sweep"] = {
         budget: udf_loop(make_engine(model, tokenizer, device, budget), texts.take(args.rows * 2), 0, device)
@@ -328,7 +408,9 @@ def main(argv=None):
     }
     if not args.dry_run:
         alone = report["token_budget_sweep"][args.token_budget]["pairs_per_second"]
-        report["gpu_sharing"] = gpu_sharing(folder, texts, device, half, args.rows * 2, args.token_budget, alone)
+        report["gpu_sharing"] = gpu_sharing(
+            folder, texts, device, half, args.rows * 2, args.token_budget, alone
+        )
     try:
         import pyspark  # noqa: F401
     except ImportError:

@@ -63,8 +63,14 @@ def build_model(folder: Path, smoke: bool, data: Path | None = None) -> Path:
     if smoke:
         return build_random_nli_model(folder, texts[:300], vocab_size=2000)
     # a realistic tokenizer: a byte-level BPE of 30k tokens trained on the corpus itself
-    return build_random_nli_model(folder, texts, vocab_size=30_000, shape=DISTILBART_MNLI_12_1_SHAPE,
-                                  model_max_length=1024, init_std=0.02)
+    return build_random_nli_model(
+        folder,
+        texts,
+        vocab_size=30_000,
+        shape=DISTILBART_MNLI_12_1_SHAPE,
+        model_max_length=1024,
+        init_std=0.02,
+    )
 
 
 def matmul_peak_gflops(threads: int) -> float:
@@ -87,7 +93,9 @@ def timed(fn):
 
 
 def non_embedding_parameters(model) -> int:
-    embeddings = {id(p) for m in model.modules() if type(m).__name__.endswith("Embedding") for p in m.parameters()}
+    embeddings = {
+        id(p) for m in model.modules() if type(m).__name__.endswith("Embedding") for p in m.parameters()
+    }
     return sum(p.numel() for p in model.parameters() if id(p) not in embeddings)
 
 
@@ -107,11 +115,17 @@ def in_process(folder: Path, texts: list[str], threads: int, token_budget: int) 
 
     classifier = pipeline("zero-shot-classification", model=model, tokenizer=tokenizer, device="cpu")
     for batch_size in (1, 8):
-        _, seconds = timed(lambda size=batch_size: classifier(texts, candidate_labels=LABELS, batch_size=size))
+        _, seconds = timed(
+            lambda size=batch_size: classifier(texts, candidate_labels=LABELS, batch_size=size)
+        )
         results[f"hf_pipeline_bs{batch_size}"] = {"pairs_per_second": pairs / seconds, "seconds": seconds}
 
     # the ideal loop: every pair tokenized by the tokenizer, sorted by length, token-budget batches
-    encoded = [tokenizer(t, f"This example is {l}.", truncation="only_first")["input_ids"] for t in texts for l in LABELS]
+    encoded = [
+        tokenizer(t, f"This example is {l}.", truncation="only_first")["input_ids"]
+        for t in texts
+        for l in LABELS
+    ]
     lengths = [len(ids) for ids in encoded]
 
     def ideal():
@@ -126,14 +140,21 @@ def in_process(folder: Path, texts: list[str], threads: int, token_budget: int) 
                 model(input_ids=ids, attention_mask=mask)
 
     _, seconds = timed(ideal)
-    results["ideal_loop"] = {"pairs_per_second": pairs / seconds, "tokens_per_second": sum(lengths) / seconds,
-                             "seconds": seconds, "tokens": sum(lengths)}
+    results["ideal_loop"] = {
+        "pairs_per_second": pairs / seconds,
+        "tokens_per_second": sum(lengths) / seconds,
+        "seconds": seconds,
+        "tokens": sum(lengths),
+    }
 
     engine = ZeroShotEngine(model, tokenizer, token_budget=token_budget)
     (fp32_results, stats), seconds = timed(lambda: engine.classify(texts, [LABELS] * len(texts)))
     results["engine"] = {
-        "pairs_per_second": pairs / seconds, "seconds": seconds, "forward_pairs": stats.forward_pairs,
-        "tokens_per_second": stats.tokens / seconds, "padding_share": stats.padded_tokens / (stats.tokens + stats.padded_tokens),
+        "pairs_per_second": pairs / seconds,
+        "seconds": seconds,
+        "forward_pairs": stats.forward_pairs,
+        "tokens_per_second": stats.tokens / seconds,
+        "padding_share": stats.padded_tokens / (stats.tokens + stats.padded_tokens),
         "forward_share": stats.forward_seconds / seconds,
     }
     # int8: dynamic quantization of the Linear layers, against fp32 on the same texts
@@ -146,7 +167,8 @@ def in_process(folder: Path, texts: list[str], threads: int, token_budget: int) 
         "pairs_per_second": pairs / int8_seconds,
         "speedup_vs_fp32_engine": seconds / int8_seconds,
         "max_score_difference": max(abs(a[l] - b[l]) for a, b in pairs_of_scores for l in LABELS),
-        "top_label_agreement": sum(r32[0] == r8[0] for r32, r8 in zip(fp32_results, int8_results)) / len(texts),
+        "top_label_agreement": sum(r32[0] == r8[0] for r32, r8 in zip(fp32_results, int8_results))
+        / len(texts),
     }
     results["tokens_per_pair"] = sum(lengths) / len(lengths)
     words = sum(len(t.split()) for t in texts)
@@ -157,7 +179,9 @@ def in_process(folder: Path, texts: list[str], threads: int, token_budget: int) 
 def python_workers() -> list:
     import psutil
 
-    return [p for p in psutil.process_iter(["cmdline"]) if "pyspark.daemon" in " ".join(p.info["cmdline"] or [])]
+    return [
+        p for p in psutil.process_iter(["cmdline"]) if "pyspark.daemon" in " ".join(p.info["cmdline"] or [])
+    ]
 
 
 def worker_memory(weights_path: str) -> list[dict]:
@@ -173,8 +197,15 @@ def worker_memory(weights_path: str) -> list[dict]:
         if weights:  # the workers that loaded the model; the daemon itself has none
             status = open(f"/proc/{process.pid}/status").read().splitlines()
             peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM"))
-            out.append({"pid": process.pid, "rss_mb": total.rss / 2**20, "pss_mb": total.pss / 2**20,
-                        "peak_rss_mb": peak_kb / 1024, "weights_pss_mb": weights / 2**20})
+            out.append(
+                {
+                    "pid": process.pid,
+                    "rss_mb": total.rss / 2**20,
+                    "pss_mb": total.pss / 2**20,
+                    "peak_rss_mb": peak_kb / 1024,
+                    "weights_pss_mb": weights / 2**20,
+                }
+            )
     return out
 
 
@@ -195,11 +226,19 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
     def session():
         cold_cache = tempfile.mkdtemp(prefix="zsc-bench-cache-")
         os.environ["SPARK_ZSC_CACHE_DIR"] = cold_cache  # the driver's, and through executorEnv the workers'
-        spark = (SparkSession.builder.master("local[2]").config("spark.ui.enabled", "false")
-                 .config("spark.executorEnv.SPARK_ZSC_CACHE_DIR", cold_cache)
-                 .config("spark.driver.memory", "6g").getOrCreate())
+        spark = (
+            SparkSession.builder.master("local[2]")
+            .config("spark.ui.enabled", "false")
+            .config("spark.executorEnv.SPARK_ZSC_CACHE_DIR", cold_cache)
+            .config("spark.driver.memory", "6g")
+            .getOrCreate()
+        )
         spark.sparkContext.setLogLevel("ERROR")
-        frame = spark.createDataFrame(list(enumerate(texts)), "id long, text string").repartition(partitions).cache()
+        frame = (
+            spark.createDataFrame(list(enumerate(texts)), "id long, text string")
+            .repartition(partitions)
+            .cache()
+        )
         frame.count()
         return spark, frame
 
@@ -213,8 +252,13 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
     def first_action(distribution: str):
         """A new classifier's first action: resolve, fingerprint, ship and load the weights, classify."""
         model_source._bundles.clear()  # as in a new driver process: no model checked or packed yet
-        clf = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS, tokenBudget=token_budget,
-                                 distribution=distribution)
+        clf = ZeroShotClassifier(
+            model=str(folder),
+            inputCol="text",
+            candidateLabels=LABELS,
+            tokenBudget=token_budget,
+            distribution=distribution,
+        )
         started = time.perf_counter()
         out = clf.transform(frame)
         run(out)
@@ -229,8 +273,11 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
     clf, out, first = first_action("auto")
     bundle = load_bundle(str(folder))  # cached by now: the same bundle the classifier shipped
     handle = ship(spark, bundle)
-    weights_file = (os.path.realpath(bundle.paths["model.safetensors"]) if isinstance(handle, PathModel)
-                    else str(cache_root() / handle.fingerprint / "model.safetensors"))
+    weights_file = (
+        os.path.realpath(bundle.paths["model.safetensors"])
+        if isinstance(handle, PathModel)
+        else str(cache_root() / handle.fingerprint / "model.safetensors")
+    )
     weight_bytes = sum(len(b) for n, b in bundle.files.items() if n.endswith(".safetensors"))
     # the broadcast alone, timed again on the side (the classifier's one is cached and reused)
     extra, broadcast_seconds = timed(lambda: spark.sparkContext.broadcast(bundle.files))
@@ -247,7 +294,9 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
         "first_action": {"pairs_per_second": pairs / first, "seconds": first},
         "first_action_broadcast": {"pairs_per_second": pairs / first_broadcast, "seconds": first_broadcast},
         "second_action": {
-            "pairs_per_second": pairs / second, "seconds": second, "tokens_per_second": second_tokens / second,
+            "pairs_per_second": pairs / second,
+            "seconds": second,
+            "tokens_per_second": second_tokens / second,
             "padding_share": second_padding / (second_tokens + second_padding),
             "forward_share_of_task_time": second_forward / (second * slots),
         },
@@ -290,8 +339,14 @@ def report(results: dict) -> str:
         ("ideal loop: sorted pairs, token budget, plain model call", ideal),
         ("spark_zsc engine (in-process)", r["in_process"]["engine"]["pairs_per_second"]),
         ("Databricks recipe on Spark (pipeline in a pandas UDF, batch 8)", recipe),
-        ("spark_zsc on Spark, first action (auto: the model's folder + load)", s["first_action"]["pairs_per_second"]),
-        ("spark_zsc on Spark, first action by broadcast (as on a multi-node cluster)", s["first_action_broadcast"]["pairs_per_second"]),
+        (
+            "spark_zsc on Spark, first action (auto: the model's folder + load)",
+            s["first_action"]["pairs_per_second"],
+        ),
+        (
+            "spark_zsc on Spark, first action by broadcast (as on a multi-node cluster)",
+            s["first_action_broadcast"]["pairs_per_second"],
+        ),
         ("spark_zsc on Spark, second action", s["second_action"]["pairs_per_second"]),
     ]
     lines = [
@@ -327,30 +382,51 @@ def report(results: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="tiny model and rows: check the harness, measure nothing")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny model and rows: check the harness, measure nothing"
+    )
     parser.add_argument("--rows", type=int, default=96)
     parser.add_argument("--duplicate-share", type=float, default=0.25)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--token-budget", type=int, default=4096)
     parser.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "spark_zsc_bench"))
     parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--data", type=Path, default=None, help="AG News test.csv (default: ../shared beside the repo, else the sample under tests/)")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="AG News test.csv (default: ../shared beside the repo, else the sample under tests/)",
+    )
     args = parser.parse_args(argv)
     rows = 12 if args.smoke else args.rows
-    folder = build_model(Path(args.work_dir) / ("tiny" if args.smoke else "distilbart-mnli-12-1-shape"), args.smoke, args.data)
+    folder = build_model(
+        Path(args.work_dir) / ("tiny" if args.smoke else "distilbart-mnli-12-1-shape"), args.smoke, args.data
+    )
     texts = read_corpus(rows, args.duplicate_share, data=args.data)
     threads = 2
-    results = {"model": "tiny random BART" if args.smoke else "random weights, distilbart-mnli-12-1 shape",
-               "rows": rows, "duplicate_share": args.duplicate_share, "threads": threads}
+    results = {
+        "model": "tiny random BART" if args.smoke else "random weights, distilbart-mnli-12-1 shape",
+        "rows": rows,
+        "duplicate_share": args.duplicate_share,
+        "threads": threads,
+    }
     results["matmul_peak_gflops"] = matmul_peak_gflops(threads)
     results["in_process"] = in_process(folder, texts, threads, args.token_budget)
     ideal = results["in_process"]["ideal_loop"]
-    results["ideal_gflops"] = 2 * results["in_process"]["non_embedding_parameters"] * ideal["tokens_per_second"] / 1e9
+    results["ideal_gflops"] = (
+        2 * results["in_process"]["non_embedding_parameters"] * ideal["tokens_per_second"] / 1e9
+    )
     results["spark"] = on_spark(folder, texts, args.partitions, args.token_budget)
-    asked_tokens_per_second = (results["spark"]["spark_zsc"]["second_action"]["pairs_per_second"]
-                               * results["in_process"]["tokens_per_pair"])
-    results["spark_zsc_effective_gflops"] = 2 * results["in_process"]["non_embedding_parameters"] * asked_tokens_per_second / 1e9
+    asked_tokens_per_second = (
+        results["spark"]["spark_zsc"]["second_action"]["pairs_per_second"]
+        * results["in_process"]["tokens_per_pair"]
+    )
+    results["spark_zsc_effective_gflops"] = (
+        2 * results["in_process"]["non_embedding_parameters"] * asked_tokens_per_second / 1e9
+    )
     write_results(Path(args.out), "smoke" if args.smoke else "benchmark", results, report(results))
     return results
 

@@ -25,19 +25,105 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import RESULTS, build_model, read_corpus, write_results  # noqa: E402 (the sibling benchmark script)
 
 TOPICS = [
-    "World", "Sports", "Business", "Sci/Tech", "politics", "elections", "war", "terrorism", "diplomacy",
-    "economy", "stock market", "oil prices", "banking", "mergers and acquisitions", "retail", "real estate",
-    "technology", "software", "internet", "space",
-    "health", "medicine", "science", "climate", "environment", "energy", "automobiles", "aviation",
-    "football", "baseball", "basketball", "tennis", "golf", "olympics", "soccer", "cricket", "racing",
-    "entertainment", "movies", "music", "television", "celebrities", "books", "art", "fashion", "food",
-    "travel", "education", "law", "crime", "courts", "immigration", "human rights", "religion", "labor",
-    "jobs", "taxes", "trade", "agriculture", "weather", "disasters", "security", "military", "nuclear weapons",
-    "video games", "mobile phones", "computers", "semiconductors", "telecommunications", "media",
-    "advertising", "insurance", "pharmaceuticals", "biotechnology", "transportation", "railways", "shipping",
-    "housing", "inflation", "interest rates", "currencies", "startups", "venture capital", "privacy",
-    "cybersecurity", "artificial intelligence", "robotics", "astronomy", "physics", "chemistry", "biology",
-    "archaeology", "history", "philosophy", "social media", "charity", "tourism", "hotels", "airlines",
+    "World",
+    "Sports",
+    "Business",
+    "Sci/Tech",
+    "politics",
+    "elections",
+    "war",
+    "terrorism",
+    "diplomacy",
+    "economy",
+    "stock market",
+    "oil prices",
+    "banking",
+    "mergers and acquisitions",
+    "retail",
+    "real estate",
+    "technology",
+    "software",
+    "internet",
+    "space",
+    "health",
+    "medicine",
+    "science",
+    "climate",
+    "environment",
+    "energy",
+    "automobiles",
+    "aviation",
+    "football",
+    "baseball",
+    "basketball",
+    "tennis",
+    "golf",
+    "olympics",
+    "soccer",
+    "cricket",
+    "racing",
+    "entertainment",
+    "movies",
+    "music",
+    "television",
+    "celebrities",
+    "books",
+    "art",
+    "fashion",
+    "food",
+    "travel",
+    "education",
+    "law",
+    "crime",
+    "courts",
+    "immigration",
+    "human rights",
+    "religion",
+    "labor",
+    "jobs",
+    "taxes",
+    "trade",
+    "agriculture",
+    "weather",
+    "disasters",
+    "security",
+    "military",
+    "nuclear weapons",
+    "video games",
+    "mobile phones",
+    "computers",
+    "semiconductors",
+    "telecommunications",
+    "media",
+    "advertising",
+    "insurance",
+    "pharmaceuticals",
+    "biotechnology",
+    "transportation",
+    "railways",
+    "shipping",
+    "housing",
+    "inflation",
+    "interest rates",
+    "currencies",
+    "startups",
+    "venture capital",
+    "privacy",
+    "cybersecurity",
+    "artificial intelligence",
+    "robotics",
+    "astronomy",
+    "physics",
+    "chemistry",
+    "biology",
+    "archaeology",
+    "history",
+    "philosophy",
+    "social media",
+    "charity",
+    "tourism",
+    "hotels",
+    "airlines",
     "mining",
 ]
 LABEL_COUNTS = (4, 20, 100)
@@ -49,8 +135,12 @@ def shortlist_for(label_count: int) -> int:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--smoke", action="store_true", help="tiny models: check the harness, measure nothing")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--smoke", action="store_true", help="tiny models: check the harness, measure nothing"
+    )
     parser.add_argument("--rows", type=int, default=8)
     parser.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "spark_zsc_bench"))
     parser.add_argument("--out", default=str(RESULTS))
@@ -72,12 +162,16 @@ def main(argv=None) -> dict:
     nli_folder = build_model(work / ("tiny" if args.smoke else "distilbart-mnli-12-1-shape"), args.smoke)
     texts = read_corpus(rows, duplicate_share=0.0, seed=1)
     if args.smoke:
-        encoder_folder = build_random_sentence_encoder(work / "tiny_encoder", texts * 3 + TOPICS, vocab_size=400)
+        encoder_folder = build_random_sentence_encoder(
+            work / "tiny_encoder", texts * 3 + TOPICS, vocab_size=400
+        )
     else:
         load_bundle(DEFAULT_EMBEDDING_MODEL, "embedding")  # the checks users get; says how to install it
         encoder_folder = resolve_model_folder(DEFAULT_EMBEDDING_MODEL)
-    nli = ZeroShotEngine(AutoModelForSequenceClassification.from_pretrained(nli_folder).eval(),
-                         AutoTokenizer.from_pretrained(nli_folder))
+    nli = ZeroShotEngine(
+        AutoModelForSequenceClassification.from_pretrained(nli_folder).eval(),
+        AutoTokenizer.from_pretrained(nli_folder),
+    )
     encoder = AutoModel.from_pretrained(encoder_folder).eval(), AutoTokenizer.from_pretrained(encoder_folder)
 
     def timed_classify(engine, labels):
@@ -86,24 +180,34 @@ def main(argv=None) -> dict:
         return results, stats, time.perf_counter() - started
 
     measured = []
-    for count in (LABEL_COUNTS[:2] if args.smoke else LABEL_COUNTS):
+    for count in LABEL_COUNTS[:2] if args.smoke else LABEL_COUNTS:
         labels, k = TOPICS[:count], shortlist_for(count)
         full, full_stats, full_seconds = timed_classify(nli, labels)
         cascade = CascadeEngine(EmbeddingEngine(*encoder, max_length=256), nli, shortlist=k)
         short, short_stats, short_seconds = timed_classify(cascade, labels)
         _, _, embedding_seconds = timed_classify(EmbeddingEngine(*encoder, max_length=256), labels)
-        measured.append({
-            "labels": count, "shortlist": k, "rows": len(texts),
-            "nli_pairs_full": full_stats.forward_pairs, "nli_pairs_cascade": short_stats.forward_pairs,
-            "pairs_saved_share": 1 - short_stats.forward_pairs / full_stats.forward_pairs,
-            "seconds_full": full_seconds, "seconds_cascade": short_seconds, "seconds_embedding_only": embedding_seconds,
-            "speedup": full_seconds / short_seconds,
-            "top_label_agreement": sum(a[0] == b[0] for a, b in zip(full, short)) / len(texts),
-        })
+        measured.append(
+            {
+                "labels": count,
+                "shortlist": k,
+                "rows": len(texts),
+                "nli_pairs_full": full_stats.forward_pairs,
+                "nli_pairs_cascade": short_stats.forward_pairs,
+                "pairs_saved_share": 1 - short_stats.forward_pairs / full_stats.forward_pairs,
+                "seconds_full": full_seconds,
+                "seconds_cascade": short_seconds,
+                "seconds_embedding_only": embedding_seconds,
+                "speedup": full_seconds / short_seconds,
+                "top_label_agreement": sum(a[0] == b[0] for a, b in zip(full, short)) / len(texts),
+            }
+        )
         print(json.dumps(measured[-1]))
-    results = {"nli_model": "tiny random BART" if args.smoke else "random weights, distilbart-mnli-12-1 shape",
-               "embedding_model": "tiny random BERT" if args.smoke else DEFAULT_EMBEDDING_MODEL,
-               "threads": 2, "runs": measured}
+    results = {
+        "nli_model": "tiny random BART" if args.smoke else "random weights, distilbart-mnli-12-1 shape",
+        "embedding_model": "tiny random BERT" if args.smoke else DEFAULT_EMBEDDING_MODEL,
+        "threads": 2,
+        "runs": measured,
+    }
     write_results(Path(args.out), "shortlist-smoke" if args.smoke else "shortlist", results, report(results))
     return results
 

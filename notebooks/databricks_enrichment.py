@@ -36,11 +36,13 @@ classifier = ZeroShotClassifier(
 )
 enriched = classifier.transform(tickets)
 
-(enriched
- .withColumn("topic_label", F.col("topic.label"))
- .write.mode("overwrite").saveAsTable("support.tickets_enriched"))
+(
+    enriched.withColumn("topic_label", F.col("topic.label"))
+    .write.mode("overwrite")
+    .saveAsTable("support.tickets_enriched")
+)
 
-display(spark.table("support.tickets_enriched").groupBy("topic_label").count())  # noqa: F821
+display(spark.table("support.tickets_enriched").groupBy("topic_label").count())
 
 # COMMAND ----------
 
@@ -50,8 +52,12 @@ display(spark.table("support.tickets_enriched").groupBy("topic_label").count()) 
 
 from spark_zsc import register_sql_function
 
-register_sql_function(spark, "zero_shot", model="valhalla/distilbart-mnli-12-1",  # noqa: F821
-                      hypothesis_template="This support ticket is about {}.")
+register_sql_function(
+    spark,
+    "zero_shot",
+    model="valhalla/distilbart-mnli-12-1",
+    hypothesis_template="This support ticket is about {}.",
+)
 
 # COMMAND ----------
 
@@ -89,7 +95,14 @@ register_sql_function(spark, "zero_shot", model="valhalla/distilbart-mnli-12-1",
 # COMMAND ----------
 
 many_labels = ZeroShotClassifier(
-    model="valhalla/distilbart-mnli-12-1", inputCol="body", outputCol="topic", shortlist=5,
-    candidateLabels=[row.label for row in spark.table("support.label_catalog").collect()],  # noqa: F821
+    model="valhalla/distilbart-mnli-12-1",
+    inputCol="body",
+    outputCol="topic",
+    shortlist=5,
+    candidateLabels=[row.label for row in spark.table("support.label_catalog").collect()],
 )
-display(many_labels.transform(spark.table("support.raw_tickets")).select("ticket_id", "topic.label", "topic.score"))  # noqa: F821
+display(
+    many_labels.transform(spark.table("support.raw_tickets")).select(
+        "ticket_id", "topic.label", "topic.score"
+    )
+)

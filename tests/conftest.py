@@ -14,7 +14,9 @@ from helpers import SENTENCES
 def tiny_model(tmp_path_factory) -> str:
     from spark_zsc.testing import build_random_nli_model
 
-    return str(build_random_nli_model(tmp_path_factory.mktemp("tiny_nli"), SENTENCES * 3, vocab_size=500, seed=1))
+    return str(
+        build_random_nli_model(tmp_path_factory.mktemp("tiny_nli"), SENTENCES * 3, vocab_size=500, seed=1)
+    )
 
 
 @pytest.fixture(scope="session")

@@ -32,6 +32,8 @@ LABELS = ["finance", "sports", "billing", "outage", "feature request"]
 
 def assert_same_result(reference: dict, result, tolerance: float = 1e-5) -> None:
     """One row's result equals the HF pipeline's: same label order, scores within `tolerance`."""
-    labels, scores = (result[2], result[3]) if isinstance(result, tuple) else (result["labels"], result["scores"])
+    labels, scores = (
+        (result[2], result[3]) if isinstance(result, tuple) else (result["labels"], result["scores"])
+    )
     assert list(labels) == reference["labels"]
     assert max(abs(a - b) for a, b in zip(scores, reference["scores"])) < tolerance

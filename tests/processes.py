@@ -15,8 +15,12 @@ BIN = Path(sys.executable).parent
 
 def job_env(cache_dir: Path) -> dict:
     env = dict(os.environ)
-    env.update(PYSPARK_PYTHON=sys.executable, PYSPARK_DRIVER_PYTHON=sys.executable,
-               SPARK_ZSC_CACHE_DIR=str(cache_dir), PYTHONUNBUFFERED="1")
+    env.update(
+        PYSPARK_PYTHON=sys.executable,
+        PYSPARK_DRIVER_PYTHON=sys.executable,
+        SPARK_ZSC_CACHE_DIR=str(cache_dir),
+        PYTHONUNBUFFERED="1",
+    )
     return env
 
 
@@ -31,8 +35,9 @@ def kill_group(process: subprocess.Popen) -> None:
 
 def start(args: list[str], cwd: Path, env: dict, log: Path) -> subprocess.Popen:
     handle = open(log, "wb")
-    process = subprocess.Popen(args, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        args, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
+    )
     handle.close()
     return process
 
@@ -55,5 +60,12 @@ def cli(*flags: str) -> list[str]:
 
 
 def spark_submit(*flags: str, job: str = "classify") -> list[str]:
-    return [str(BIN / "spark-submit"), "--master", "local[2]", "--conf", "spark.ui.enabled=false",
-            str(REPO / "jobs" / f"{job}.py"), *flags]
+    return [
+        str(BIN / "spark-submit"),
+        "--master",
+        "local[2]",
+        "--conf",
+        "spark.ui.enabled=false",
+        str(REPO / "jobs" / f"{job}.py"),
+        *flags,
+    ]

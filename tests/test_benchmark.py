@@ -9,8 +9,20 @@ from processes import REPO, job_env, run
 
 
 def test_benchmark_harness_smoke(tmp_path):
-    result = run([sys.executable, str(REPO / "benchmarks" / "run.py"), "--smoke", "--out", str(tmp_path),
-                  "--work-dir", str(tmp_path / "work")], tmp_path, job_env(tmp_path / "cache"), timeout=600)
+    result = run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "run.py"),
+            "--smoke",
+            "--out",
+            str(tmp_path),
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+        tmp_path,
+        job_env(tmp_path / "cache"),
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-5000:]
     results = json.loads((tmp_path / "smoke.json").read_text())
     spark_zsc = results["spark"]["spark_zsc"]
@@ -23,9 +35,24 @@ def test_benchmark_harness_smoke(tmp_path):
 
 
 def test_shortlist_benchmark_smoke(tmp_path):
-    result = run([sys.executable, str(REPO / "benchmarks" / "shortlist.py"), "--smoke", "--out", str(tmp_path),
-                  "--work-dir", str(tmp_path / "work")], tmp_path, job_env(tmp_path / "cache"), timeout=600)
+    result = run(
+        [
+            sys.executable,
+            str(REPO / "benchmarks" / "shortlist.py"),
+            "--smoke",
+            "--out",
+            str(tmp_path),
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+        tmp_path,
+        job_env(tmp_path / "cache"),
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-5000:]
     runs = json.loads((tmp_path / "shortlist-smoke.json").read_text())["runs"]
-    assert [(r["labels"], r["nli_pairs_full"], r["nli_pairs_cascade"]) for r in runs] == [(4, 12, 6), (20, 60, 15)]
+    assert [(r["labels"], r["nli_pairs_full"], r["nli_pairs_cascade"]) for r in runs] == [
+        (4, 12, 6),
+        (20, 60, 15),
+    ]
     assert "| labels | shortlist k |" in (tmp_path / "shortlist-smoke.md").read_text()

@@ -25,19 +25,36 @@ def _by_id(frame, column="zsc"):
 @pytest.mark.parametrize("multi_label,template", [(False, "This example is {}."), (True, "Topic: {}")])
 def test_fixed_labels_equal_the_hf_pipeline(spark, tiny_model, hf_pipeline, multi_label, template):
     texts = TEXTS * 3
-    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS,
-                             multiLabel=multi_label, hypothesisTemplate=template)
+    clf = ZeroShotClassifier(
+        model=tiny_model,
+        inputCol="text",
+        candidateLabels=LABELS,
+        multiLabel=multi_label,
+        hypothesisTemplate=template,
+    )
     results = _by_id(clf.transform(_text_frame(spark, texts, partitions=5)))
     assert sorted(results) == list(range(len(texts)))
     for i, text in enumerate(texts):
-        reference = hf_pipeline(text, candidate_labels=LABELS, multi_label=multi_label, hypothesis_template=template)
+        reference = hf_pipeline(
+            text, candidate_labels=LABELS, multi_label=multi_label, hypothesis_template=template
+        )
         assert_same_result(reference, results[i].asDict())
-        assert (results[i].label, results[i].score) == (reference["labels"][0], pytest.approx(reference["scores"][0], abs=1e-5))
+        assert (results[i].label, results[i].score) == (
+            reference["labels"][0],
+            pytest.approx(reference["scores"][0], abs=1e-5),
+        )
 
 
 def test_per_row_labels_equal_the_hf_pipeline(spark, tiny_model, hf_pipeline):
-    rows = [(i, text, labels) for i, (text, labels) in enumerate(zip(
-        TEXTS, [LABELS, ["sports", "finance"], ["billing"], ["outage", "feature request", "sports"]] * 2))]
+    rows = [
+        (i, text, labels)
+        for i, (text, labels) in enumerate(
+            zip(
+                TEXTS,
+                [LABELS, ["sports", "finance"], ["billing"], ["outage", "feature request", "sports"]] * 2,
+            )
+        )
+    ]
     frame = spark.createDataFrame(rows, "id long, text string, labels array<string>").repartition(3)
     clf = ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels")
     results = _by_id(clf.transform(frame))
@@ -54,8 +71,18 @@ def test_a_comma_separated_label_string_is_split_like_the_pipeline(spark, tiny_m
 
 def test_bad_rows_give_null_results_and_no_row_is_lost(spark, tiny_model):
     long_text = "word " * 60_000  # 300,000 characters
-    texts = [None, "", "   ", "\n\t", "<s>old price</s> now 9.99", "a </s> b </s>", "<pad><mask>", long_text,
-             "fine", "fine"] * 3
+    texts = [
+        None,
+        "",
+        "   ",
+        "\n\t",
+        "<s>old price</s> now 9.99",
+        "a </s> b </s>",
+        "<pad><mask>",
+        long_text,
+        "fine",
+        "fine",
+    ] * 3
     frame = _text_frame(spark, texts, partitions=3)
     clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, tokenBudget=256)
     out = clf.transform(frame)
@@ -73,8 +100,13 @@ def test_bad_rows_give_null_results_and_no_row_is_lost(spark, tiny_model):
 
 
 def test_bad_per_row_labels_give_null_results(spark, tiny_model, hf_pipeline):
-    rows = [(0, "fine text", None), (1, "fine text", []), (2, "fine text", [" ", "", None]),
-            (3, "fine text", ["sports", " ", "finance", "sports"]), (4, None, ["sports"])]
+    rows = [
+        (0, "fine text", None),
+        (1, "fine text", []),
+        (2, "fine text", [" ", "", None]),
+        (3, "fine text", ["sports", " ", "finance", "sports"]),
+        (4, None, ["sports"]),
+    ]
     frame = spark.createDataFrame(rows, "id long, text string, labels array<string>")
     clf = ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels")
     results = _by_id(clf.transform(frame))
@@ -87,28 +119,34 @@ def _all_job_ids(spark):
     return set(spark.sparkContext.statusTracker().getJobIdsForGroup())
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(), "no candidate labels"),
-    (dict(candidateLabels=[]), "no candidate labels"),
-    (dict(candidateLabels=LABELS, labelsCol="labels"), "not both"),
-    (dict(candidateLabels=["sports", " "]), "blank"),
-    (dict(candidateLabels=LABELS, hypothesisTemplate="no placeholder"), "exactly one {}"),
-    (dict(candidateLabels=LABELS, hypothesisTemplate="{} and {}"), "exactly one {}"),
-    (dict(candidateLabels=LABELS, hypothesisTemplate="{label}"), "exactly one {}"),
-    (dict(candidateLabels=LABELS, inputCol="missing"), "inputCol 'missing' is not a column"),
-    (dict(candidateLabels=LABELS, inputCol="id"), "must be a string column"),
-    (dict(labelsCol="missing"), "labelsCol 'missing' is not a column"),
-    (dict(labelsCol="text"), "must be array<string>"),
-    (dict(candidateLabels=LABELS, outputCol="text"), "already exists"),
-    (dict(candidateLabels=LABELS, tokenBudget=-1), "tokenBudget"),
-    (dict(candidateLabels=LABELS, batchRows=-5), "batchRows"),
-    (dict(candidateLabels=LABELS, device="tpu"), "device"),
-    (dict(candidateLabels=LABELS, model="/no/such/folder"), "does not exist"),
-    (dict(candidateLabels=LABELS, strategy="keywords"), "strategy must be one of"),
-    (dict(candidateLabels=LABELS, shortlist=0), "shortlist must be an integer, 1 or more"),
-    (dict(candidateLabels=LABELS, shortlist=6), "shortlist 6 is more than the 5 candidate labels"),
-    (dict(candidateLabels=LABELS, strategy="embedding", embeddingModel="<nli>"), "is not a sentence encoder"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(), "no candidate labels"),
+        (dict(candidateLabels=[]), "no candidate labels"),
+        (dict(candidateLabels=LABELS, labelsCol="labels"), "not both"),
+        (dict(candidateLabels=["sports", " "]), "blank"),
+        (dict(candidateLabels=LABELS, hypothesisTemplate="no placeholder"), "exactly one {}"),
+        (dict(candidateLabels=LABELS, hypothesisTemplate="{} and {}"), "exactly one {}"),
+        (dict(candidateLabels=LABELS, hypothesisTemplate="{label}"), "exactly one {}"),
+        (dict(candidateLabels=LABELS, inputCol="missing"), "inputCol 'missing' is not a column"),
+        (dict(candidateLabels=LABELS, inputCol="id"), "must be a string column"),
+        (dict(labelsCol="missing"), "labelsCol 'missing' is not a column"),
+        (dict(labelsCol="text"), "must be array<string>"),
+        (dict(candidateLabels=LABELS, outputCol="text"), "already exists"),
+        (dict(candidateLabels=LABELS, tokenBudget=-1), "tokenBudget"),
+        (dict(candidateLabels=LABELS, batchRows=-5), "batchRows"),
+        (dict(candidateLabels=LABELS, device="tpu"), "device"),
+        (dict(candidateLabels=LABELS, model="/no/such/folder"), "does not exist"),
+        (dict(candidateLabels=LABELS, strategy="keywords"), "strategy must be one of"),
+        (dict(candidateLabels=LABELS, shortlist=0), "shortlist must be an integer, 1 or more"),
+        (dict(candidateLabels=LABELS, shortlist=6), "shortlist 6 is more than the 5 candidate labels"),
+        (
+            dict(candidateLabels=LABELS, strategy="embedding", embeddingModel="<nli>"),
+            "is not a sentence encoder",
+        ),
+    ],
+)
 def test_config_errors_fail_on_the_driver_before_any_job(spark, tiny_model, kwargs, message):
     frame = _text_frame(spark, TEXTS[:2])
     jobs_before = _all_job_ids(spark)
@@ -146,7 +184,9 @@ def test_weights_travel_by_broadcast_and_load_once_per_worker(spark, tmp_path, h
     build_random_nli_model(folder, SENTENCES, vocab_size=450, seed=11)
     reference = pipeline("zero-shot-classification", model=str(folder))
     texts = TEXTS * 6
-    clf = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS, distribution="broadcast")
+    clf = ZeroShotClassifier(
+        model=str(folder), inputCol="text", candidateLabels=LABELS, distribution="broadcast"
+    )
     out = clf.transform(_text_frame(spark, texts, partitions=12))
     shutil.rmtree(folder)
     first, second = _by_id(out), _by_id(out)
@@ -173,8 +213,15 @@ def test_metrics_count_pairs_tokens_and_padding(spark, tiny_model):
 
 
 def test_save_load_and_pipeline(spark, tiny_model, tmp_path):
-    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", outputCol="topic", candidateLabels=LABELS,
-                             hypothesisTemplate="About {}.", multiLabel=True, tokenBudget=1024)
+    clf = ZeroShotClassifier(
+        model=tiny_model,
+        inputCol="text",
+        outputCol="topic",
+        candidateLabels=LABELS,
+        hypothesisTemplate="About {}.",
+        multiLabel=True,
+        tokenBudget=1024,
+    )
     frame = _text_frame(spark, TEXTS)
     expected = _by_id(clf.transform(frame), "topic")
 
@@ -221,11 +268,21 @@ def test_the_embedding_strategy_on_spark_equals_the_engine(spark, tiny_encoder):
 
     texts = TEXTS * 2
     for multi_label in (False, True):
-        clf = ZeroShotClassifier(strategy="embedding", embeddingModel=tiny_encoder, inputCol="text",
-                                 candidateLabels=LABELS, multiLabel=multi_label, temperature=0.1)
+        clf = ZeroShotClassifier(
+            strategy="embedding",
+            embeddingModel=tiny_encoder,
+            inputCol="text",
+            candidateLabels=LABELS,
+            multiLabel=multi_label,
+            temperature=0.1,
+        )
         results = _by_id(clf.transform(_text_frame(spark, texts + [None], partitions=3)))
-        engine = EmbeddingEngine(AutoModel.from_pretrained(tiny_encoder), AutoTokenizer.from_pretrained(tiny_encoder),
-                                 max_length=64, temperature=0.1)  # 64: the encoder's sentence_bert_config
+        engine = EmbeddingEngine(
+            AutoModel.from_pretrained(tiny_encoder),
+            AutoTokenizer.from_pretrained(tiny_encoder),
+            max_length=64,
+            temperature=0.1,
+        )  # 64: the encoder's sentence_bert_config
         expected = _engine_results(engine, texts, LABELS, multi_label=multi_label)
         assert results[len(texts)] is None
         for i in range(len(texts)):
@@ -239,19 +296,33 @@ def test_the_embedding_strategy_on_spark_equals_the_engine(spark, tiny_encoder):
 def test_a_shortlist_on_spark_equals_nli_on_the_embedding_top_k(spark, tiny_model, tiny_encoder, hf_pipeline):
     texts = [t for t in TEXTS if len(t) < 200]
     frame = _text_frame(spark, texts, partitions=2)
-    every = ZeroShotClassifier(model=tiny_model, embeddingModel=tiny_encoder, inputCol="text",
-                               candidateLabels=LABELS, shortlist=len(LABELS))
+    every = ZeroShotClassifier(
+        model=tiny_model,
+        embeddingModel=tiny_encoder,
+        inputCol="text",
+        candidateLabels=LABELS,
+        shortlist=len(LABELS),
+    )
     plain = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
     assert _by_id(every.transform(frame)) == _by_id(plain.transform(frame))  # k = every label: exactly NLI
 
-    top2 = ZeroShotClassifier(model=tiny_model, embeddingModel=tiny_encoder, inputCol="text",
-                              candidateLabels=LABELS, shortlist=2)
-    ranking = ZeroShotClassifier(strategy="embedding", embeddingModel=tiny_encoder, inputCol="text",
-                                 candidateLabels=LABELS, outputCol="by_embedding")
+    top2 = ZeroShotClassifier(
+        model=tiny_model, embeddingModel=tiny_encoder, inputCol="text", candidateLabels=LABELS, shortlist=2
+    )
+    ranking = ZeroShotClassifier(
+        strategy="embedding",
+        embeddingModel=tiny_encoder,
+        inputCol="text",
+        candidateLabels=LABELS,
+        outputCol="by_embedding",
+    )
     rows = ranking.transform(top2.transform(frame)).collect()
     for row in rows:
         shortlist = [l for l in LABELS if l in row.by_embedding.labels[:2]]
-        assert_same_result(hf_pipeline(row.text, candidate_labels=shortlist), (None, None, row.zsc.labels[:2], row.zsc.scores[:2]))
+        assert_same_result(
+            hf_pipeline(row.text, candidate_labels=shortlist),
+            (None, None, row.zsc.labels[:2], row.zsc.scores[:2]),
+        )
         assert row.zsc.scores[2:] == [0.0] * 3
     metrics = top2.metrics()
     assert metrics["pairs"] == 5 * len(texts) and metrics["shortlist_skipped_pairs"] == 3 * len(texts)

@@ -44,16 +44,38 @@ def _assert_equal_to_reference(path, reference):
 
 def _job(tmp_path, tiny_model, master, texts, name):
     pd.DataFrame({"id": range(len(texts)), "text": texts}).to_parquet(tmp_path / f"{name}.parquet")
-    return cli("--input", str(tmp_path / f"{name}.parquet"), "--text-col", "text", "--id-col", "id",
-               "--labels", ",".join(LABELS), "--model", tiny_model, "--output", str(tmp_path / name),
-               "--master", master, "--conf", "spark.sql.shuffle.partitions=4",
-               "--conf", "spark.default.parallelism=4", "--conf", "spark.ui.enabled=false")
+    return cli(
+        "--input",
+        str(tmp_path / f"{name}.parquet"),
+        "--text-col",
+        "text",
+        "--id-col",
+        "id",
+        "--labels",
+        ",".join(LABELS),
+        "--model",
+        tiny_model,
+        "--output",
+        str(tmp_path / name),
+        "--master",
+        master,
+        "--conf",
+        "spark.sql.shuffle.partitions=4",
+        "--conf",
+        "spark.default.parallelism=4",
+        "--conf",
+        "spark.ui.enabled=false",
+    )
 
 
 def test_cli_on_a_standalone_cluster_equals_local_mode(spark, tiny_model, cluster, tmp_path):
     texts = TEXTS * 5 + [None, ""]
-    result = run(_job(tmp_path, tiny_model, cluster.master_url, texts, "out"), tmp_path,
-                 job_env(tmp_path / "cache"), timeout=400)
+    result = run(
+        _job(tmp_path, tiny_model, cluster.master_url, texts, "out"),
+        tmp_path,
+        job_env(tmp_path / "cache"),
+        timeout=400,
+    )
     assert result.returncode == 0, result.stdout[-5000:]
     _assert_equal_to_reference(tmp_path / "out", _local_reference(spark, tiny_model, texts))
     assert "model loads" in result.stdout
@@ -66,10 +88,16 @@ def test_classifier_and_sql_function_on_a_standalone_cluster(spark, tiny_model, 
     assert remote["metrics"]["rows"] == len(APP_TEXTS) and 1 <= remote["metrics"]["model_loads"] <= 2
 
 
-def test_a_worker_killed_mid_job_the_job_completes_with_identical_output(spark, tiny_model, cluster, tmp_path):
+def test_a_worker_killed_mid_job_the_job_completes_with_identical_output(
+    spark, tiny_model, cluster, tmp_path
+):
     texts = [f"{t} (row {i})" for i in range(150) for t in TEXTS]  # long enough to be killed in the middle
-    process = start(_job(tmp_path, tiny_model, cluster.master_url, texts, "out"), tmp_path,
-                    job_env(tmp_path / "cache"), tmp_path / "job.log")
+    process = start(
+        _job(tmp_path, tiny_model, cluster.master_url, texts, "out"),
+        tmp_path,
+        job_env(tmp_path / "cache"),
+        tmp_path / "job.log",
+    )
     try:
         attempts = tmp_path / "out" / "_temporary" / "0" / "_temporary"
         deadline = time.monotonic() + 300

@@ -19,13 +19,28 @@ def run_classify_app(spark, tiny_model, tmp_path, where: str) -> dict:
     SQL results against this (classic, local) session's, and return its report."""
     (tmp_path / "texts.json").write_text(json.dumps(APP_TEXTS))
     (tmp_path / "labels.json").write_text(json.dumps(LABELS))
-    result = run([sys.executable, str(REPO / "tests" / "apps" / "classify_app.py"), tiny_model,
-                  str(tmp_path / "out.json"), str(tmp_path / "texts.json"), str(tmp_path / "labels.json"), where],
-                 tmp_path, job_env(tmp_path / "cache"), timeout=400)
+    result = run(
+        [
+            sys.executable,
+            str(REPO / "tests" / "apps" / "classify_app.py"),
+            tiny_model,
+            str(tmp_path / "out.json"),
+            str(tmp_path / "texts.json"),
+            str(tmp_path / "labels.json"),
+            where,
+        ],
+        tmp_path,
+        job_env(tmp_path / "cache"),
+        timeout=400,
+    )
     assert result.returncode == 0, result.stdout[-5000:]
     remote = json.loads((tmp_path / "out.json").read_text())
-    local = {str(r.id): r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
-             .transform(spark.createDataFrame(list(enumerate(APP_TEXTS)), "id long, text string")).collect()}
+    local = {
+        str(r.id): r.zsc
+        for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
+        .transform(spark.createDataFrame(list(enumerate(APP_TEXTS)), "id long, text string"))
+        .collect()
+    }
     for source in ("classifier", "sql"):
         assert remote[source].keys() == local.keys()
         for key, expected in local.items():
@@ -50,15 +65,33 @@ def test_cli_on_spark_connect(spark, tiny_model, tmp_path):
 
     texts = TEXTS + [None]
     pd.DataFrame({"id": range(len(texts)), "text": texts}).to_parquet(tmp_path / "in.parquet")
-    flags = ["--input", str(tmp_path / "in.parquet"), "--text-col", "text", "--id-col", "id",
-             "--labels", ",".join(LABELS), "--model", tiny_model, "--output", str(tmp_path / "out"),
-             "--remote", "local[2]", "--skip-existing"]
+    flags = [
+        "--input",
+        str(tmp_path / "in.parquet"),
+        "--text-col",
+        "text",
+        "--id-col",
+        "id",
+        "--labels",
+        ",".join(LABELS),
+        "--model",
+        tiny_model,
+        "--output",
+        str(tmp_path / "out"),
+        "--remote",
+        "local[2]",
+        "--skip-existing",
+    ]
     result = run(cli(*flags), tmp_path, job_env(tmp_path / "cache"), timeout=400)
     assert result.returncode == 0, result.stdout[-5000:]
     assert "n/a (Spark Connect has no accumulators)" in result.stdout
     frame = pd.read_parquet(tmp_path / "out")
-    classic = {r.id: r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
-               .transform(spark.createDataFrame(list(enumerate(texts)), "id long, text string")).collect()}
+    classic = {
+        r.id: r.zsc
+        for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
+        .transform(spark.createDataFrame(list(enumerate(texts)), "id long, text string"))
+        .collect()
+    }
     assert sorted(frame["id"]) == sorted(classic)
     for row in frame.itertuples():
         if classic[row.id] is None:

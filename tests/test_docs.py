@@ -12,6 +12,7 @@ import spark_zsc.spark.sql
 
 @pytest.mark.parametrize("module", [spark_zsc.spark.classifier, spark_zsc.spark.sql])
 def test_docstring_examples(spark, tiny_model, module):
-    result = doctest.testmod(module, extraglobs={"spark": spark, "tiny_model": tiny_model},
-                             optionflags=doctest.ELLIPSIS)
+    result = doctest.testmod(
+        module, extraglobs={"spark": spark, "tiny_model": tiny_model}, optionflags=doctest.ELLIPSIS
+    )
     assert result.attempted > 0 and result.failed == 0

@@ -47,7 +47,9 @@ def reference_embeddings(model, tokenizer, strings, max_length):
 def test_embedding_scores_equal_a_plain_transformers_computation(encoder, multi_label):
     model, tokenizer = encoder
     engine = EmbeddingEngine(model, tokenizer, max_length=64, temperature=0.07, threshold=0.2)
-    results, stats = engine.classify(TEXTS, [LABELS] * len(TEXTS), hypothesis_template=TEMPLATE, multi_label=multi_label)
+    results, stats = engine.classify(
+        TEXTS, [LABELS] * len(TEXTS), hypothesis_template=TEMPLATE, multi_label=multi_label
+    )
 
     texts = reference_embeddings(model, tokenizer, TEXTS, 64)
     labels = reference_embeddings(model, tokenizer, [TEMPLATE.format(l) for l in LABELS], 64)
@@ -105,7 +107,9 @@ def test_a_short_shortlist_runs_nli_on_the_embedding_top_k(encoder, nli_engine, 
         shortlist = [l for l in LABELS if l in top2]
         reference = hf_pipeline(text, shortlist, hypothesis_template=TEMPLATE)
         assert_same_result(reference, (result[0], result[1], result[2][:2], result[3][:2]))
-        assert result[2][2:] == by_embedding[2][2:] and result[3][2:] == [0.0] * 3  # the rest: 0, embedding order
+        assert (
+            result[2][2:] == by_embedding[2][2:] and result[3][2:] == [0.0] * 3
+        )  # the rest: 0, embedding order
     assert stats.pairs == 5 * len(texts)  # asked for: 2 a row run by NLI, 3 skipped
     assert stats.forward_pairs <= 2 * len(texts) and stats.shortlist_skipped_pairs == 3 * len(texts)
 
@@ -115,8 +119,9 @@ def test_embedding_models_are_checked_on_the_driver(tiny_model, tmp_path):
 
     with pytest.raises(ConfigError, match="is not a sentence encoder"):
         load_bundle(tiny_model, "embedding")
-    cls_pooled = build_random_sentence_encoder(tmp_path / "cls", ["a few words", "more words"], vocab_size=100,
-                                               pooling="cls_token")
+    cls_pooled = build_random_sentence_encoder(
+        tmp_path / "cls", ["a few words", "more words"], vocab_size=100, pooling="cls_token"
+    )
     with pytest.raises(ConfigError, match="pools by cls_token"):
         load_bundle(str(cls_pooled), "embedding")
     dense = build_random_sentence_encoder(tmp_path / "dense", ["a few words", "more words"], vocab_size=100)

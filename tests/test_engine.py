@@ -23,8 +23,12 @@ def engine(tiny_model):
 @pytest.mark.parametrize("multi_label", [False, True])
 @pytest.mark.parametrize("template", ["This example is {}.", "The topic of this text: {}"])
 def test_scores_equal_the_hf_pipeline(engine, hf_pipeline, multi_label, template):
-    reference = hf_pipeline(TEXTS, candidate_labels=LABELS, multi_label=multi_label, hypothesis_template=template)
-    results, stats = engine.classify(TEXTS, [LABELS] * len(TEXTS), hypothesis_template=template, multi_label=multi_label)
+    reference = hf_pipeline(
+        TEXTS, candidate_labels=LABELS, multi_label=multi_label, hypothesis_template=template
+    )
+    results, stats = engine.classify(
+        TEXTS, [LABELS] * len(TEXTS), hypothesis_template=template, multi_label=multi_label
+    )
     for ref, result in zip(reference, results):
         assert_same_result(ref, result)
         assert result[:2] == (result[2][0], result[3][0])
@@ -77,7 +81,9 @@ def test_a_lower_configured_max_length_truncates_the_premise_only(tiny_model, hf
     tokenizer.model_max_length = 24
     from transformers import pipeline
 
-    reference = pipeline("zero-shot-classification", model=model, tokenizer=tokenizer)(text, candidate_labels=LABELS)
+    reference = pipeline("zero-shot-classification", model=model, tokenizer=tokenizer)(
+        text, candidate_labels=LABELS
+    )
     assert_same_result(reference, results[0])
     assert cut  # the text really was cut
 
@@ -109,8 +115,9 @@ def test_an_nli_model_with_entailment_first(tmp_path, hf_pipeline):
 
     from spark_zsc.testing import build_random_nli_model
 
-    folder = build_random_nli_model(tmp_path, SENTENCES, vocab_size=400, seed=3,
-                                    label_names=("Entailment", "neutral", "contradiction"))
+    folder = build_random_nli_model(
+        tmp_path, SENTENCES, vocab_size=400, seed=3, label_names=("Entailment", "neutral", "contradiction")
+    )
     model = AutoModelForSequenceClassification.from_pretrained(folder)
     tokenizer = AutoTokenizer.from_pretrained(folder)
     engine = ZeroShotEngine(model, tokenizer)
@@ -160,8 +167,12 @@ def test_the_one_position_decoder_equals_the_full_model(engine, tiny_model):
     fast = last_eos_forward(model)
     assert fast is not None and engine._forward is not engine._model_forward
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
-    batch = tokenizer([[t, f"This example is {l}."] for t in TEXTS[:4] for l in LABELS[:2]],
-                      padding=True, truncation="only_first", return_tensors="pt")
+    batch = tokenizer(
+        [[t, f"This example is {l}."] for t in TEXTS[:4] for l in LABELS[:2]],
+        padding=True,
+        truncation="only_first",
+        return_tensors="pt",
+    )
     with torch.inference_mode():
         expected = model(**batch).logits
         actual = fast(batch["input_ids"], batch["attention_mask"], None)
@@ -172,14 +183,21 @@ def test_models_with_more_decoder_layers_use_the_plain_forward(tmp_path):
     from spark_zsc.engines.bart_fast import last_eos_forward
     from spark_zsc.testing import TINY_SHAPE, build_random_nli_model
 
-    folder = build_random_nli_model(tmp_path, SENTENCES, vocab_size=300, shape={**TINY_SHAPE, "decoder_layers": 2})
+    folder = build_random_nli_model(
+        tmp_path, SENTENCES, vocab_size=300, shape={**TINY_SHAPE, "decoder_layers": 2}
+    )
     assert last_eos_forward(AutoModelForSequenceClassification.from_pretrained(folder)) is None
 
 
 def test_the_overlapped_stream_equals_classify_chunk_by_chunk(engine):
     """On a GPU the UDF tokenizes the next chunk while the model runs the current one;
     the results and their order must not change."""
-    chunks = [(TEXTS[:3], [LABELS] * 3), ([], []), (TEXTS[3:], [LABELS] * (len(TEXTS) - 3)), ([None], [LABELS])]
+    chunks = [
+        (TEXTS[:3], [LABELS] * 3),
+        ([], []),
+        (TEXTS[3:], [LABELS] * (len(TEXTS) - 3)),
+        ([None], [LABELS]),
+    ]
     plain = [engine.classify(t, l) for t, l in chunks]
     for overlap in (False, True):
         streamed = list(engine.classify_stream(iter(chunks), overlap=overlap))
@@ -196,7 +214,9 @@ def test_a_worker_keeps_only_its_most_recently_used_models(tiny_model, monkeypat
     from spark_zsc.testing import build_random_nli_model
 
     monkeypatch.setenv("SPARK_ZSC_CACHE_DIR", str(tmp_path / "node"))
-    monkeypatch.setattr(worker_cache, "_models", ModelCache(worker_cache.MODELS_PER_WORKER, worker_cache._drop_engines))
+    monkeypatch.setattr(
+        worker_cache, "_models", ModelCache(worker_cache.MODELS_PER_WORKER, worker_cache._drop_engines)
+    )
     monkeypatch.setattr(worker_cache, "_engines", {})
     bundles = [load_bundle(tiny_model)] + [
         load_bundle(str(build_random_nli_model(tmp_path / f"m{seed}", SENTENCES, vocab_size=300, seed=seed)))
@@ -207,9 +227,14 @@ def test_a_worker_keeps_only_its_most_recently_used_models(tiny_model, monkeypat
     def handle(fingerprint, fetch):
         return {"nli": SimpleNamespace(fingerprint=fingerprint, fetch_files=fetch)}
 
-    loads = [worker_cache.engine_for(handle(b.fingerprint, lambda b=b: b.files), options, nli)[1] > 0 for b in bundles]
+    loads = [
+        worker_cache.engine_for(handle(b.fingerprint, lambda b=b: b.files), options, nli)[1] > 0
+        for b in bundles
+    ]
     assert loads == [True, True, True]
-    assert [k[1] for k in worker_cache._models] == [b.fingerprint for b in bundles[1:]]  # the first was dropped
+    assert [k[1] for k in worker_cache._models] == [
+        b.fingerprint for b in bundles[1:]
+    ]  # the first was dropped
     cached = handle(bundles[2].fingerprint, lambda: pytest.fail("cached"))
     assert worker_cache.engine_for(cached, options, nli)[1] == 0.0
     assert all(k[1] != bundles[0].fingerprint for k in worker_cache._engines)

@@ -11,8 +11,12 @@ from processes import REPO, job_env, run
 
 
 def test_a_python_worker_killed_mid_task_changes_nothing(tiny_model, tmp_path):
-    result = run([sys.executable, str(REPO / "tests" / "apps" / "kill_worker_app.py"), tiny_model, str(tmp_path)],
-                 tmp_path, job_env(tmp_path / "cache"), timeout=500)
+    result = run(
+        [sys.executable, str(REPO / "tests" / "apps" / "kill_worker_app.py"), tiny_model, str(tmp_path)],
+        tmp_path,
+        job_env(tmp_path / "cache"),
+        timeout=500,
+    )
     assert result.returncode == 0, result.stdout[-5000:]
     report = json.loads((tmp_path / "kill.json").read_text())
     assert len(report["killed"]) == 1  # a real worker of the app was killed during the first run
@@ -21,5 +25,10 @@ def test_a_python_worker_killed_mid_task_changes_nothing(tiny_model, tmp_path):
     assert len(faulty) == len(clean) == report["rows"]
     assert faulty["id"].tolist() == list(range(report["rows"]))  # no row lost, none doubled
     for a, b in zip(faulty["zsc"], clean["zsc"]):
-        assert list(a["labels"]) == list(b["labels"]) or max(abs(x - y) for x, y in zip(a["scores"], b["scores"])) < 1e-6
-        assert dict(zip(a["labels"], a["scores"])) == __import__("pytest").approx(dict(zip(b["labels"], b["scores"])), abs=1e-6)
+        assert (
+            list(a["labels"]) == list(b["labels"])
+            or max(abs(x - y) for x, y in zip(a["scores"], b["scores"])) < 1e-6
+        )
+        assert dict(zip(a["labels"], a["scores"])) == __import__("pytest").approx(
+            dict(zip(b["labels"], b["scores"])), abs=1e-6
+        )

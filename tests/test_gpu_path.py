@@ -26,13 +26,26 @@ VARIED = TEXTS + [f"Report {i}: " + "the quarterly numbers were fine " * (i % 7)
 
 @pytest.fixture(scope="module")
 def nli(tiny_model):
-    return AutoModelForSequenceClassification.from_pretrained(tiny_model), AutoTokenizer.from_pretrained(tiny_model)
+    return AutoModelForSequenceClassification.from_pretrained(tiny_model), AutoTokenizer.from_pretrained(
+        tiny_model
+    )
 
 
 def test_the_shape_ladder():
-    assert [bucket_width(n, 1024) for n in (1, 16, 17, 60, 128, 129, 250, 300, 1000)] == \
-        [16, 16, 32, 64, 128, 160, 256, 320, 1024]
-    assert bucket_width(120, limit=100) == 120 and bucket_width(99, limit=100) == 100  # never past the model's limit
+    assert [bucket_width(n, 1024) for n in (1, 16, 17, 60, 128, 129, 250, 300, 1000)] == [
+        16,
+        16,
+        32,
+        64,
+        128,
+        160,
+        256,
+        320,
+        1024,
+    ]
+    assert (
+        bucket_width(120, limit=100) == 120 and bucket_width(99, limit=100) == 100
+    )  # never past the model's limit
     assert [bucket_rows(n, 48) for n in (1, 3, 17, 33, 48)] == [1, 4, 32, 48, 48]
 
 
@@ -66,7 +79,10 @@ def test_bucketed_embeddings_equal_exact_ones(tiny_encoder):
     model, tokenizer = AutoModel.from_pretrained(tiny_encoder), AutoTokenizer.from_pretrained(tiny_encoder)
     exact = EmbeddingEngine(model, tokenizer, token_budget=300, shape_buckets=False)
     bucketed = EmbeddingEngine(model, tokenizer, token_budget=300, shape_buckets=True)
-    for a, b in zip(exact.classify(VARIED, [LABELS] * len(VARIED))[0], bucketed.classify(VARIED, [LABELS] * len(VARIED))[0]):
+    for a, b in zip(
+        exact.classify(VARIED, [LABELS] * len(VARIED))[0],
+        bucketed.classify(VARIED, [LABELS] * len(VARIED))[0],
+    ):
         assert a[2] == b[2] and np.allclose(a[3], b[3], atol=1e-6)
 
 
@@ -79,7 +95,7 @@ def test_pairs_are_laid_out_as_the_tokenizer_does(nli):
     sequences: TokenSequences = prepared.sequences
     rows = sequences.lengths.argsort()[::-1].copy()
     ids, mask, types = sequences.gather(rows, len(rows) + 3, int(sequences.lengths.max()) + 5, engine.pad_id)
-    assert types is None and (mask[len(rows):] == mask[0]).all()  # filler rows copy the first
+    assert types is None and (mask[len(rows) :] == mask[0]).all()  # filler rows copy the first
     texts = list(dict.fromkeys(TEXTS))
     for row, pair in enumerate(rows):
         text, hypothesis = divmod(int(pair), len(LABELS))  # pairs are numbered text by text, label by label
@@ -101,10 +117,23 @@ def test_the_batch_loop_gives_one_frame_per_batch_in_row_order(nli):
     """The UDF's loop without Spark: batches sliced by batch_rows, results in input order."""
     model, tokenizer = nli
     engine = ZeroShotEngine(model, tokenizer, token_budget=512)
-    batches = [pd.Series(VARIED[:10]), pd.Series([None, "", "Our team won the final!"]), pd.Series(VARIED[10:])]
+    batches = [
+        pd.Series(VARIED[:10]),
+        pd.Series([None, "", "Our team won the final!"]),
+        pd.Series(VARIED[10:]),
+    ]
     counted = []
-    frames = list(classify_frames(engine, iter(batches), fixed_labels=LABELS, hypothesis_template="This example is {}.",
-                                  multi_label=False, batch_rows=4, count=counted.append))
+    frames = list(
+        classify_frames(
+            engine,
+            iter(batches),
+            fixed_labels=LABELS,
+            hypothesis_template="This example is {}.",
+            multi_label=False,
+            batch_rows=4,
+            count=counted.append,
+        )
+    )
     assert [len(f) for f in frames] == [len(b) for b in batches]
     expected, _ = engine.classify([t for b in batches for t in b], [LABELS] * sum(map(len, batches)))
     got = pd.concat(frames, ignore_index=True)
@@ -112,8 +141,15 @@ def test_the_batch_loop_gives_one_frame_per_batch_in_row_order(nli):
         assert (row.label, row.labels) == ((result[0], result[2]) if result else (None, None))
     assert sum(c["rows"] for c in counted) == sum(map(len, batches))
     assert sum(c["skipped_null_text"] + c["skipped_blank_text"] for c in counted) == 2
-    per_row = list(classify_frames(engine, iter([(pd.Series(TEXTS[:2]), pd.Series([np.array(["a", "b"]), None]))]),
-                                   fixed_labels=None, hypothesis_template="This example is {}.", multi_label=False))
+    per_row = list(
+        classify_frames(
+            engine,
+            iter([(pd.Series(TEXTS[:2]), pd.Series([np.array(["a", "b"]), None]))]),
+            fixed_labels=None,
+            hypothesis_template="This example is {}.",
+            multi_label=False,
+        )
+    )
     assert per_row[0]["label"].tolist()[1] is None and per_row[0]["label"].tolist()[0] in ("a", "b")
 
 
@@ -151,6 +187,8 @@ def test_the_engines_and_the_batch_loop_import_without_pyspark(tiny_model):
             print("faces need pyspark:", error)
         print("ok")
     """)
-    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "ok" in result.stdout and "faces need pyspark: pyspark is not installed here" in result.stdout

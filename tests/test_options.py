@@ -52,8 +52,13 @@ def test_every_option_has_a_bad_value_to_try_or_is_a_flag():
 def test_each_option_has_the_same_default_on_every_face(tmp_path):
     clf = ZeroShotClassifier()
     sql_defaults = {n: p.default for n, p in inspect.signature(register_sql_function).parameters.items()}
-    jobs = {job_class: (build_job_options(minimal_job(tmp_path, job_class), job_class), minimal_job(tmp_path, job_class))
-            for job_class in JOB_CLASSES}
+    jobs = {
+        job_class: (
+            build_job_options(minimal_job(tmp_path, job_class), job_class),
+            minimal_job(tmp_path, job_class),
+        )
+        for job_class in JOB_CLASSES
+    }
     for option in OPTIONS:
         if option.param:
             param = clf.getParam(option.param)
@@ -132,12 +137,20 @@ def test_unknown_names_are_refused_on_every_face(tmp_path):
 
 
 def test_a_saved_classifier_loads_with_every_param(spark, tiny_model, tmp_path):
-    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, tokenBudget=777, shortlist=2,
-                             strategy="nli", distribution="path")
+    clf = ZeroShotClassifier(
+        model=tiny_model,
+        inputCol="text",
+        candidateLabels=LABELS,
+        tokenBudget=777,
+        shortlist=2,
+        strategy="nli",
+        distribution="path",
+    )
     clf.save(str(tmp_path / "clf"))
     loaded = ZeroShotClassifier.load(str(tmp_path / "clf"))
-    assert {p.name: loaded.getOrDefault(p) for p in loaded.params if loaded.isDefined(p)} == \
-        {p.name: clf.getOrDefault(p) for p in clf.params if clf.isDefined(p)}
+    assert {p.name: loaded.getOrDefault(p) for p in loaded.params if loaded.isDefined(p)} == {
+        p.name: clf.getOrDefault(p) for p in clf.params if clf.isDefined(p)
+    }
 
 
 def test_what_0_1_0_saved_still_loads(spark):
@@ -145,8 +158,16 @@ def test_what_0_1_0_saved_still_loads(spark):
     from pyspark.ml import PipelineModel
 
     saved = REPO / "tests" / "data" / "saved_by_0.1.0"
-    expected = dict(model="/models/tiny-nli", inputCol="text", outputCol="topic", candidateLabels=["billing", "outage"],
-                    hypothesisTemplate="This ticket is about {}.", tokenBudget=2048, shortlist=2, multiLabel=True)
+    expected = dict(
+        model="/models/tiny-nli",
+        inputCol="text",
+        outputCol="topic",
+        candidateLabels=["billing", "outage"],
+        hypothesisTemplate="This ticket is about {}.",
+        tokenBudget=2048,
+        shortlist=2,
+        multiLabel=True,
+    )
     classifier = ZeroShotClassifier.load(str(saved / "classifier"))
     stage = PipelineModel.load(str(saved / "pipeline")).stages[1]
     for loaded in (classifier, stage):

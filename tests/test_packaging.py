@@ -15,12 +15,31 @@ def test_the_wheel_holds_every_module_of_the_source_tree(tmp_path):
     shutil.copytree(REPO / "spark_zsc", source / "spark_zsc", ignore=shutil.ignore_patterns("__pycache__"))
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(REPO / name, source / name)
-    result = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
-                             "-w", str(tmp_path), str(source)], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(source),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     [wheel] = tmp_path.glob("spark_zsc-*.whl")
     packaged = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
     sources = {str(p.relative_to(REPO)) for p in (REPO / "spark_zsc").rglob("*.py")}
     assert sources == packaged
-    assert {"spark_zsc/engines/nli.py", "spark_zsc/runtime/worker.py", "spark_zsc/spark/classifier.py",
-            "spark_zsc/jobs/cli.py"} <= packaged
+    assert {
+        "spark_zsc/engines/nli.py",
+        "spark_zsc/runtime/worker.py",
+        "spark_zsc/spark/classifier.py",
+        "spark_zsc/jobs/cli.py",
+    } <= packaged

@@ -22,31 +22,49 @@ def _frame(spark, texts=TEXTS):
 
 def test_int8_on_cpu_classifies_close_to_fp32(spark, tiny_model):
     texts = TEXTS * 2
-    fp32 = {r.id: r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
-            .transform(_frame(spark, texts)).collect()}
-    int8 = {r.id: r.zsc for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS,
-                                                    precision="int8").transform(_frame(spark, texts)).collect()}
+    fp32 = {
+        r.id: r.zsc
+        for r in ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
+        .transform(_frame(spark, texts))
+        .collect()
+    }
+    int8 = {
+        r.id: r.zsc
+        for r in ZeroShotClassifier(
+            model=tiny_model, inputCol="text", candidateLabels=LABELS, precision="int8"
+        )
+        .transform(_frame(spark, texts))
+        .collect()
+    }
     assert int8.keys() == fp32.keys()
-    differences = [abs(dict(zip(int8[k].labels, int8[k].scores))[l] - dict(zip(fp32[k].labels, fp32[k].scores))[l])
-                   for k in fp32 for l in LABELS]
+    differences = [
+        abs(dict(zip(int8[k].labels, int8[k].scores))[l] - dict(zip(fp32[k].labels, fp32[k].scores))[l])
+        for k in fp32
+        for l in LABELS
+    ]
     assert 0 < max(differences) < 0.05  # int8 changes scores, a little
     assert sum(int8[k].label == fp32[k].label for k in fp32) >= 0.75 * len(fp32)
 
 
-@pytest.mark.parametrize("kwargs,message", [
-    (dict(precision="fp8"), "precision must be one of"),
-    (dict(device="tpu"), "device must be one of"),
-    (dict(device="cpu", precision="fp16"), "needs a GPU"),
-    (dict(device="cuda", precision="int8"), "int8 is for CPUs"),
-    (dict(device="cuda"), "no GPU is available to tasks"),
-    (dict(precision="bf16"), "needs a GPU and none is available"),
-])
+@pytest.mark.parametrize(
+    "kwargs,message",
+    [
+        (dict(precision="fp8"), "precision must be one of"),
+        (dict(device="tpu"), "device must be one of"),
+        (dict(device="cpu", precision="fp16"), "needs a GPU"),
+        (dict(device="cuda", precision="int8"), "int8 is for CPUs"),
+        (dict(device="cuda"), "no GPU is available to tasks"),
+        (dict(precision="bf16"), "needs a GPU and none is available"),
+    ],
+)
 def test_bad_device_and_precision_fail_on_the_driver(spark, tiny_model, kwargs, message):
     if torch.cuda.is_available() and ("no GPU" in message or "none is available" in message):
         pytest.skip("this machine has a GPU")
     jobs = set(spark.sparkContext.statusTracker().getJobIdsForGroup())
     with pytest.raises(ConfigError, match=message):
-        ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, **kwargs).transform(_frame(spark))
+        ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, **kwargs).transform(
+            _frame(spark)
+        )
     assert set(spark.sparkContext.statusTracker().getJobIdsForGroup()) == jobs
 
 
@@ -57,7 +75,10 @@ def test_spark_gpu_addresses_map_through_cuda_visible_devices():
 
 
 def test_outside_a_task_auto_is_the_cpu_unless_asked():
-    assert resolve_device(EngineOptions(device="auto")) in ("cpu", "cuda:0") and resolve_device(EngineOptions(device="cpu")) == "cpu"
+    assert (
+        resolve_device(EngineOptions(device="auto")) in ("cpu", "cuda:0")
+        and resolve_device(EngineOptions(device="cpu")) == "cpu"
+    )
     if not torch.cuda.is_available():
         assert resolve_device(EngineOptions(device="auto")) == "cpu"
 
@@ -70,23 +91,50 @@ def test_fp32_on_gpu_equals_cpu(tiny_model):
 
     tokenizer = AutoTokenizer.from_pretrained(tiny_model)
     cpu = ZeroShotEngine(AutoModelForSequenceClassification.from_pretrained(tiny_model), tokenizer)
-    gpu = ZeroShotEngine(AutoModelForSequenceClassification.from_pretrained(tiny_model).cuda(), tokenizer, device="cuda")
-    for a, b in zip(cpu.classify(TEXTS, [LABELS] * len(TEXTS))[0], gpu.classify(TEXTS, [LABELS] * len(TEXTS))[0]):
+    gpu = ZeroShotEngine(
+        AutoModelForSequenceClassification.from_pretrained(tiny_model).cuda(), tokenizer, device="cuda"
+    )
+    for a, b in zip(
+        cpu.classify(TEXTS, [LABELS] * len(TEXTS))[0], gpu.classify(TEXTS, [LABELS] * len(TEXTS))[0]
+    ):
         assert a[2] == b[2] and max(abs(x - y) for x, y in zip(a[3], b[3])) < 1e-4
 
 
 def test_gpu_check_dry_run_on_cpu(tmp_path):
-    result = run(["bash", str(REPO / "benchmarks" / "gpu_check.sh"), "--dry-run", "--out", str(tmp_path),
-                  "--work-dir", str(tmp_path / "work")], tmp_path,
-                 {**job_env(tmp_path / "cache"), "PYTHON": sys.executable}, timeout=600)
+    result = run(
+        [
+            "bash",
+            str(REPO / "benchmarks" / "gpu_check.sh"),
+            "--dry-run",
+            "--out",
+            str(tmp_path),
+            "--work-dir",
+            str(tmp_path / "work"),
+        ],
+        tmp_path,
+        {**job_env(tmp_path / "cache"), "PYTHON": sys.executable},
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-5000:]
     report = json.loads((tmp_path / "gpu_check_dry_run.json").read_text())
     correctness = report["correctness"]
-    assert correctness["fp32_vs_hf_pipeline"]["within_1e-5"] and correctness["fp32_vs_hf_pipeline"]["top_label_agreement"] == 1.0
-    assert correctness["fp32_gpu_vs_cpu"]["within_1e-4"] and correctness["fp32_gpu_vs_cpu"]["top_label_agreement"] == 1.0
+    assert (
+        correctness["fp32_vs_hf_pipeline"]["within_1e-5"]
+        and correctness["fp32_vs_hf_pipeline"]["top_label_agreement"] == 1.0
+    )
+    assert (
+        correctness["fp32_gpu_vs_cpu"]["within_1e-4"]
+        and correctness["fp32_gpu_vs_cpu"]["top_label_agreement"] == 1.0
+    )
     assert report["spark_job"]["rows"] == report["texts_per_contender"] == report["spark_job"]["classified"]
-    assert set(report["throughput_pairs_per_second"]) >= {"hf_pipeline_bs8", "hf_pipeline_bs32", "spark_zsc_engine"}
+    assert set(report["throughput_pairs_per_second"]) >= {
+        "hf_pipeline_bs8",
+        "hf_pipeline_bs32",
+        "spark_zsc_engine",
+    }
     loop = report["udf_loop"]
-    assert loop["arrow_batches"]["rows"] == 48 and loop["small_batch_rows"]["slices"] == 3  # 24 rows in slices of 8
+    assert (
+        loop["arrow_batches"]["rows"] == 48 and loop["small_batch_rows"]["slices"] == 3
+    )  # 24 rows in slices of 8
     assert loop["small_batch_rows"]["first_slice_vs_later"] > 0
     assert "UDF loop, 10,000-row batches" in result.stdout and "x the best pipeline" in result.stdout

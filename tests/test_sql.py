@@ -14,7 +14,10 @@ def test_sql_function_scores_like_the_pipeline_and_nulls_null_text(spark, tiny_m
     rows = list(enumerate(TEXTS)) + [(100, None), (101, "  ")]
     spark.createDataFrame(rows, "id long, text string").createOrReplaceTempView("tickets")
     labels_sql = ", ".join(f"'{l}'" for l in LABELS)
-    result = {r.id: r.z for r in spark.sql(f"SELECT id, zero_shot(text, array({labels_sql})) AS z FROM tickets").collect()}
+    result = {
+        r.id: r.z
+        for r in spark.sql(f"SELECT id, zero_shot(text, array({labels_sql})) AS z FROM tickets").collect()
+    }
     assert len(result) == len(rows)
     assert result[100] is None and result[101] is None
     for i, text in enumerate(TEXTS):
@@ -27,8 +30,12 @@ def test_sql_function_scores_like_the_pipeline_and_nulls_null_text(spark, tiny_m
 def test_sql_function_with_labels_from_a_column(spark, tiny_model, hf_pipeline):
     register_sql_function(spark, "zs_topic", model=tiny_model, hypothesis_template="Topic: {}")
     row = spark.sql("SELECT zs_topic('Our team won the final!', split('sports,finance', ',')) AS z").head()
-    assert_same_result(hf_pipeline("Our team won the final!", candidate_labels=["sports", "finance"],
-                                   hypothesis_template="Topic: {}"), row.z.asDict())
+    assert_same_result(
+        hf_pipeline(
+            "Our team won the final!", candidate_labels=["sports", "finance"], hypothesis_template="Topic: {}"
+        ),
+        row.z.asDict(),
+    )
 
 
 def test_sql_function_with_the_embedding_strategy(spark, tiny_model, tiny_encoder):
@@ -40,9 +47,18 @@ def test_sql_function_with_the_embedding_strategy(spark, tiny_model, tiny_encode
     frame = spark.createDataFrame(list(enumerate(TEXTS)), "id long, text string")
     frame.createOrReplaceTempView("texts_for_embedding")
     labels_sql = ", ".join(f"'{l}'" for l in LABELS)
-    by_sql = {r.id: r.z for r in spark.sql(f"SELECT id, zs_embed(text, array({labels_sql})) AS z FROM texts_for_embedding").collect()}
-    clf = ZeroShotClassifier(strategy="embedding", embeddingModel=tiny_encoder, inputCol="text", labelsCol="labels")
-    by_classifier = {r.id: r.zsc for r in clf.transform(frame.withColumn("labels", F.array(*map(F.lit, LABELS)))).collect()}
+    by_sql = {
+        r.id: r.z
+        for r in spark.sql(
+            f"SELECT id, zs_embed(text, array({labels_sql})) AS z FROM texts_for_embedding"
+        ).collect()
+    }
+    clf = ZeroShotClassifier(
+        strategy="embedding", embeddingModel=tiny_encoder, inputCol="text", labelsCol="labels"
+    )
+    by_classifier = {
+        r.id: r.zsc for r in clf.transform(frame.withColumn("labels", F.array(*map(F.lit, LABELS)))).collect()
+    }
     assert by_sql == by_classifier and len(by_sql) == len(TEXTS)
 
 

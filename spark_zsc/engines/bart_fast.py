@@ -23,7 +23,9 @@ def _attend(attention, query_states, key_value_states, key_mask):
     q = attention.q_proj(query_states).view(batch, heads, 1, head_dim)
     k = attention.k_proj(key_value_states).view(batch, -1, heads, head_dim).transpose(1, 2)
     v = attention.v_proj(key_value_states).view(batch, -1, heads, head_dim).transpose(1, 2)
-    out = F.scaled_dot_product_attention(q, k, v, attn_mask=key_mask[:, None, None, :], scale=attention.scaling)
+    out = F.scaled_dot_product_attention(
+        q, k, v, attn_mask=key_mask[:, None, None, :], scale=attention.scaling
+    )
     return attention.out_proj(out.reshape(batch, heads * head_dim))
 
 

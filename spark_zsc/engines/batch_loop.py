@@ -50,8 +50,12 @@ def classify_frames(
                 yield texts[start : start + step], labels[start : start + step]
 
     # On a GPU the next slice is tokenized while the current one runs (across batches too)
-    stream = engine.classify_stream(slices(), hypothesis_template=hypothesis_template, multi_label=multi_label,
-                                    overlap=engine.device.type == "cuda")
+    stream = engine.classify_stream(
+        slices(),
+        hypothesis_template=hypothesis_template,
+        multi_label=multi_label,
+        overlap=engine.device.type == "cuda",
+    )
     batch_index, done, results = 0, 0, []
     for sliced, stats in stream:
         count(stats.as_dict())

@@ -46,7 +46,9 @@ def plan_batches(lengths: Sequence[int], token_budget: int, max_padding: float =
         width = max(lengths[order[start]], 1)
         rows_cap = max(1, token_budget // width)
         end = start + 1
-        while end < len(order) and end - start < rows_cap and lengths[order[end]] >= width * (1 - max_padding):
+        while (
+            end < len(order) and end - start < rows_cap and lengths[order[end]] >= width * (1 - max_padding)
+        ):
             end += 1
         batches.append(order[start:end])
         start = end
@@ -87,7 +89,9 @@ def plan_bucketed_batches(lengths: np.ndarray, token_budget: int, limit: int) ->
 
 def plan_exact_batches(lengths: np.ndarray, token_budget: int) -> list[Batch]:
     """`plan_batches` as `Batch`es: every batch exactly as wide as its longest sequence."""
-    return [Batch(np.asarray(b), int(lengths[b[0]]), len(b)) for b in plan_batches(list(lengths), token_budget)]
+    return [
+        Batch(np.asarray(b), int(lengths[b[0]]), len(b)) for b in plan_batches(list(lengths), token_budget)
+    ]
 
 
 class TokenSequences:
@@ -104,12 +108,18 @@ class TokenSequences:
         self.lengths = lengths.sum(axis=1) if len(lengths) else np.zeros(0, dtype=np.int64)
 
     @classmethod
-    def from_lists(cls, ids: Sequence[Sequence[int]], types: Optional[Sequence[Sequence[int]]] = None) -> "TokenSequences":
+    def from_lists(
+        cls, ids: Sequence[Sequence[int]], types: Optional[Sequence[Sequence[int]]] = None
+    ) -> "TokenSequences":
         """One segment per sequence, from lists of token ids (and type ids)."""
         lengths = np.fromiter((len(s) for s in ids), dtype=np.int64, count=len(ids))
         starts = np.cumsum(lengths) - lengths
-        return cls(flatten(ids, int(lengths.sum())), flatten(types, int(lengths.sum())) if types is not None else None,
-                   starts[:, None], lengths[:, None])
+        return cls(
+            flatten(ids, int(lengths.sum())),
+            flatten(types, int(lengths.sum())) if types is not None else None,
+            starts[:, None],
+            lengths[:, None],
+        )
 
     def __len__(self) -> int:
         return len(self.lengths)
@@ -278,11 +288,16 @@ class StagedEngine:
         so the device never waits for the host (on CPU both halves compete for cores)."""
         if not overlap:
             for texts, labels in chunks:
-                yield self.classify(texts, labels, hypothesis_template=hypothesis_template, multi_label=multi_label)
+                yield self.classify(
+                    texts, labels, hypothesis_template=hypothesis_template, multi_label=multi_label
+                )
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark_zsc-tokenize") as tokenizer_thread:
             launched = None
-            prepared = (tokenizer_thread.submit(self.prepare, texts, labels, hypothesis_template) for texts, labels in chunks)
+            prepared = (
+                tokenizer_thread.submit(self.prepare, texts, labels, hypothesis_template)
+                for texts, labels in chunks
+            )
             for next_chunk in one_ahead(prepared):
                 current = self.launch(next_chunk.result())
                 if launched is not None:

@@ -35,10 +35,14 @@ class CascadeEngine(StagedEngine):
     def finish(self, prepared, multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
         texts, labels, hypothesis_template, embedded = prepared
         shortlists, rest = self._shortlists(labels, embedded)
-        results, stats = self.nli.classify(texts, shortlists, hypothesis_template=hypothesis_template, multi_label=multi_label)
+        results, stats = self.nli.classify(
+            texts, shortlists, hypothesis_template=hypothesis_template, multi_label=multi_label
+        )
         stats.add_forward(embedded.stats)
         stats.shortlist_skipped_pairs = sum(len(r) for r in rest)
-        stats.pairs += stats.shortlist_skipped_pairs  # pairs asked for: run by NLI, or skipped by the shortlist
+        stats.pairs += (
+            stats.shortlist_skipped_pairs
+        )  # pairs asked for: run by NLI, or skipped by the shortlist
         completed = []
         for result, outside in zip(results, rest):
             if result is not None and outside:
@@ -52,7 +56,9 @@ class CascadeEngine(StagedEngine):
         every label is exactly plain NLI), and the labels left out, best first. Rows that
         cannot be classified keep their labels, so NLI counts them for the same reason."""
         shortlists, rest = [], []
-        for original, candidates, cosines in zip(labels, embedded.row_labels, self.embedding.similarities(embedded)):
+        for original, candidates, cosines in zip(
+            labels, embedded.row_labels, self.embedding.similarities(embedded)
+        ):
             if cosines is None:  # not ranked: a bad row, or no more labels than the shortlist
                 shortlists.append(original)
                 rest.append([])

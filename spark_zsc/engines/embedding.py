@@ -34,7 +34,9 @@ from .batching import (
 from .results import BatchStats, Result, ranked, usable_rows
 
 
-def embedding_scores(cosines: np.ndarray, multi_label: bool, temperature: float, threshold: float) -> np.ndarray:
+def embedding_scores(
+    cosines: np.ndarray, multi_label: bool, temperature: float, threshold: float
+) -> np.ndarray:
     """Scores of one row's labels from their cosine similarities to the text."""
     cosines = cosines.astype(np.float64)
     if multi_label or len(cosines) == 1:
@@ -110,7 +112,9 @@ class EmbeddingEngine(StagedEngine):
         return other
 
     def _mean_pooled(self, input_ids, attention_mask, token_type_ids):
-        hidden = self.model(**model_inputs(input_ids, attention_mask, token_type_ids)).last_hidden_state.float()
+        hidden = self.model(
+            **model_inputs(input_ids, attention_mask, token_type_ids)
+        ).last_hidden_state.float()
         mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, p=2, dim=1)
@@ -119,7 +123,9 @@ class EmbeddingEngine(StagedEngine):
         if not strings:
             return TokenSequences.from_lists([], [] if self.with_types else None)
         tokens = self.tokenizer(strings, truncation=True, max_length=self.max_length, padding=False)
-        return TokenSequences.from_lists(tokens["input_ids"], tokens["token_type_ids"] if self.with_types else None)
+        return TokenSequences.from_lists(
+            tokens["input_ids"], tokens["token_type_ids"] if self.with_types else None
+        )
 
     def prepare(self, texts, labels, hypothesis_template: str) -> "PreparedEmbeddings":
         """The CPU half: bad rows set aside, texts and hypotheses not yet cached tokenized."""
@@ -129,7 +135,9 @@ class EmbeddingEngine(StagedEngine):
         hypotheses = {l: hypothesis_template.format(l) for row in row_labels for l in row}
         # vectors cached now are taken now: a concurrent `similarities` may empty the caches
         known = {t: v for t in text_ids if (v := self._texts.get(t)) is not None}
-        known_hypotheses = {h: v for h in set(hypotheses.values()) if (v := self._hypotheses.get(h)) is not None}
+        known_hypotheses = {
+            h: v for h in set(hypotheses.values()) if (v := self._hypotheses.get(h)) is not None
+        }
         new_texts = [t for t in text_ids if t not in known]
         new_hypotheses = list(dict.fromkeys(h for h in hypotheses.values() if h not in known_hypotheses))
         return PreparedEmbeddings(
@@ -147,9 +155,14 @@ class EmbeddingEngine(StagedEngine):
     def launch(self, prepared: "PreparedEmbeddings") -> tuple["PreparedEmbeddings", PendingOutputs]:
         """The encoder's work for every text and hypothesis not cached, queued on the device."""
         vectors = launch_batches(
-            prepared.sequences, self._mean_pooled, pad_id=self.tokenizer.pad_token_id or 0,
-            token_budget=self.token_budget, device=self.device, stats=prepared.stats,
-            width=self.model.config.hidden_size, shape_limit=self.max_length if self.shape_buckets else None,
+            prepared.sequences,
+            self._mean_pooled,
+            pad_id=self.tokenizer.pad_token_id or 0,
+            token_budget=self.token_budget,
+            device=self.device,
+            stats=prepared.stats,
+            width=self.model.config.hidden_size,
+            shape_limit=self.max_length if self.shape_buckets else None,
         )
         prepared.stats.embedded_texts += len(prepared.sequences)
         return prepared, vectors
@@ -158,7 +171,9 @@ class EmbeddingEngine(StagedEngine):
         """The model half at once: each usable row's cosine similarity to each of its labels."""
         return self._similarities(*self.launch(prepared))
 
-    def _similarities(self, prepared: "PreparedEmbeddings", pending: PendingOutputs) -> list[Optional[np.ndarray]]:
+    def _similarities(
+        self, prepared: "PreparedEmbeddings", pending: PendingOutputs
+    ) -> list[Optional[np.ndarray]]:
         vectors = pending.numpy()
         split = len(prepared.new_texts)
         # two copies, so that a cached vector never keeps the other half of this batch alive
@@ -177,7 +192,9 @@ class EmbeddingEngine(StagedEngine):
             out.append(label_matrix @ text_vectors[text].astype(np.float64))
         return out
 
-    def finish(self, launched: tuple["PreparedEmbeddings", PendingOutputs], multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+    def finish(
+        self, launched: tuple["PreparedEmbeddings", PendingOutputs], multi_label: bool
+    ) -> tuple[list[Optional[Result]], BatchStats]:
         prepared = launched[0]
         results: list[Optional[Result]] = []
         for candidates, cosines in zip(prepared.row_labels, self._similarities(*launched)):

@@ -41,7 +41,9 @@ def entailment_and_contradiction_ids(label2id: dict) -> tuple[int, int]:
     )
 
 
-def scores_from_logits(logits: np.ndarray, entailment: int, contradiction: int, multi_label: bool) -> np.ndarray:
+def scores_from_logits(
+    logits: np.ndarray, entailment: int, contradiction: int, multi_label: bool
+) -> np.ndarray:
     """Scores of one row's labels from their (n_labels, n_classes) float32 logits.
 
     Multi-label, and always with a single label: softmax of [contradiction, entailment] per
@@ -55,7 +57,6 @@ def scores_from_logits(logits: np.ndarray, entailment: int, contradiction: int, 
     entail = logits[:, entailment]
     entail = np.exp(entail - entail.max())
     return entail / entail.sum()
-
 
 
 class ZeroShotEngine(StagedEngine):
@@ -110,7 +111,9 @@ class ZeroShotEngine(StagedEngine):
             stats.pairs += len(candidates)
 
         premises = self.encoder.encode_texts(list(text_ids))
-        hypothesis_tokens = self.encoder.encode_hypotheses([hypothesis_template.format(l) for l in hypotheses])
+        hypothesis_tokens = self.encoder.encode_hypotheses(
+            [hypothesis_template.format(l) for l in hypotheses]
+        )
         index = np.array(list(pair_index), dtype=np.int64).reshape(-1, 2)
         sequences = self.encoder.pairs(premises, hypothesis_tokens, index[:, 0], index[:, 1])
         return PreparedRows(row_labels, row_pairs, sequences, stats)
@@ -118,14 +121,21 @@ class ZeroShotEngine(StagedEngine):
     def launch(self, prepared: "PreparedRows") -> tuple["PreparedRows", PendingOutputs]:
         """The model's work for every distinct pair, queued on the device."""
         logits = launch_batches(
-            prepared.sequences, self._forward, pad_id=self.pad_id, token_budget=self.token_budget,
-            device=self.device, stats=prepared.stats, width=self.model.config.num_labels,
+            prepared.sequences,
+            self._forward,
+            pad_id=self.pad_id,
+            token_budget=self.token_budget,
+            device=self.device,
+            stats=prepared.stats,
+            width=self.model.config.num_labels,
             shape_limit=self.max_length if self.shape_buckets else None,
         )
         prepared.stats.forward_pairs += len(prepared.sequences)
         return prepared, logits
 
-    def finish(self, launched: tuple["PreparedRows", PendingOutputs], multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+    def finish(
+        self, launched: tuple["PreparedRows", PendingOutputs], multi_label: bool
+    ) -> tuple[list[Optional[Result]], BatchStats]:
         """Logits back on the host, then each row's scores in the pipeline's order."""
         prepared, pending = launched
         logits = pending.numpy()

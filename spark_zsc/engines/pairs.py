@@ -64,7 +64,6 @@ class PairLayout:
         )
 
 
-
 class PairEncoder:
     """Tokenizes texts and hypotheses separately and joins them into model inputs.
 
@@ -108,8 +107,13 @@ class PairEncoder:
             self._hypotheses.update(zip(missing, self._encode(missing)))
         return [self._hypotheses[h] for h in hypotheses]
 
-    def pairs(self, premises: list[list[int]], hypotheses: list[list[int]],
-              premise_index: np.ndarray, hypothesis_index: np.ndarray) -> TokenSequences:
+    def pairs(
+        self,
+        premises: list[list[int]],
+        hypotheses: list[list[int]],
+        premise_index: np.ndarray,
+        hypothesis_index: np.ndarray,
+    ) -> TokenSequences:
         """The model inputs of the pairs (premises[premise_index[i]], hypotheses[hypothesis_index[i]]),
         laid out as the tokenizer's post-processor would, without per-pair Python.
 
@@ -124,7 +128,10 @@ class PairEncoder:
         special_lengths = [len(s) for s in specials]
         # one pool: the special segments, then every premise, then every hypothesis
         pool_parts = [np.asarray(s, dtype=np.int64) for s in specials]
-        pool_parts += [flatten(premises, int(premise_lengths.sum())), flatten(hypotheses, int(hypothesis_lengths.sum()))]
+        pool_parts += [
+            flatten(premises, int(premise_lengths.sum())),
+            flatten(hypotheses, int(hypothesis_lengths.sum())),
+        ]
         part_starts = np.cumsum([0, *(len(p) for p in pool_parts)])[:-1]
         ids = np.concatenate(pool_parts)
         types = None
@@ -143,8 +150,24 @@ class PairEncoder:
         def constant(value):
             return np.full(count, value, dtype=np.int64)
 
-        starts = np.stack([constant(part_starts[0]), premise_starts[premise_index], constant(part_starts[1]),
-                           hypothesis_starts[hypothesis_index], constant(part_starts[2])], axis=1)
-        lengths = np.stack([constant(special_lengths[0]), premise_used, constant(special_lengths[1]),
-                            hypothesis_used, constant(special_lengths[2])], axis=1)
+        starts = np.stack(
+            [
+                constant(part_starts[0]),
+                premise_starts[premise_index],
+                constant(part_starts[1]),
+                hypothesis_starts[hypothesis_index],
+                constant(part_starts[2]),
+            ],
+            axis=1,
+        )
+        lengths = np.stack(
+            [
+                constant(special_lengths[0]),
+                premise_used,
+                constant(special_lengths[1]),
+                hypothesis_used,
+                constant(special_lengths[2]),
+            ],
+            axis=1,
+        )
         return TokenSequences(ids, types, starts, lengths)

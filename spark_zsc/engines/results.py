@@ -43,7 +43,14 @@ class BatchStats:
 
     def add_forward(self, other: "BatchStats") -> None:
         """Fold in the model work of another engine call (the cascade's embedding stage)."""
-        for name in ("forward_pairs", "embedded_texts", "tokens", "padded_tokens", "forward_batches", "forward_seconds"):
+        for name in (
+            "forward_pairs",
+            "embedded_texts",
+            "tokens",
+            "padded_tokens",
+            "forward_batches",
+            "forward_seconds",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 

@@ -16,13 +16,16 @@ from .options import JobOptions
 def check_output_target(spark: SparkSession, o: JobOptions) -> None:
     if o.write_mode == "error" and storage.output_exists(spark, o):
         target = f"--output-table {o.output_table!r}" if o.output_table else f"--output {o.output!r}"
-        raise ConfigError(f"{target} already exists: pass --mode overwrite or --mode append, --skip-existing, or another name")
+        raise ConfigError(
+            f"{target} already exists: pass --mode overwrite or --mode append, --skip-existing, or another name"
+        )
 
 
 def classifier_for(o: JobOptions) -> ZeroShotClassifier:
     labels = {"labelsCol": o.labels_col} if o.labels_col else {"candidateLabels": o.label_list}
-    return ZeroShotClassifier(outputCol=o.output_col, hypothesisTemplate=o.template, **o.classifier_params(), **labels)
-
+    return ZeroShotClassifier(
+        outputCol=o.output_col, hypothesisTemplate=o.template, **o.classifier_params(), **labels
+    )
 
 
 def run_classify(spark: SparkSession, o: JobOptions) -> dict:
@@ -54,7 +57,9 @@ def run_classify(spark: SparkSession, o: JobOptions) -> dict:
         "rows_written": observed["written"],
         "classified": observed["classified"],
         "skipped": observed["written"] - observed["classified"],
-        "skipped_by_reason": {k[len("skipped_"):]: v for k, v in metrics.items() if k.startswith("skipped_") and v},
+        "skipped_by_reason": {
+            k[len("skipped_") :]: v for k, v in metrics.items() if k.startswith("skipped_") and v
+        },
         "pairs": metrics["pairs"],
         "model_loads": metrics["model_loads"],
         "wall_seconds": round(wall, 2),
@@ -70,7 +75,9 @@ def _number(value, spec: str) -> str:
 
 
 def format_summary(summary: dict, top: int = 15) -> str:
-    reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in summary["skipped_by_reason"].items()) or "none"
+    reasons = (
+        ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in summary["skipped_by_reason"].items()) or "none"
+    )
     lines = [
         "spark_zsc classify: done",
         f"  model             {summary['model']}",

@@ -25,7 +25,9 @@ def _parser() -> argparse.ArgumentParser:
     classify.add_argument("--summary-json", help="also write the end-of-job summary as JSON to this file")
     from .evaluate_options import EvaluateOptions
 
-    evaluate = commands.add_parser("evaluate", help="measure accuracy against a gold column, for several templates and label wordings")
+    evaluate = commands.add_parser(
+        "evaluate", help="measure accuracy against a gold column, for several templates and label wordings"
+    )
     add_job_arguments(evaluate, EvaluateOptions)
     evaluate.add_argument("--summary-json", help="also write the end-of-job summary as JSON to this file")
     return parser
@@ -75,8 +77,11 @@ def _check_models(options):
     except ModelUnavailable as error:
         if not getattr(options, "embedding_fallback", False) or options.strategy != "nli":
             raise
-        log.warning("%s\n--embedding-fallback: classifying with the embedding strategy and %s instead",
-                    error, options.embedding_model)
+        log.warning(
+            "%s\n--embedding-fallback: classifying with the embedding strategy and %s instead",
+            error,
+            options.embedding_model,
+        )
         options = options.replace(strategy="embedding", shortlist=None)
         for kind, name in options.model_names.items():
             load_bundle(name, kind)
@@ -107,7 +112,9 @@ def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> in
         options_class, run, format_summary = _command(command)
         options = build_job_options(args, options_class)
         if submitted and options.master:
-            raise ConfigError("--master is for the CLI; under spark-submit pass --master to spark-submit itself")
+            raise ConfigError(
+                "--master is for the CLI; under spark-submit pass --master to spark-submit itself"
+            )
         options = _check_models(options)
         spark = _session(options, command, submitted)
         summary = run(spark, options)

@@ -34,7 +34,9 @@ def _gold_rows(spark: SparkSession, o: EvaluateOptions) -> tuple[DataFrame, int]
     require_column(frame.schema, o.gold_col, "--gold-col")
     gold = F.nullif(F.trim(F.col(o.gold_col).cast("string")), F.lit(""))  # blank: no gold value
     mapping = o.gold_to_class
-    unmapped_values = frame.select(gold.alias("value")).where(gold.isNotNull() & _lookup(mapping, gold).isNull()).distinct()
+    unmapped_values = (
+        frame.select(gold.alias("value")).where(gold.isNotNull() & _lookup(mapping, gold).isNull()).distinct()
+    )
     unmapped = sorted(r.value for r in unmapped_values.limit(_SHOWN_UNMAPPED + 1).collect())
     if unmapped:
         shown = ", ".join(repr(v) for v in unmapped[:_SHOWN_UNMAPPED])
@@ -45,7 +47,9 @@ def _gold_rows(spark: SparkSession, o: EvaluateOptions) -> tuple[DataFrame, int]
         )
     counts = frame.agg(F.count(F.lit(1)).alias("rows"), F.count(gold).alias("labelled")).head()  # one scan
     if counts.labelled == 0:
-        raise ConfigError(f"the evaluation set is empty: no row of the input has a value in --gold-col {o.gold_col!r}")
+        raise ConfigError(
+            f"the evaluation set is empty: no row of the input has a value in --gold-col {o.gold_col!r}"
+        )
     labelled = frame.where(gold.isNotNull())
     if o.limit:
         labelled = labelled.limit(o.limit)
@@ -56,8 +60,12 @@ def _gold_rows(spark: SparkSession, o: EvaluateOptions) -> tuple[DataFrame, int]
 
 
 def _run(rows: DataFrame, o: EvaluateOptions, labels: list[str], template: str) -> dict:
-    classifier = ZeroShotClassifier(candidateLabels=labels, hypothesisTemplate=template, outputCol=_RESULT,
-                                    **{**o.classifier_params(), "inputCol": _TEXT})
+    classifier = ZeroShotClassifier(
+        candidateLabels=labels,
+        hypothesisTemplate=template,
+        outputCol=_RESULT,
+        **{**o.classifier_params(), "inputCol": _TEXT},
+    )
     result = F.col(_RESULT)
     cells = (
         classifier.transform(rows)
@@ -71,7 +79,9 @@ def _run(rows: DataFrame, o: EvaluateOptions, labels: list[str], template: str) 
         .agg(F.count(F.lit(1)).alias("rows"), F.sum("score").alias("score_sum"))
         .collect()
     )
-    metrics = metrics_from_cells(o.classes, [Cell(c.gold, c.predicted, c.bin, c.rows, c.score_sum or 0.0) for c in cells])
+    metrics = metrics_from_cells(
+        o.classes, [Cell(c.gold, c.predicted, c.bin, c.rows, c.score_sum or 0.0) for c in cells]
+    )
     return {"labels": labels, "template": template, **metrics}
 
 
@@ -106,8 +116,12 @@ def format_evaluation(summary: dict) -> str:
     lines = [
         "spark_zsc evaluate: done",
         f"  model       {summary['model']}",
-        f"  rows        {summary['rows']:,}" + (f"   ({summary['rows_without_gold']:,} without a gold value, left out)"
-                                               if summary["rows_without_gold"] else ""),
+        f"  rows        {summary['rows']:,}"
+        + (
+            f"   ({summary['rows_without_gold']:,} without a gold value, left out)"
+            if summary["rows_without_gold"]
+            else ""
+        ),
         f"  wall time   {summary['wall_seconds']:,.1f} s",
         f"  report      {summary['report']}",
         "",

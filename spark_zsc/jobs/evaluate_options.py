@@ -13,17 +13,26 @@ REPORT_FORMATS = ("markdown", "html")
 
 _WORDINGS = {
     "candidate_labels": dataclasses.replace(
-        BY_KEY["candidate_labels"], repeatable=True,
-        doc='a label set "a,b,c"; repeat for other wordings of the same classes, in the same order (YAML: a list of sets)'),
+        BY_KEY["candidate_labels"],
+        repeatable=True,
+        doc='a label set "a,b,c"; repeat for other wordings of the same classes, in the same order (YAML: a list of sets)',
+    ),
     "hypothesis_template": dataclasses.replace(
-        BY_KEY["hypothesis_template"], repeatable=True, default=(DEFAULT_TEMPLATE,),
-        doc=f"hypothesis template with one {{}}; repeat to compare templates (default {DEFAULT_TEMPLATE!r})"),
+        BY_KEY["hypothesis_template"],
+        repeatable=True,
+        default=(DEFAULT_TEMPLATE,),
+        doc=f"hypothesis template with one {{}}; repeat to compare templates (default {DEFAULT_TEMPLATE!r})",
+    ),
 }
 
 EVALUATE_OPTIONS = tuple(_WORDINGS.get(option.key, option) for option in SOURCE_OPTIONS) + (
     job_option("gold_col", str, None, "column holding each row's true class"),
-    job_option("gold_map", object, None,
-               'gold value -> label: "1=World,2=Sports" (YAML: a mapping); without it gold values must be labels'),
+    job_option(
+        "gold_map",
+        object,
+        None,
+        'gold value -> label: "1=World,2=Sports" (YAML: a mapping); without it gold values must be labels',
+    ),
     job_option("report", str, None, "folder the report is written to (created; its files replaced)"),
     job_option("report_format", str, "markdown", "markdown or html", choices=REPORT_FORMATS),
     job_option("limit", int, None, "evaluate only this many rows (those with a gold value)", least=1),
@@ -61,24 +70,32 @@ class EvaluateOptions(SourceOptions):
             for item in str(self.gold_map).split(","):
                 value, sep, label = item.partition("=")
                 if not sep or not value.strip():
-                    raise ConfigError(f'--gold-map entry {item!r} must be value=label, e.g. "1=World,2=Sports"')
+                    raise ConfigError(
+                        f'--gold-map entry {item!r} must be value=label, e.g. "1=World,2=Sports"'
+                    )
                 pairs.append((value.strip(), label.strip()))
         mapping = {}
         for value, label in pairs:
             positions = {s.index(label) for s in self.label_sets if label in s}
             if len(positions) != 1:
                 problem = "in no label set" if not positions else "a different class in different label sets"
-                raise ConfigError(f"--gold-map maps {value!r} to {label!r}, which is {problem}: "
-                                  f"map to one of {', '.join(self.classes)}")
+                raise ConfigError(
+                    f"--gold-map maps {value!r} to {label!r}, which is {problem}: "
+                    f"map to one of {', '.join(self.classes)}"
+                )
             mapping[value] = positions.pop()
         return mapping
 
     def validate(self) -> None:
         super().validate()
         if self.labels_col:
-            raise ConfigError("evaluate compares fixed label sets: give --labels (repeat it per wording), not --labels-col")
+            raise ConfigError(
+                "evaluate compares fixed label sets: give --labels (repeat it per wording), not --labels-col"
+            )
         if not self.labels:
-            raise ConfigError('no label set: give --labels "a,b,c" (repeat it to compare wordings of the same classes)')
+            raise ConfigError(
+                'no label set: give --labels "a,b,c" (repeat it to compare wordings of the same classes)'
+            )
         sets = self.label_sets
         if any(len(s) < 2 for s in sets) or len({len(s) for s in sets}) > 1:
             raise ConfigError(

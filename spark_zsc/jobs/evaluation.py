@@ -48,18 +48,34 @@ def metrics_from_cells(classes: Sequence[str], cells: Iterable[Cell]) -> dict:
         precision = confusion[i][i] / predicted if predicted else 0.0
         recall = confusion[i][i] / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_label.append({"label": label, "precision": precision, "recall": recall, "f1": f1,
-                          "support": support, "predicted": predicted})
+        per_label.append(
+            {
+                "label": label,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+                "support": support,
+                "predicted": predicted,
+            }
+        )
         if support or predicted:
             f1_of_present.append(f1)
     classified = sum(bin_rows)
     reliability = [
-        {"low": b / BINS, "high": (b + 1) / BINS, "rows": bin_rows[b],
-         "confidence": bin_scores[b] / bin_rows[b] if bin_rows[b] else None,
-         "accuracy": bin_correct[b] / bin_rows[b] if bin_rows[b] else None}
+        {
+            "low": b / BINS,
+            "high": (b + 1) / BINS,
+            "rows": bin_rows[b],
+            "confidence": bin_scores[b] / bin_rows[b] if bin_rows[b] else None,
+            "accuracy": bin_correct[b] / bin_rows[b] if bin_rows[b] else None,
+        }
         for b in range(BINS)
     ]
-    ece = sum(abs(r["accuracy"] - r["confidence"]) * r["rows"] for r in reliability if r["rows"]) / classified if classified else None
+    ece = (
+        sum(abs(r["accuracy"] - r["confidence"]) * r["rows"] for r in reliability if r["rows"]) / classified
+        if classified
+        else None
+    )
     return {
         "rows": total,
         "correct": correct,

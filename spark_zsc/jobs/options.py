@@ -36,32 +36,64 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
     job_option("input", str, None, "input path (file or folder)"),
     job_option("input_format", str, "parquet", "format of --input", choices=INPUT_FORMATS),
     job_option("input_table", str, None, "metastore table to read instead of --input"),
-    job_option("csv_columns", object, None, "names for the columns of a CSV without a header row, comma-separated"),
+    job_option(
+        "csv_columns", object, None, "names for the columns of a CSV without a header row, comma-separated"
+    ),
     _shared("input_col"),  # --text-col
     job_option("id_col", str, None, "column identifying a row; needed by --skip-existing"),
     _shared("candidate_labels"),  # --labels
     _shared("labels_col"),
     _shared("hypothesis_template"),  # --template
-    *(_shared(key) for key in ("multi_label", "model", "strategy", "embedding_model", "temperature", "threshold",
-                               "shortlist", "max_length", "token_budget", "batch_rows", "threads", "device",
-                               "precision", "distribution")),
-    job_option("master", str, None, "Spark master for the CLI (default local[*]); spark-submit decides its own"),
-    job_option("remote", str, None,
-                "Spark Connect URL (sc://host:15002, or local[N] for a local server) instead of --master"),
-    job_option("conf", object, None, "extra Spark setting KEY=VALUE (repeatable; YAML: a mapping)", repeatable=True),
+    *(
+        _shared(key)
+        for key in (
+            "multi_label",
+            "model",
+            "strategy",
+            "embedding_model",
+            "temperature",
+            "threshold",
+            "shortlist",
+            "max_length",
+            "token_budget",
+            "batch_rows",
+            "threads",
+            "device",
+            "precision",
+            "distribution",
+        )
+    ),
+    job_option(
+        "master", str, None, "Spark master for the CLI (default local[*]); spark-submit decides its own"
+    ),
+    job_option(
+        "remote",
+        str,
+        None,
+        "Spark Connect URL (sc://host:15002, or local[N] for a local server) instead of --master",
+    ),
+    job_option(
+        "conf", object, None, "extra Spark setting KEY=VALUE (repeatable; YAML: a mapping)", repeatable=True
+    ),
 )
 
 CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
     job_option("output", str, None, "output path"),
-    job_option("output_format", str, "parquet", "format of --output; csv flattens the result", choices=OUTPUT_FORMATS),
+    job_option(
+        "output_format", str, "parquet", "format of --output; csv flattens the result", choices=OUTPUT_FORMATS
+    ),
     job_option("output_table", str, None, "metastore table to write instead of --output"),
     _shared("output_col"),
     job_option("mode", str, None, "error (default), overwrite or append", choices=MODES),
     job_option("partition_by", object, None, "output partition columns, comma-separated"),
     job_option("skip_existing", bool, False, "classify only ids not in the output yet, and append them"),
-    job_option("embedding_fallback", bool, False,
-                "if the NLI model cannot be had (no hub, not cached), run strategy embedding with --embedding-model "
-                "instead, and say so"),
+    job_option(
+        "embedding_fallback",
+        bool,
+        False,
+        "if the NLI model cannot be had (no hub, not cached), run strategy embedding with --embedding-model "
+        "instead, and say so",
+    ),
 )
 
 # The classifier Params the job sets from its own options, and the ones it sets itself.
@@ -72,7 +104,11 @@ def column_names(value) -> list[str]:
     """Column names from a comma-separated string (a flag) or a list (YAML)."""
     if not value:
         return []
-    return [c.strip() for c in value.split(",") if c.strip()] if isinstance(value, str) else [str(c) for c in value]
+    return (
+        [c.strip() for c in value.split(",") if c.strip()]
+        if isinstance(value, str)
+        else [str(c) for c in value]
+    )
 
 
 def is_local_path(path: str) -> bool:
@@ -132,13 +168,20 @@ class SourceOptions:
         return self.text_col or ("value" if self.input_format == "text" and self.input else None)
 
     def strategy_options(self) -> StrategyOptions:
-        return StrategyOptions(strategy=self.strategy, temperature=self.temperature, threshold=self.threshold,
-                               shortlist=self.shortlist)
+        return StrategyOptions(
+            strategy=self.strategy,
+            temperature=self.temperature,
+            threshold=self.threshold,
+            shortlist=self.shortlist,
+        )
 
     def classifier_params(self) -> dict:
         """The ZeroShotClassifier Params these options set (labels, template and columns are the job's)."""
-        params = {option.param: getattr(self, option.name(JOB)) for option in self.OPTIONS
-                  if option.param and option.param not in _SET_BY_THE_JOB}
+        params = {
+            option.param: getattr(self, option.name(JOB))
+            for option in self.OPTIONS
+            if option.param and option.param not in _SET_BY_THE_JOB
+        }
         return {**{k: v for k, v in params.items() if v is not None}, "inputCol": self.text_column}
 
     @property
@@ -166,9 +209,13 @@ class SourceOptions:
         if not self.text_column:
             raise ConfigError("--text-col is required: name the column that holds the text")
         names = self.csv_column_names
-        if self.csv_columns is not None and (self.input_format != "csv" or len(set(names)) != len(names) or not names):
-            raise ConfigError("--csv-columns names the columns of a header-less --input-format csv file: "
-                              "distinct names, comma-separated")
+        if self.csv_columns is not None and (
+            self.input_format != "csv" or len(set(names)) != len(names) or not names
+        ):
+            raise ConfigError(
+                "--csv-columns names the columns of a header-less --input-format csv file: "
+                "distinct names, comma-separated"
+            )
         self.strategy_options()
         self.spark_conf  # noqa: B018 (parsing it refuses a bad KEY=VALUE now)
 
@@ -199,9 +246,15 @@ class JobOptions(SourceOptions):
         if self.skip_existing and not self.id_col:
             raise ConfigError("--skip-existing needs --id-col: the column that tells rows already written")
         if self.skip_existing and self.mode not in (None, "append"):
-            raise ConfigError(f"--skip-existing appends the missing rows; --mode {self.mode} contradicts it (drop --mode)")
-        if (self.output and is_local_path(self.output) and self.write_mode == "error"
-                and os.path.exists(local_path(self.output))):
+            raise ConfigError(
+                f"--skip-existing appends the missing rows; --mode {self.mode} contradicts it (drop --mode)"
+            )
+        if (
+            self.output
+            and is_local_path(self.output)
+            and self.write_mode == "error"
+            and os.path.exists(local_path(self.output))
+        ):
             raise ConfigError(
                 f"--output {self.output!r} already exists: pass --mode overwrite or --mode append, "
                 "--skip-existing, or another path"
@@ -219,7 +272,9 @@ def add_job_arguments(parser: argparse.ArgumentParser, options_class: type = Job
         if option.kind is bool:
             parser.add_argument(option.flag, action="store_true", **kwargs)
         elif option.repeatable:
-            parser.add_argument(option.flag, action="append", type=kind, metavar=option.name(JOB).upper(), **kwargs)
+            parser.add_argument(
+                option.flag, action="append", type=kind, metavar=option.name(JOB).upper(), **kwargs
+            )
         else:
             parser.add_argument(option.flag, type=kind, choices=option.choices or None, **kwargs)
 
@@ -235,11 +290,15 @@ def load_yaml(path: str, options_class: type = JobOptions) -> dict:
     except yaml.YAMLError as error:
         raise ConfigError(f"--config {path!r} is not valid YAML: {error}") from None
     if not isinstance(values, dict):
-        raise ConfigError(f"--config {path!r} must hold a mapping of option: value, not {type(values).__name__}")
+        raise ConfigError(
+            f"--config {path!r} must hold a mapping of option: value, not {type(values).__name__}"
+        )
     names = [option.name(JOB) for option in options_class.OPTIONS]
     unknown = sorted(set(values) - set(names))
     if unknown:
-        raise ConfigError(f"--config {path!r} has unknown key(s) {', '.join(unknown)}; known keys: {', '.join(names)}")
+        raise ConfigError(
+            f"--config {path!r} has unknown key(s) {', '.join(unknown)}; known keys: {', '.join(names)}"
+        )
     return values
 
 
@@ -253,7 +312,11 @@ def build_job_options(flags: dict, options_class: type = JobOptions):
     unknown = sorted(set(values) - {option.name(JOB) for option in options_class.OPTIONS})
     if unknown:
         raise ConfigError(f"unknown option(s) {', '.join(unknown)}")
-    options = options_class(**{option.name(JOB): option.validate(values.get(option.name(JOB)), JOB)
-                               for option in options_class.OPTIONS})
+    options = options_class(
+        **{
+            option.name(JOB): option.validate(values.get(option.name(JOB)), JOB)
+            for option in options_class.OPTIONS
+        }
+    )
     options.validate()
     return options

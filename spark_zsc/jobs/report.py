@@ -36,9 +36,16 @@ def plot_accuracy(path: Path, summary: dict) -> None:
     axes = figure.add_subplot()
     width = 0.8 / len(label_sets)
     for k, labels in enumerate(label_sets):
-        accuracy = [next(r["accuracy"] for r in runs if tuple(r["labels"]) == labels and r["template"] == t) for t in templates]
-        axes.bar([i + k * width for i in range(len(templates))], accuracy, width, label=", ".join(labels)[:60])
-    axes.set_xticks([i + width * (len(label_sets) - 1) / 2 for i in range(len(templates))], templates, fontsize=8)
+        accuracy = [
+            next(r["accuracy"] for r in runs if tuple(r["labels"]) == labels and r["template"] == t)
+            for t in templates
+        ]
+        axes.bar(
+            [i + k * width for i in range(len(templates))], accuracy, width, label=", ".join(labels)[:60]
+        )
+    axes.set_xticks(
+        [i + width * (len(label_sets) - 1) / 2 for i in range(len(templates))], templates, fontsize=8
+    )
     axes.set_ylim(0, 1)
     axes.set_ylabel("accuracy")
     axes.set_title("Accuracy per template and label wording")
@@ -53,9 +60,14 @@ def plot_reliability(path: Path, summary: dict) -> None:
     for i, run in enumerate(summary["runs"]):
         bins = [b for b in run["reliability"]["bins"] if b["rows"]]
         best = i == summary["best_run"]
-        axes.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o",
-                  linewidth=2.5 if best else 1, alpha=1 if best else 0.45,
-                  label=f"run {i + 1}" + (" (best)" if best else ""))
+        axes.plot(
+            [b["confidence"] for b in bins],
+            [b["accuracy"] for b in bins],
+            marker="o",
+            linewidth=2.5 if best else 1,
+            alpha=1 if best else 0.45,
+            label=f"run {i + 1}" + (" (best)" if best else ""),
+        )
     axes.set_xlim(0, 1)
     axes.set_ylim(0, 1)
     axes.set_xlabel("mean top score in bin")
@@ -83,15 +95,24 @@ def plot_confusion(path: Path, run: dict, title: str) -> None:
     peak = max(max(row) for row in matrix) or 1
     for g, row in enumerate(matrix):
         for p, count in enumerate(row):
-            axes.text(p, g, str(count), ha="center", va="center", fontsize=8,
-                      color="white" if count > peak / 2 else "black")
+            axes.text(
+                p,
+                g,
+                str(count),
+                ha="center",
+                va="center",
+                fontsize=8,
+                color="white" if count > peak / 2 else "black",
+            )
     figure.savefig(path)
 
 
 def _table(header: list[str], rows: list[list], html_page: bool) -> str:
     if html_page:
         head = "".join(f"<th>{html.escape(str(h))}</th>" for h in header)
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows
+        )
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
     escape = lambda c: str(c).replace("|", "\\|")  # noqa: E731 (a table cell)
     lines = ["| " + " | ".join(map(escape, header)) + " |", "|" + " --- |" * len(header)]
@@ -109,26 +130,62 @@ def render_page(summary: dict, page_format: str) -> str:
 
     blocks.append(("h1", "Zero-shot evaluation"))
     without = summary["rows_without_gold"]
-    blocks.append(("p", f"Model: {summary['model']}. Rows: {summary['rows']:,}"
-                        + (f" ({without:,} without a gold value left out)" if without else "")
-                        + f". Classes: {', '.join(summary['classes'])}. Multi-label scoring: {summary['multi_label']}."
-                        " Accuracy is top-label accuracy; a row that could not be classified counts as wrong."))
+    blocks.append(
+        (
+            "p",
+            f"Model: {summary['model']}. Rows: {summary['rows']:,}"
+            + (f" ({without:,} without a gold value left out)" if without else "")
+            + f". Classes: {', '.join(summary['classes'])}. Multi-label scoring: {summary['multi_label']}."
+            " Accuracy is top-label accuracy; a row that could not be classified counts as wrong.",
+        )
+    )
     blocks.append(("h2", "Runs"))
-    blocks.append(("table", _table(
-        ["run", "labels", "template", "accuracy", "macro-F1", "ECE", "not classified"],
-        [[f"{i + 1}{' (best)' if i == summary['best_run'] else ''}", ", ".join(r["labels"]), r["template"],
-          _number(r["accuracy"]), _number(r["macro_f1"]), _number(r["reliability"]["expected_calibration_error"], 3),
-          r["unclassified"]] for i, r in enumerate(summary["runs"])],
-        html_page)))
+    blocks.append(
+        (
+            "table",
+            _table(
+                ["run", "labels", "template", "accuracy", "macro-F1", "ECE", "not classified"],
+                [
+                    [
+                        f"{i + 1}{' (best)' if i == summary['best_run'] else ''}",
+                        ", ".join(r["labels"]),
+                        r["template"],
+                        _number(r["accuracy"]),
+                        _number(r["macro_f1"]),
+                        _number(r["reliability"]["expected_calibration_error"], 3),
+                        r["unclassified"],
+                    ]
+                    for i, r in enumerate(summary["runs"])
+                ],
+                html_page,
+            ),
+        )
+    )
     blocks.append(("img", ("accuracy.png", "accuracy per template")))
     blocks.append(("img", ("reliability.png", "reliability curves")))
     for i, run in enumerate(summary["runs"]):
         blocks.append(("h2", _run_name(i, run)))
-        blocks.append(("table", _table(
-            ["class", "label", "precision", "recall", "F1", "support", "predicted"],
-            [[c, p["label"], _number(p["precision"]), _number(p["recall"]), _number(p["f1"]), p["support"], p["predicted"]]
-             for c, p in zip(summary["classes"], run["per_label"])],
-            html_page)))
+        blocks.append(
+            (
+                "table",
+                _table(
+                    ["class", "label", "precision", "recall", "F1", "support", "predicted"],
+                    [
+                        [
+                            c,
+                            p["label"],
+                            _number(p["precision"]),
+                            _number(p["recall"]),
+                            _number(p["f1"]),
+                            p["support"],
+                            p["predicted"],
+                        ]
+                        for c, p in zip(summary["classes"], run["per_label"])
+                    ],
+                    html_page,
+                ),
+            )
+        )
         blocks.append(("img", (f"confusion-{i + 1}.png", f"confusion matrix of run {i + 1}")))
 
     if html_page:
@@ -144,8 +201,14 @@ def render_page(summary: dict, page_format: str) -> str:
         style = "body{font-family:sans-serif;max-width:70em}table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:2px 6px}"
         return f"<!doctype html><html><head><meta charset='utf-8'><title>Zero-shot evaluation</title><style>{style}</style></head><body>{''.join(body)}</body></html>\n"
     prefixes = {"h1": "# ", "h2": "## ", "p": ""}
-    parts = [content if kind == "table" else f"![{content[1]}]({content[0]})" if kind == "img" else prefixes[kind] + content
-             for kind, content in blocks]
+    parts = [
+        content
+        if kind == "table"
+        else f"![{content[1]}]({content[0]})"
+        if kind == "img"
+        else prefixes[kind] + content
+        for kind, content in blocks
+    ]
     return "\n\n".join(parts) + "\n"
 
 

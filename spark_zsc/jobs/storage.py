@@ -41,9 +41,13 @@ def check_columns(frame: DataFrame, o: JobOptions) -> DataFrame:
         if column:
             require_column(frame.schema, column, option)
     if o.output_col in frame.columns:
-        raise ConfigError(f"--output-col {o.output_col!r} is already a column of the input: choose another name")
+        raise ConfigError(
+            f"--output-col {o.output_col!r} is already a column of the input: choose another name"
+        )
     if o.labels_col and isinstance(frame.schema[o.labels_col].dataType, StringType):
-        frame = frame.withColumn(o.labels_col, F.expr(f"transform(split(`{o.labels_col}`, ','), l -> trim(l))"))
+        frame = frame.withColumn(
+            o.labels_col, F.expr(f"transform(split(`{o.labels_col}`, ','), l -> trim(l))")
+        )
     elif o.labels_col and not isinstance(frame.schema[o.labels_col].dataType, ArrayType):
         raise ConfigError(f"--labels-col {o.labels_col!r} must be array<string> or a comma-separated string")
     return frame
@@ -88,7 +92,9 @@ def keep_missing_rows(spark: SparkSession, frame: DataFrame, o: JobOptions) -> D
         return frame
     written = read_output(spark, o)
     if o.id_col not in written.columns:
-        raise ConfigError(f"the existing output has no {o.id_col!r} column to compare ids with; was it written by this job?")
+        raise ConfigError(
+            f"the existing output has no {o.id_col!r} column to compare ids with; was it written by this job?"
+        )
     key = "__spark_zsc_written_id"
     done = written.select(F.col(o.id_col).cast("string").alias(key)).distinct()
     return frame.join(done, frame[o.id_col].cast("string") == done[key], "left_anti")

@@ -44,7 +44,9 @@ def resolve_device(options: EngineOptions) -> str:
         return f"cuda:{cuda_index(address)}"
     if options.device == "cuda":
         if not torch.cuda.is_available():
-            raise RuntimeError("device='cuda' but this executor has no usable GPU (torch.cuda.is_available() is False)")
+            raise RuntimeError(
+                "device='cuda' but this executor has no usable GPU (torch.cuda.is_available() is False)"
+            )
         return "cuda:0"
     return "cpu"
 
@@ -78,6 +80,8 @@ def check_devices(spark, options: EngineOptions) -> None:
             "(and the executor GPU resources) or use device='auto' or 'cpu'"
         )
     if options.precision in ("fp16", "bf16") and options.device == "auto" and not gpus_available(spark):
-        raise ConfigError(f"precision={options.precision} needs a GPU and none is available to tasks: use fp32 or int8")
+        raise ConfigError(
+            f"precision={options.precision} needs a GPU and none is available to tasks: use fp32 or int8"
+        )
     if options.precision == "int8" and options.device == "auto" and gpus_available(spark):
         raise ConfigError("precision=int8 is for CPUs but tasks get GPUs here: use device='cpu' or fp16/bf16")

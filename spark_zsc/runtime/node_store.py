@@ -30,8 +30,11 @@ STALE_TEMP_SECONDS = 3600
 
 
 def _file_versions(folder: Path) -> dict:
-    return {p.name: [p.stat().st_size, p.stat().st_mtime_ns]
-            for p in folder.iterdir() if p.is_file() and p.name != COMPLETE_MARKER}
+    return {
+        p.name: [p.stat().st_size, p.stat().st_mtime_ns]
+        for p in folder.iterdir()
+        if p.is_file() and p.name != COMPLETE_MARKER
+    }
 
 
 def _verified(folder: Path, fingerprint: str) -> bool:

@@ -57,7 +57,9 @@ def load_model(folder, kind: str, device: str, precision: str) -> LoadedModel:
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     sentence_config = folder / SENTENCE_CONFIG
-    max_length = json.loads(sentence_config.read_text()).get("max_seq_length") if sentence_config.is_file() else None
+    max_length = (
+        json.loads(sentence_config.read_text()).get("max_seq_length") if sentence_config.is_file() else None
+    )
     return LoadedModel(model, tokenizer, time.perf_counter() - started, max_length)
 
 
@@ -94,11 +96,17 @@ def engine_for(models: dict, options: EngineOptions, strategy: StrategyOptions):
     device = resolve_device(options)
     precision = resolve_precision(options, device)
     torch.set_num_threads(task_threads(options))
-    token_budget = options.token_budget or (GPU_TOKEN_BUDGET if device.startswith("cuda") else DEFAULT_TOKEN_BUDGET)
-    keys = {kind: ModelKey(kind, models[kind].fingerprint, device, precision) for kind in strategy.model_kinds}
+    token_budget = options.token_budget or (
+        GPU_TOKEN_BUDGET if device.startswith("cuda") else DEFAULT_TOKEN_BUDGET
+    )
+    keys = {
+        kind: ModelKey(kind, models[kind].fingerprint, device, precision) for kind in strategy.model_kinds
+    }
     handles = {key: models[kind] for kind, key in keys.items()}
     loaded, loaded_now = _models.acquire(list(keys.values()), lambda key: _load(key, handles[key]))
-    engines = {kind: _engine(key, loaded[key], options.max_length, token_budget) for kind, key in keys.items()}
+    engines = {
+        kind: _engine(key, loaded[key], options.max_length, token_budget) for kind, key in keys.items()
+    }
     if EMBEDDING in engines:  # scoring settings vary by classifier; the engine and its caches do not
         engines[EMBEDDING] = engines[EMBEDDING].with_scoring(strategy.temperature, strategy.threshold)
     load_seconds = sum(loaded[key].seconds for key in loaded_now)
@@ -114,7 +122,13 @@ def _load(key: ModelKey, handle) -> LoadedModel:
     loaded = load_model(model_folder(handle), key.kind, key.device, key.precision)
     log.info(
         "pid %d loaded %s model %s on %s in %s in %.2f s (%d torch threads)",
-        os.getpid(), key.kind, key.fingerprint[:12], key.device, key.precision, loaded.seconds, torch.get_num_threads(),
+        os.getpid(),
+        key.kind,
+        key.fingerprint[:12],
+        key.device,
+        key.precision,
+        loaded.seconds,
+        torch.get_num_threads(),
     )
     return loaded
 
@@ -124,11 +138,21 @@ def _engine(model_key: ModelKey, loaded: LoadedModel, max_length, token_budget: 
     engine = _engines.get(engine_key)
     if engine is None:
         if model_key.kind == NLI:
-            engine = ZeroShotEngine(loaded.model, loaded.tokenizer, max_length=max_length,
-                                    token_budget=token_budget, device=model_key.device)
+            engine = ZeroShotEngine(
+                loaded.model,
+                loaded.tokenizer,
+                max_length=max_length,
+                token_budget=token_budget,
+                device=model_key.device,
+            )
         else:
             limits = [n for n in (max_length, loaded.max_length) if n]
-            engine = EmbeddingEngine(loaded.model, loaded.tokenizer, max_length=min(limits) if limits else None,
-                                     token_budget=token_budget, device=model_key.device)
+            engine = EmbeddingEngine(
+                loaded.model,
+                loaded.tokenizer,
+                max_length=min(limits) if limits else None,
+                token_budget=token_budget,
+                device=model_key.device,
+            )
         engine = _engines[engine_key] = engine
     return engine

@@ -56,8 +56,10 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         """Set any of the constructor's keyword arguments."""
         unknown = unknown_params(self._input_kwargs)
         if unknown:
-            raise TypeError(f"ZeroShotClassifier has no param {', '.join(unknown)}; its params: "
-                            f"{', '.join(o.param for o in PARAM_OPTIONS)}")
+            raise TypeError(
+                f"ZeroShotClassifier has no param {', '.join(unknown)}; its params: "
+                f"{', '.join(o.param for o in PARAM_OPTIONS)}"
+            )
         return self._set(**self._input_kwargs)
 
     __init__.__signature__ = setParams.__signature__ = keyword_signature()
@@ -91,7 +93,9 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
                 )
             return None
         if not options["candidate_labels"]:
-            raise ConfigError("no candidate labels: set candidateLabels=[...] or labelsCol='a column of labels'")
+            raise ConfigError(
+                "no candidate labels: set candidateLabels=[...] or labelsCol='a column of labels'"
+            )
         return options["candidate_labels"]
 
     def _check_columns(self, options: ClassifierOptions, schema: StructType) -> None:
@@ -99,7 +103,9 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
             raise ConfigError("inputCol is not set: name the column that holds the text")
         require_string_column(schema, options["input_col"], "inputCol")
         if options["output_col"] in schema.names:
-            raise ConfigError(f"outputCol {options['output_col']!r} already exists in the input: choose another name")
+            raise ConfigError(
+                f"outputCol {options['output_col']!r} already exists in the input: choose another name"
+            )
 
     # -- the transform -------------------------------------------------------------------
 
@@ -111,8 +117,13 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         strategy.check_label_count(scoring.candidate_labels)
         spark = dataset.sparkSession
         check_devices(spark, engine_options)
-        models = ship_models(spark, strategy, model=options["model"], embedding_model=options["embedding_model"],
-                             distribution=options["distribution"])
+        models = ship_models(
+            spark,
+            strategy,
+            model=options["model"],
+            embedding_model=options["embedding_model"],
+            distribution=options["distribution"],
+        )
         if not self._transformed:
             self._accumulator = metrics_.new_accumulator(spark)
             self._transformed = True

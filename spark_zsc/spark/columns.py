@@ -10,7 +10,9 @@ from ..errors import ConfigError
 def require_column(schema: StructType, column: str, option: str) -> None:
     """`column`, named by `option`, is a column of the input."""
     if column not in schema.names:
-        raise ConfigError(f"{option} {column!r} is not a column of the input (columns: {', '.join(schema.names)})")
+        raise ConfigError(
+            f"{option} {column!r} is not a column of the input (columns: {', '.join(schema.names)})"
+        )
 
 
 def require_string_column(schema: StructType, column: str, option: str) -> None:

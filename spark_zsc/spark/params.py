@@ -22,8 +22,13 @@ def _to_labels(value):
     return TypeConverters.toList(value)
 
 
-_CONVERTERS = {str: TypeConverters.toString, int: TypeConverters.toInt, float: TypeConverters.toFloat,
-               bool: TypeConverters.toBoolean, LABELS: _to_labels}
+_CONVERTERS = {
+    str: TypeConverters.toString,
+    int: TypeConverters.toInt,
+    float: TypeConverters.toFloat,
+    bool: TypeConverters.toBoolean,
+    LABELS: _to_labels,
+}
 
 PARAM_OPTIONS = on_face(PARAM)
 
@@ -60,17 +65,21 @@ class ZeroShotParams(Params):
 
 
 for _option in PARAM_OPTIONS:
-    setattr(ZeroShotParams, _option.param,
-            Param(Params._dummy(), _option.param, _option.doc, typeConverter=_CONVERTERS[_option.kind]))
+    setattr(
+        ZeroShotParams,
+        _option.param,
+        Param(Params._dummy(), _option.param, _option.doc, typeConverter=_CONVERTERS[_option.kind]),
+    )
     setattr(ZeroShotParams, f"get{_capitalized(_option.param)}", _getter(_option))
     setattr(ZeroShotParams, f"set{_capitalized(_option.param)}", _setter(_option))
 
 
 def keyword_signature() -> inspect.Signature:
     """`(self, *, model=None, inputCol=None, ...)`: what the keyword-only constructor takes."""
-    return inspect.Signature([inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)] + [
-        inspect.Parameter(o.param, inspect.Parameter.KEYWORD_ONLY, default=None) for o in PARAM_OPTIONS
-    ])
+    return inspect.Signature(
+        [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        + [inspect.Parameter(o.param, inspect.Parameter.KEYWORD_ONLY, default=None) for o in PARAM_OPTIONS]
+    )
 
 
 def unknown_params(names) -> list[str]:

@@ -41,13 +41,20 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
         raise ConfigError(f"SQL function name {name!r} must be a plain identifier (letters, digits, _)")
     unknown = sorted(set(options) - {o.name(SQL) for o in SQL_OPTIONS})
     if unknown:
-        raise TypeError(f"register_sql_function() has no option {', '.join(unknown)}; its options: "
-                        f"{', '.join(o.name(SQL) for o in SQL_OPTIONS)}")
+        raise TypeError(
+            f"register_sql_function() has no option {', '.join(unknown)}; its options: "
+            f"{', '.join(o.name(SQL) for o in SQL_OPTIONS)}"
+        )
     checked = ClassifierOptions.of(options, SQL)
     scoring, engine_options, strategy_options = checked.scoring(None), checked.engine, checked.strategy
     check_devices(spark, engine_options)
-    models = ship_models(spark, strategy_options, model=checked["model"], embedding_model=checked["embedding_model"],
-                         distribution=checked["distribution"])
+    models = ship_models(
+        spark,
+        strategy_options,
+        model=checked["model"],
+        embedding_model=checked["embedding_model"],
+        distribution=checked["distribution"],
+    )
     accumulator = metrics_.new_accumulator(spark)
     classify = build_classify_udf(models, scoring, engine_options, strategy_options, accumulator)
     raw_name = f"{name}__spark_zsc_raw"
@@ -64,7 +71,9 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
 
 SQL_OPTIONS = on_face(SQL)
 register_sql_function.__signature__ = inspect.Signature(
-    [inspect.Parameter("spark", inspect.Parameter.POSITIONAL_OR_KEYWORD),
-     inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="zero_shot")]
+    [
+        inspect.Parameter("spark", inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="zero_shot"),
+    ]
     + [inspect.Parameter(o.name(SQL), inspect.Parameter.KEYWORD_ONLY, default=o.default) for o in SQL_OPTIONS]
 )

@@ -16,8 +16,13 @@ RESULT_SCHEMA = "label string, score double, labels array<string>, scores array<
 RESULT_SQL_TYPE = "STRUCT<label: STRING, score: DOUBLE, labels: ARRAY<STRING>, scores: ARRAY<DOUBLE>>"
 
 
-def build_classify_udf(models: dict, scoring: ScoringOptions, engine_options: EngineOptions,
-                       strategy: StrategyOptions, accumulator):
+def build_classify_udf(
+    models: dict,
+    scoring: ScoringOptions,
+    engine_options: EngineOptions,
+    strategy: StrategyOptions,
+    accumulator,
+):
     """A pandas UDF `(text[, labels]) -> struct<label, score, labels, scores>`.
 
     `models` maps each model kind the strategy runs ('nli', 'embedding') to a distribution
@@ -34,8 +39,15 @@ def build_classify_udf(models: dict, scoring: ScoringOptions, engine_options: En
         engine, load_seconds = engine_for(models, engine_options, strategy)
         if load_seconds:
             count({"model_loads": 1, "model_load_seconds": load_seconds})
-        yield from classify_frames(engine, batches, fixed_labels=fixed_labels, hypothesis_template=template,
-                                   multi_label=multi_label, batch_rows=engine_options.batch_rows, count=count)
+        yield from classify_frames(
+            engine,
+            batches,
+            fixed_labels=fixed_labels,
+            hypothesis_template=template,
+            multi_label=multi_label,
+            batch_rows=engine_options.batch_rows,
+            count=count,
+        )
 
     if fixed_labels is not None:
 

@@ -1,7 +1,7 @@
 """The classifier and the SQL function on a session of another kind, results as JSON.
 
-    python classify_app.py MODEL OUT.json TEXTS.json LABELS.json remote:local[2]
-    python classify_app.py MODEL OUT.json TEXTS.json LABELS.json master:spark://127.0.0.1:7077
+python classify_app.py MODEL OUT.json TEXTS.json LABELS.json remote:local[2]
+python classify_app.py MODEL OUT.json TEXTS.json LABELS.json master:spark://127.0.0.1:7077
 """
 
 import json
@@ -15,7 +15,9 @@ from spark_zsc.spark.metrics import MetricsUnavailable
 model, out_path, texts_path, labels_path, where = sys.argv[1:6]
 texts, labels = json.load(open(texts_path)), json.load(open(labels_path))
 kind, _, url = where.partition(":")
-spark = (SparkSession.builder.remote(url) if kind == "remote" else SparkSession.builder.master(url)).getOrCreate()
+spark = (
+    SparkSession.builder.remote(url) if kind == "remote" else SparkSession.builder.master(url)
+).getOrCreate()
 assert type(spark).__module__.startswith("pyspark.sql.connect") == (kind == "remote"), type(spark)
 
 frame = spark.createDataFrame(list(enumerate(texts)), "id long, text string").repartition(3)
@@ -30,9 +32,13 @@ except MetricsUnavailable as error:
 register_sql_function(spark, "zero_shot", model=model)
 frame.createOrReplaceTempView("texts")
 array = ", ".join("'" + label + "'" for label in labels)
-sql = {str(r.id): (r.z.asDict() if r.z else None)
-       for r in spark.sql(f"SELECT id, zero_shot(text, array({array})) AS z FROM texts").collect()}
+sql = {
+    str(r.id): (r.z.asDict() if r.z else None)
+    for r in spark.sql(f"SELECT id, zero_shot(text, array({array})) AS z FROM texts").collect()
+}
 metrics = None if metrics_message else clf.metrics()
-json.dump({"classifier": results, "sql": sql, "metrics_message": metrics_message, "metrics": metrics},
-          open(out_path, "w"))
+json.dump(
+    {"classifier": results, "sql": sql, "metrics_message": metrics_message, "metrics": metrics},
+    open(out_path, "w"),
+)
 spark.stop()

@@ -18,8 +18,13 @@ from spark_zsc import ZeroShotClassifier
 
 model, out_dir = sys.argv[1:3]
 LABELS = ["finance", "sports", "billing", "outage", "feature request"]
-BASE = ["The central bank cut rates.", "Our team won the final!", "My invoice is wrong.",
-        "The app crashes on start.", "Power is out downtown."]
+BASE = [
+    "The central bank cut rates.",
+    "Our team won the final!",
+    "My invoice is wrong.",
+    "The app crashes on start.",
+    "Power is out downtown.",
+]
 texts = [f"{t} Ticket {i}." for i in range(2400) for t in BASE]
 
 spark = SparkSession.builder.master("local[2,4]").config("spark.ui.enabled", "false").getOrCreate()
