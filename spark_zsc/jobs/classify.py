@@ -13,37 +13,46 @@ from . import storage
 from .options import JobOptions
 
 
-def check_output_target(spark: SparkSession, o: JobOptions) -> None:
-    if o.write_mode == "error" and storage.output_exists(spark, o):
-        target = f"--output-table {o.output_table!r}" if o.output_table else f"--output {o.output!r}"
+def check_output_target(spark: SparkSession, options: JobOptions) -> None:
+    if options.write_mode == "error" and storage.output_exists(spark, options):
+        target = (
+            f"--output-table {options.output_table!r}"
+            if options.output_table
+            else f"--output {options.output!r}"
+        )
         raise ConfigError(
             f"{target} already exists: pass --mode overwrite or --mode append, --skip-existing, or another name"
         )
 
 
-def classifier_for(o: JobOptions) -> ZeroShotClassifier:
-    labels = {"labelsCol": o.labels_col} if o.labels_col else {"candidateLabels": o.label_list}
+def classifier_for(options: JobOptions) -> ZeroShotClassifier:
+    labels = (
+        {"labelsCol": options.labels_col} if options.labels_col else {"candidateLabels": options.label_list}
+    )
     return ZeroShotClassifier(
-        outputCol=o.output_col, hypothesisTemplate=o.template, **o.classifier_params(), **labels
+        outputCol=options.output_col,
+        hypothesisTemplate=options.template,
+        **options.classifier_params(),
+        **labels,
     )
 
 
-def run_classify(spark: SparkSession, o: JobOptions) -> dict:
+def run_classify(spark: SparkSession, options: JobOptions) -> dict:
     """Run the job on `spark` and return its summary. Config errors surface before any
     classification starts (reading a CSV header is the only work done before them)."""
     started = time.perf_counter()
-    check_output_target(spark, o)
-    frame = storage.check_columns(storage.read_input(spark, o), o)
+    check_output_target(spark, options)
+    frame = storage.check_columns(storage.read_input(spark, options), options)
     rows_read = frame.count()
-    pending = storage.keep_missing_rows(spark, frame, o) if o.skip_existing else frame
-    classifier = classifier_for(o)
+    pending = storage.keep_missing_rows(spark, frame, options) if options.skip_existing else frame
+    classifier = classifier_for(options)
     observation = Observation("spark_zsc")
     result = classifier.transform(pending).observe(
         observation,
         F.count(F.lit(1)).alias("written"),
-        F.count(F.col(o.output_col)).alias("classified"),
+        F.count(F.col(options.output_col)).alias("classified"),
     )
-    destination = storage.write_output(spark, result, o)
+    destination = storage.write_output(spark, result, options)
     observed = observation.get
     try:
         metrics = classifier.metrics()
@@ -51,9 +60,9 @@ def run_classify(spark: SparkSession, o: JobOptions) -> dict:
         metrics = {"pairs": None, "model_loads": None, "top_labels": {}}
     wall = time.perf_counter() - started
     return {
-        "model": o.models_description,
+        "model": options.models_description,
         "rows_read": rows_read,
-        "rows_already_written": rows_read - observed["written"] if o.skip_existing else 0,
+        "rows_already_written": rows_read - observed["written"] if options.skip_existing else 0,
         "rows_written": observed["written"],
         "classified": observed["classified"],
         "skipped": observed["written"] - observed["classified"],

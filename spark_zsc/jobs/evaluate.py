@@ -26,14 +26,14 @@ def _lookup(mapping: dict, key):
     return F.create_map(*[F.lit(x) for pair in mapping.items() for x in pair])[key]
 
 
-def _gold_rows(spark: SparkSession, o: EvaluateOptions) -> tuple[DataFrame, int]:
+def _gold_rows(spark: SparkSession, options: EvaluateOptions) -> tuple[DataFrame, int]:
     """The rows to evaluate (text, gold class index), cached by the first run, and the count of
     rows without a gold value. Every check here runs before any model does."""
-    frame = read_input(spark, o)
-    require_string_column(frame.schema, o.text_column, "--text-col")
-    require_column(frame.schema, o.gold_col, "--gold-col")
-    gold = F.nullif(F.trim(F.col(o.gold_col).cast("string")), F.lit(""))  # blank: no gold value
-    mapping = o.gold_to_class
+    frame = read_input(spark, options)
+    require_string_column(frame.schema, options.text_column, "--text-col")
+    require_column(frame.schema, options.gold_col, "--gold-col")
+    gold = F.nullif(F.trim(F.col(options.gold_col).cast("string")), F.lit(""))  # blank: no gold value
+    mapping = options.gold_to_class
     unmapped_values = (
         frame.select(gold.alias("value")).where(gold.isNotNull() & _lookup(mapping, gold).isNull()).distinct()
     )
@@ -42,29 +42,29 @@ def _gold_rows(spark: SparkSession, o: EvaluateOptions) -> tuple[DataFrame, int]
         shown = ", ".join(repr(v) for v in unmapped[:_SHOWN_UNMAPPED])
         count = f"{len(unmapped)}" if len(unmapped) <= _SHOWN_UNMAPPED else f"more than {_SHOWN_UNMAPPED}"
         raise ConfigError(
-            f"{count} gold value(s) of --gold-col {o.gold_col!r} have no label: {shown}. Map each to a label "
-            f'with --gold-map "value=label,..." (labels: {", ".join(o.classes)}), or filter those rows out first'
+            f"{count} gold value(s) of --gold-col {options.gold_col!r} have no label: {shown}. Map each to a label "
+            f'with --gold-map "value=label,..." (labels: {", ".join(options.classes)}), or filter those rows out first'
         )
     counts = frame.agg(F.count(F.lit(1)).alias("rows"), F.count(gold).alias("labelled")).head()  # one scan
     if counts.labelled == 0:
         raise ConfigError(
-            f"the evaluation set is empty: no row of the input has a value in --gold-col {o.gold_col!r}"
+            f"the evaluation set is empty: no row of the input has a value in --gold-col {options.gold_col!r}"
         )
     labelled = frame.where(gold.isNotNull())
-    if o.limit:
-        labelled = labelled.limit(o.limit)
-    rows = labelled.select(F.col(o.text_column).alias(_TEXT), _lookup(mapping, gold).alias(_GOLD))
+    if options.limit:
+        labelled = labelled.limit(options.limit)
+    rows = labelled.select(F.col(options.text_column).alias(_TEXT), _lookup(mapping, gold).alias(_GOLD))
     if not is_connect(spark):  # spread a small single-file input over every core
         rows = rows.repartition(spark.sparkContext.defaultParallelism)
     return rows.cache(), counts.rows - counts.labelled
 
 
-def _run(rows: DataFrame, o: EvaluateOptions, labels: list[str], template: str) -> dict:
+def _run(rows: DataFrame, options: EvaluateOptions, labels: list[str], template: str) -> dict:
     classifier = ZeroShotClassifier(
         candidateLabels=labels,
         hypothesisTemplate=template,
         outputCol=_RESULT,
-        **{**o.classifier_params(), "inputCol": _TEXT},
+        **{**options.classifier_params(), "inputCol": _TEXT},
     )
     result = F.col(_RESULT)
     cells = (
@@ -80,35 +80,35 @@ def _run(rows: DataFrame, o: EvaluateOptions, labels: list[str], template: str) 
         .collect()
     )
     metrics = metrics_from_cells(
-        o.classes, [Cell(c.gold, c.predicted, c.bin, c.rows, c.score_sum or 0.0) for c in cells]
+        options.classes, [Cell(c.gold, c.predicted, c.bin, c.rows, c.score_sum or 0.0) for c in cells]
     )
     return {"labels": labels, "template": template, **metrics}
 
 
-def run_evaluate(spark: SparkSession, o: EvaluateOptions) -> dict:
+def run_evaluate(spark: SparkSession, options: EvaluateOptions) -> dict:
     started = time.perf_counter()
-    rows, without_gold = _gold_rows(spark, o)
+    rows, without_gold = _gold_rows(spark, options)
     runs = []
     try:
-        for labels in o.label_sets:
-            for template in o.templates:
-                runs.append(_run(rows, o, labels, template))
+        for labels in options.label_sets:
+            for template in options.templates:
+                runs.append(_run(rows, options, labels, template))
                 log.info("evaluated %s with %r: accuracy %.4f", labels, template, runs[-1]["accuracy"])
     finally:
         rows.unpersist()
     best = max(range(len(runs)), key=lambda i: runs[i]["accuracy"])
     summary = {
-        "model": o.models_description,
-        "strategy": o.strategy,
-        "multi_label": o.multi_label,
-        "classes": o.classes,
+        "model": options.models_description,
+        "strategy": options.strategy,
+        "multi_label": options.multi_label,
+        "classes": options.classes,
         "rows": runs[0]["rows"],
         "rows_without_gold": without_gold,
         "best_run": best,
         "runs": runs,
         "wall_seconds": round(time.perf_counter() - started, 2),
     }
-    summary["report"] = write_report(o.report, o.report_format, summary)
+    summary["report"] = write_report(options.report, options.report_format, summary)
     return summary
 
 

@@ -26,30 +26,36 @@ def _read_files(spark: SparkSession, path: str, file_format: str, csv_columns: l
     return reader.load(path)
 
 
-def read_input(spark: SparkSession, o: SourceOptions) -> DataFrame:
-    if o.input_table:
-        if not spark.catalog.tableExists(o.input_table):
-            raise ConfigError(f"--input-table {o.input_table!r} does not exist in the metastore")
-        return spark.table(o.input_table)
-    return _read_files(spark, o.input, o.input_format, o.csv_column_names)
+def read_input(spark: SparkSession, options: SourceOptions) -> DataFrame:
+    if options.input_table:
+        if not spark.catalog.tableExists(options.input_table):
+            raise ConfigError(f"--input-table {options.input_table!r} does not exist in the metastore")
+        return spark.table(options.input_table)
+    return _read_files(spark, options.input, options.input_format, options.csv_column_names)
 
 
-def check_columns(frame: DataFrame, o: JobOptions) -> DataFrame:
+def check_columns(frame: DataFrame, options: JobOptions) -> DataFrame:
     """The named columns exist and have usable types; a comma-separated labels string becomes an array."""
-    named = [("--text-col", o.text_column), ("--id-col", o.id_col), ("--labels-col", o.labels_col)]
-    for option, column in named + [("--partition-by", column) for column in o.partition_columns]:
+    named = [
+        ("--text-col", options.text_column),
+        ("--id-col", options.id_col),
+        ("--labels-col", options.labels_col),
+    ]
+    for option, column in named + [("--partition-by", column) for column in options.partition_columns]:
         if column:
             require_column(frame.schema, column, option)
-    if o.output_col in frame.columns:
+    if options.output_col in frame.columns:
         raise ConfigError(
-            f"--output-col {o.output_col!r} is already a column of the input: choose another name"
+            f"--output-col {options.output_col!r} is already a column of the input: choose another name"
         )
-    if o.labels_col and isinstance(frame.schema[o.labels_col].dataType, StringType):
+    if options.labels_col and isinstance(frame.schema[options.labels_col].dataType, StringType):
         frame = frame.withColumn(
-            o.labels_col, F.expr(f"transform(split(`{o.labels_col}`, ','), l -> trim(l))")
+            options.labels_col, F.expr(f"transform(split(`{options.labels_col}`, ','), l -> trim(l))")
         )
-    elif o.labels_col and not isinstance(frame.schema[o.labels_col].dataType, ArrayType):
-        raise ConfigError(f"--labels-col {o.labels_col!r} must be array<string> or a comma-separated string")
+    elif options.labels_col and not isinstance(frame.schema[options.labels_col].dataType, ArrayType):
+        raise ConfigError(
+            f"--labels-col {options.labels_col!r} must be array<string> or a comma-separated string"
+        )
     return frame
 
 
@@ -61,14 +67,14 @@ def _hadoop_fs(spark: SparkSession, path: str):
     return hadoop_path.getFileSystem(spark._jsc.hadoopConfiguration()), hadoop_path
 
 
-def output_exists(spark: SparkSession, o: JobOptions) -> bool:
-    if o.output_table:
-        return spark.catalog.tableExists(o.output_table)
-    fs = _hadoop_fs(spark, o.output)
+def output_exists(spark: SparkSession, options: JobOptions) -> bool:
+    if options.output_table:
+        return spark.catalog.tableExists(options.output_table)
+    fs = _hadoop_fs(spark, options.output)
     if fs is not None:
         return fs[0].exists(fs[1])
     try:  # Spark Connect: ask the server to list the path
-        spark.read.format("binaryFile").load(o.output).schema  # noqa: B018 (the server resolves the path)
+        spark.read.format("binaryFile").load(options.output).schema  # noqa: B018 (the server resolves the path)
         return True
     except Exception as error:
         if "PATH_NOT_FOUND" in str(error) or "does not exist" in str(error):
@@ -76,28 +82,28 @@ def output_exists(spark: SparkSession, o: JobOptions) -> bool:
         raise
 
 
-def read_output(spark: SparkSession, o: JobOptions) -> DataFrame:
-    if o.output_table:
-        return spark.table(o.output_table)
-    return _read_files(spark, o.output, o.output_format)  # written by this job: CSV with a header
+def read_output(spark: SparkSession, options: JobOptions) -> DataFrame:
+    if options.output_table:
+        return spark.table(options.output_table)
+    return _read_files(spark, options.output, options.output_format)  # written by this job: CSV with a header
 
 
-def keep_missing_rows(spark: SparkSession, frame: DataFrame, o: JobOptions) -> DataFrame:
+def keep_missing_rows(spark: SparkSession, frame: DataFrame, options: JobOptions) -> DataFrame:
     """For --skip-existing: the input rows whose id is not in the output yet.
 
     Ids are compared as strings, so a CSV output (read back as strings) still matches a
     numeric id column in the input.
     """
-    if not output_exists(spark, o):
+    if not output_exists(spark, options):
         return frame
-    written = read_output(spark, o)
-    if o.id_col not in written.columns:
+    written = read_output(spark, options)
+    if options.id_col not in written.columns:
         raise ConfigError(
-            f"the existing output has no {o.id_col!r} column to compare ids with; was it written by this job?"
+            f"the existing output has no {options.id_col!r} column to compare ids with; was it written by this job?"
         )
     key = "__spark_zsc_written_id"
-    done = written.select(F.col(o.id_col).cast("string").alias(key)).distinct()
-    return frame.join(done, frame[o.id_col].cast("string") == done[key], "left_anti")
+    done = written.select(F.col(options.id_col).cast("string").alias(key)).distinct()
+    return frame.join(done, frame[options.id_col].cast("string") == done[key], "left_anti")
 
 
 def flatten_for_csv(frame: DataFrame, column: str) -> DataFrame:
@@ -130,19 +136,19 @@ def _remove_leftovers_of_killed_runs(spark: SparkSession, path: str) -> None:
         log.warning("Spark Connect: cannot check %s for leftovers of a killed run from here", temporary)
 
 
-def write_output(spark: SparkSession, frame: DataFrame, o: JobOptions) -> str:
+def write_output(spark: SparkSession, frame: DataFrame, options: JobOptions) -> str:
     """Write and return where it went."""
-    if o.output and o.output_format == "csv":
-        frame = flatten_for_csv(frame, o.output_col)
-    writer = frame.write.mode(o.write_mode)
-    if o.partition_columns:
-        writer = writer.partitionBy(*o.partition_columns)
-    if o.output_table:
-        writer.format("parquet").saveAsTable(o.output_table)
-        return f"table {o.output_table}"
-    if output_exists(spark, o):
-        _remove_leftovers_of_killed_runs(spark, o.output)
-    if o.output_format == "csv":
+    if options.output and options.output_format == "csv":
+        frame = flatten_for_csv(frame, options.output_col)
+    writer = frame.write.mode(options.write_mode)
+    if options.partition_columns:
+        writer = writer.partitionBy(*options.partition_columns)
+    if options.output_table:
+        writer.format("parquet").saveAsTable(options.output_table)
+        return f"table {options.output_table}"
+    if output_exists(spark, options):
+        _remove_leftovers_of_killed_runs(spark, options.output)
+    if options.output_format == "csv":
         writer = writer.option("header", True).option("escape", '"')
-    writer.format(o.output_format).save(o.output)
-    return f"{o.output_format} {o.output}"
+    writer.format(options.output_format).save(options.output)
+    return f"{options.output_format} {options.output}"
