@@ -63,11 +63,14 @@ class Option:
     sql: Optional[str] = _SAME
     job: Optional[str] = _SAME
     repeatable: bool = False  # a job flag given several times (YAML: a list)
+    flag_name: Optional[str] = None  # the job flag, where it is not the YAML key with dashes
 
     @property
     def key(self) -> str:
         """The snake_case name the options are keyed by (SQL argument, dataclass field)."""
-        return snake_case(self.param) if self.param else self.job
+        if self.param:
+            return snake_case(self.param)
+        return self.job if self.job not in (None, _SAME) else self.sql
 
     def name(self, face: str) -> Optional[str]:
         if face == PARAM:
@@ -77,7 +80,7 @@ class Option:
 
     @property
     def flag(self) -> str:
-        return "--" + self.name(JOB).replace("_", "-")
+        return "--" + (self.flag_name or self.name(JOB).replace("_", "-"))
 
     def validate(self, value, face: str):
         """`value` checked as `face` received it; None stands for the default. A repeatable
@@ -330,6 +333,24 @@ OPTIONS: tuple[Option, ...] = (
         "strategy=nli: run NLI only on each row's k labels most similar by embedding, renormalized over "
         "them; the other labels score 0. Unset: NLI on every label.",
         least=1,
+    ),
+    Option(
+        "lineageCol",
+        str,
+        None,
+        "Add this struct column: each row's lineage (model and fingerprint, labels, template, hashes of the "
+        "text and of the configuration, version, time, status). Unset: no lineage column.",
+        check=_column,
+        sql=None,
+        job=None,  # the jobs write <output-col>_meta unless --no-lineage
+    ),
+    Option(
+        None,
+        bool,
+        False,
+        "Also register <name>_meta(text, labels): each row's lineage struct, as the Transformer's lineageCol.",
+        sql="lineage",
+        job=None,
     ),
 )
 

@@ -92,8 +92,8 @@ def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir,
     assert "rows read" in result.stdout and "top labels" in result.stdout
     assert not (workdir / "ignored").exists()
     frame = pd.concat(pd.read_csv(p, keep_default_na=False) for p in (workdir / "out").glob("*.csv"))
-    # every input column kept; the struct flattened into label, score and JSON scores
-    assert list(frame.columns) == ["id", "text", "source", "zsc_label", "zsc_score", "zsc_scores"]
+    # every input column kept; the struct flattened into label, score and JSON scores; lineage as JSON
+    assert list(frame.columns) == ["id", "text", "source", "zsc_label", "zsc_score", "zsc_scores", "zsc_meta"]
     summary = json.loads(summary_file.read_text())
     assert summary["rows_read"] == summary["rows_written"] == len(ROWS) == len(frame)
     assert summary["skipped"] == 2 and summary["classified"] == len(ROWS) - 2
@@ -273,7 +273,8 @@ def _flags(tmp_path, tiny_model, **overrides):
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        ({"--input-format": "xml"}, "invalid choice: 'xml'"),
+        ({"--input-format": "no-such-format"}, "--input-format 'no-such-format': [DATA_SOURCE_NOT_FOUND]"),
+        ({"--mode": "upsert"}, "invalid choice: 'upsert'"),
         ({"--input": "/no/such/input.csv"}, "--input '/no/such/input.csv' does not exist"),
         ({"--text-col": None}, "--text-col is required"),
         ({"--labels": None}, "no candidate labels"),

@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from ..errors import ConfigError, MetricsUnavailable
 from ..spark.classifier import ZeroShotClassifier
-from . import storage
+from . import incremental, storage
 from .options import JobOptions
 
 
@@ -29,46 +29,84 @@ def classifier_for(options: JobOptions) -> ZeroShotClassifier:
     labels = (
         {"labelsCol": options.labels_col} if options.labels_col else {"candidateLabels": options.label_list}
     )
+    lineage = {"lineageCol": options.lineage_col} if options.lineage_col else {}
     return ZeroShotClassifier(
         outputCol=options.output_col,
         hypothesisTemplate=options.template,
         **options.classifier_params(),
         **labels,
+        **lineage,
     )
 
 
 def run_classify(spark: SparkSession, options: JobOptions) -> dict:
     """Run the job on `spark` and return its summary. Config errors surface before any
-    classification starts (reading a CSV header is the only work done before them)."""
+    classification starts (reading the input's schema and counting it is the only work
+    done before them)."""
     started = time.perf_counter()
     check_output_target(spark, options)
+    target_format = storage.output_format(spark, options)  # refuses a data source Spark does not have
+    versions = incremental.prepare(spark, options, target_format) if options.incremental else None
     frame = storage.check_columns(storage.read_input(spark, options), options)
-    rows_read = frame.count()
-    pending = storage.keep_missing_rows(spark, frame, options) if options.skip_existing else frame
+    counts = storage.count_input(frame, options)
     classifier = classifier_for(options)
+    lineage = classifier.lineage(frame.schema)
+    existing = storage.read_output(spark, options) if storage.output_exists(spark, options) else None
+    kept = None
+    if options.incremental and existing is not None:
+        pending, kept = incremental.split(frame, existing, options, lineage.config_sha256)
+    elif options.skip_existing:
+        pending = storage.keep_missing_rows(frame, existing, options)
+    else:
+        pending = frame
     observation = Observation("spark_zsc")
-    result = classifier.transform(pending).observe(
+    result = storage.mark_corrupt_records(classifier.transform(pending), frame, options).observe(
         observation,
         F.count(F.lit(1)).alias("written"),
         F.count(F.col(options.output_col)).alias("classified"),
     )
-    destination = storage.write_output(spark, result, options)
+    if options.incremental:
+        destination = incremental.write(spark, result, kept, frame, options, target_format, versions)
+    else:
+        destination = storage.write_output(spark, result, options, target_format)
     observed = observation.get
+    summary = _summary(options, classifier, counts, observed, kept is not None, started, destination)
+    storage.record_run(
+        spark,
+        options,
+        {
+            "config_sha256": lineage.config_sha256,
+            "config": lineage.config,
+            "options": options.as_dict(),
+            "summary": summary,
+        },
+    )
+    return summary
+
+
+def _summary(
+    options, classifier, counts: dict, observed: dict, merged: bool, started: float, destination: str
+):
     try:
         metrics = classifier.metrics()
     except MetricsUnavailable:  # Spark Connect: what the observation saw is all there is
         metrics = {"pairs": None, "model_loads": None, "top_labels": {}}
+    reasons = {k[len("skipped_") :]: v for k, v in metrics.items() if k.startswith("skipped_") and v}
+    if counts["corrupt_records"]:  # the reader's unparsable records reach the model as null text
+        reasons["corrupt_record"] = counts["corrupt_records_without_text"]
+        reasons["null_text"] = reasons.get("null_text", 0) - counts["corrupt_records_without_text"]
+        reasons = {k: v for k, v in reasons.items() if v}
     wall = time.perf_counter() - started
+    pending_run = options.skip_existing or merged
     return {
         "model": options.models_description,
-        "rows_read": rows_read,
-        "rows_already_written": rows_read - observed["written"] if options.skip_existing else 0,
+        "rows_read": counts["rows"],
+        "corrupt_records": counts["corrupt_records"],
+        "rows_already_written": counts["rows"] - observed["written"] if pending_run else 0,
         "rows_written": observed["written"],
         "classified": observed["classified"],
         "skipped": observed["written"] - observed["classified"],
-        "skipped_by_reason": {
-            k[len("skipped_") :]: v for k, v in metrics.items() if k.startswith("skipped_") and v
-        },
+        "skipped_by_reason": reasons,
         "pairs": metrics["pairs"],
         "model_loads": metrics["model_loads"],
         "wall_seconds": round(wall, 2),
@@ -91,6 +129,7 @@ def format_summary(summary: dict, top: int = 15) -> str:
         "spark_zsc classify: done",
         f"  model             {summary['model']}",
         f"  rows read         {summary['rows_read']:>12,}",
+        f"  corrupt records   {summary['corrupt_records']:>12,}",
         f"  already written   {summary['rows_already_written']:>12,}",
         f"  rows written      {summary['rows_written']:>12,}",
         f"  classified        {summary['classified']:>12,}",

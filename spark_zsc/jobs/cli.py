@@ -107,7 +107,7 @@ def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> in
     args = vars(_parser().parse_args(argv))
     command = args.pop("command")
     summary_json = args.pop("summary_json", None)
-    spark = None
+    spark, owned = None, False
     try:
         options_class, run, format_summary = _command(command)
         options = build_job_options(args, options_class)
@@ -116,13 +116,18 @@ def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> in
                 "--master is for the CLI; under spark-submit pass --master to spark-submit itself"
             )
         options = _check_models(options)
+        from pyspark.sql import SparkSession
+
+        owned = (
+            not submitted and SparkSession.getActiveSession() is None
+        )  # a caller's session is not ours to stop
         spark = _session(options, command, submitted)
         summary = run(spark, options)
     except ConfigError as error:
         print(f"spark-zsc: configuration error: {error}", file=sys.stderr)
         return 2
     finally:
-        if spark is not None and not submitted:
+        if spark is not None and owned:
             spark.stop()
     print(format_summary(summary))
     if summary_json:

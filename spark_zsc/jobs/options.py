@@ -18,8 +18,6 @@ from urllib.parse import urlparse
 from ..errors import ConfigError
 from ..options import BY_KEY, JOB, Option, StrategyOptions
 
-INPUT_FORMATS = ("parquet", "csv", "json", "orc", "text")
-OUTPUT_FORMATS = ("parquet", "csv", "json", "orc")
 MODES = ("error", "overwrite", "append")
 
 
@@ -34,7 +32,20 @@ def _shared(key: str) -> Option:
 
 SOURCE_OPTIONS: tuple[Option, ...] = (
     job_option("input", str, None, "input path (file or folder)"),
-    job_option("input_format", str, "parquet", "format of --input", choices=INPUT_FORMATS),
+    job_option(
+        "input_format",
+        str,
+        "parquet",
+        "Spark data source of --input: parquet, csv, json, orc, text, avro, delta, ... (CSV: header, multiLine)",
+    ),
+    job_option(
+        "input_options",
+        object,
+        None,
+        "reader option KEY=VALUE, e.g. sep=; or encoding=latin1 or mode=DROPMALFORMED (repeatable; YAML: a mapping)",
+        repeatable=True,
+        flag_name="input-option",
+    ),
     job_option("input_table", str, None, "metastore table to read instead of --input"),
     job_option(
         "csv_columns", object, None, "names for the columns of a CSV without a header row, comma-separated"
@@ -80,13 +91,39 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
 CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
     job_option("output", str, None, "output path"),
     job_option(
-        "output_format", str, "parquet", "format of --output; csv flattens the result", choices=OUTPUT_FORMATS
+        "output_format",
+        str,
+        None,
+        "Spark data source to write: --output default parquet; a new --output-table default "
+        "spark.sql.sources.default; an existing table keeps its own. csv flattens the result",
+    ),
+    job_option(
+        "output_options",
+        object,
+        None,
+        "writer option KEY=VALUE, e.g. compression=zstd (repeatable; YAML: a mapping)",
+        repeatable=True,
+        flag_name="output-option",
     ),
     job_option("output_table", str, None, "metastore table to write instead of --output"),
     _shared("output_col"),
     job_option("mode", str, None, "error (default), overwrite or append", choices=MODES),
     job_option("partition_by", object, None, "output partition columns, comma-separated"),
-    job_option("skip_existing", bool, False, "classify only ids not in the output yet, and append them"),
+    job_option(
+        "skip_existing",
+        bool,
+        False,
+        "cheap appends: classify only ids not in the output yet, and append them (an edited text keeps its label)",
+    ),
+    job_option(
+        "incremental",
+        bool,
+        False,
+        "relabel exactly what changed: new ids, edited texts, and every row after a change of model, labels, "
+        "template or strategy; the new output replaces the old one whole (needs --id-col)",
+    ),
+    job_option("drop_missing", bool, False, "with --incremental: drop output rows whose id left the input"),
+    job_option("no_lineage", bool, False, "leave out the <output-col>_meta lineage column"),
     job_option(
         "embedding_fallback",
         bool,
@@ -109,6 +146,21 @@ def column_names(value) -> list[str]:
         if isinstance(value, str)
         else [str(c) for c in value]
     )
+
+
+def key_values(value, option: str, example: str) -> dict:
+    """KEY=VALUE settings from repeated flags (a list of strings) or YAML (a mapping)."""
+    if not value:
+        return {}
+    if isinstance(value, dict):
+        return {str(k): str(v) for k, v in value.items()}
+    pairs = {}
+    for item in value:
+        key, sep, setting = str(item).partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{option} {item!r} must be KEY=VALUE, e.g. {example}")
+        pairs[key.strip()] = setting.strip()
+    return pairs
 
 
 def is_local_path(path: str) -> bool:
@@ -151,17 +203,11 @@ class SourceOptions:
 
     @property
     def spark_conf(self) -> dict:
-        if not self.conf:
-            return {}
-        if isinstance(self.conf, dict):
-            return {str(k): str(v) for k, v in self.conf.items()}
-        pairs = {}
-        for item in self.conf:
-            key, sep, value = str(item).partition("=")
-            if not sep or not key:
-                raise ConfigError(f"conf {item!r} must be KEY=VALUE, e.g. spark.sql.shuffle.partitions=64")
-            pairs[key.strip()] = value.strip()
-        return pairs
+        return key_values(self.conf, "--conf", "spark.sql.shuffle.partitions=64")
+
+    @property
+    def reader_options(self) -> dict:
+        return key_values(self.input_options, "--input-option", "sep=;")
 
     @property
     def text_column(self) -> Optional[str]:
@@ -217,7 +263,7 @@ class SourceOptions:
                 "distinct names, comma-separated"
             )
         self.strategy_options()
-        self.spark_conf  # noqa: B018 (parsing it refuses a bad KEY=VALUE now)
+        self.spark_conf, self.reader_options  # noqa: B018 (parsing them refuses a bad KEY=VALUE now)
 
 
 class JobOptions(SourceOptions):
@@ -230,8 +276,23 @@ class JobOptions(SourceOptions):
         return column_names(self.partition_by)
 
     @property
+    def writer_options(self) -> dict:
+        return key_values(self.output_options, "--output-option", "compression=zstd")
+
+    @property
+    def file_format(self) -> str:
+        """The format of an --output path."""
+        return self.output_format or "parquet"
+
+    @property
     def write_mode(self) -> str:
+        if self.incremental:
+            return "overwrite"  # a whole new version replaces the old one
         return "append" if self.skip_existing else (self.mode or "error")
+
+    @property
+    def lineage_col(self) -> Optional[str]:
+        return None if self.no_lineage else f"{self.output_col}_meta"
 
     def validate(self) -> None:
         super().validate()
@@ -249,6 +310,7 @@ class JobOptions(SourceOptions):
             raise ConfigError(
                 f"--skip-existing appends the missing rows; --mode {self.mode} contradicts it (drop --mode)"
             )
+        self._validate_incremental()
         if (
             self.output
             and is_local_path(self.output)
@@ -259,8 +321,24 @@ class JobOptions(SourceOptions):
                 f"--output {self.output!r} already exists: pass --mode overwrite or --mode append, "
                 "--skip-existing, or another path"
             )
-        if self.output_format == "csv" and self.output_table:
-            raise ConfigError("--output-format applies to --output paths; tables are written as parquet")
+        self.writer_options  # noqa: B018 (parsing it refuses a bad KEY=VALUE now)
+
+    def _validate_incremental(self) -> None:
+        if self.drop_missing and not self.incremental:
+            raise ConfigError("--drop-missing goes with --incremental")
+        if not self.incremental:
+            return
+        problems = {
+            "--id-col COLUMN": not self.id_col,
+            "no --skip-existing (choose one of the two)": self.skip_existing,
+            "no --mode (it writes a whole new version itself)": self.mode is not None,
+            "the lineage column it compares (drop --no-lineage)": self.no_lineage,
+            "an output format that holds structs (parquet, orc, json, ...), not csv": self.output_format
+            == "csv",
+        }
+        missing = [need for need, wrong in problems.items() if wrong]
+        if missing:
+            raise ConfigError(f"--incremental needs {'; '.join(missing)}")
 
 
 def add_job_arguments(parser: argparse.ArgumentParser, options_class: type = JobOptions) -> None:

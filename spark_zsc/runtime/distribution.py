@@ -162,9 +162,12 @@ def ship(spark, bundle: ModelBundle, distribution: str = "auto"):
     return handle
 
 
-def ship_models(
-    spark, strategy: StrategyOptions, *, model: str, embedding_model: str, distribution: str = "auto"
-) -> dict:
-    """Check, pack and ship every model `strategy` runs: kind ('nli', 'embedding') -> handle."""
+def load_models(strategy: StrategyOptions, *, model: str, embedding_model: str) -> dict:
+    """Resolve, check and pack every model `strategy` runs: kind ('nli', 'embedding') -> bundle."""
     names = strategy.model_names(model, embedding_model)
-    return {kind: ship(spark, load_bundle(name, kind), distribution) for kind, name in names.items()}
+    return {kind: load_bundle(name, kind) for kind, name in names.items()}
+
+
+def ship_models(spark, bundles: dict, distribution: str = "auto") -> dict:
+    """A handle per bundle (kind -> handle) that executors load the model through."""
+    return {kind: ship(spark, bundle, distribution) for kind, bundle in bundles.items()}

@@ -20,6 +20,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Optional
 
 from ..errors import ConfigError, ModelUnavailable
 from ..log import log
@@ -71,6 +72,7 @@ class ModelBundle:
     name: str
     fingerprint: str
     paths: dict  # file name -> the driver's path
+    revision: Optional[str] = None  # the hub commit, for a model resolved from the hub
 
     @functools.cached_property
     def files(self) -> dict:
@@ -130,6 +132,11 @@ def resolve_model_folder(model: str) -> Path:
             f"{model} --local-dir /some/folder` (or huggingface_hub.snapshot_download) and pass "
             f"model='/some/folder'{hint}; executors never need the hub"
         ) from None
+
+
+def hub_revision(folder: Path) -> Optional[str]:
+    """The commit of a hub snapshot folder (the hub cache keeps them as snapshots/<commit>)."""
+    return folder.name if folder.parent.name == "snapshots" else None
 
 
 def _packaged_folder(model: str):
@@ -286,7 +293,9 @@ def load_bundle(model: str, kind: str = NLI) -> ModelBundle:
             return dataclasses.replace(_bundles[key], name=model)
     _check_tokenizer(folder, model, kind)
     named = {p.name: str(p) for p in paths}
-    bundle = ModelBundle(name=model, fingerprint=fingerprint_paths(named), paths=named)
+    bundle = ModelBundle(
+        name=model, fingerprint=fingerprint_paths(named), paths=named, revision=hub_revision(folder)
+    )
     log.info(
         "model %s resolved to %s: %.1f MB, fingerprint %s, in %.1f s",
         model,

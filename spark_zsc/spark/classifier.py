@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timezone
 from typing import Optional
 
 from pyspark import keyword_only
@@ -15,9 +16,10 @@ from pyspark.sql.types import ArrayType, StringType, StructType
 from ..errors import ConfigError
 from ..options import PARAM, ClassifierOptions
 from ..runtime.devices import check_devices
-from ..runtime.distribution import ship_models
+from ..runtime.distribution import load_models, ship_models
 from . import metrics as metrics_
 from .columns import require_column, require_string_column
+from .lineage import Lineage
 from .params import PARAM_OPTIONS, ZeroShotParams, keyword_signature, unknown_params
 from .udf import build_classify_udf, null_when_unclassified
 
@@ -102,10 +104,11 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         if not options["input_col"]:
             raise ConfigError("inputCol is not set: name the column that holds the text")
         require_string_column(schema, options["input_col"], "inputCol")
-        if options["output_col"] in schema.names:
-            raise ConfigError(
-                f"outputCol {options['output_col']!r} already exists in the input: choose another name"
-            )
+        for name, column in (("outputCol", options["output_col"]), ("lineageCol", options["lineage_col"])):
+            if column in schema.names:
+                raise ConfigError(f"{name} {column!r} already exists in the input: choose another name")
+        if options["lineage_col"] == options["output_col"]:
+            raise ConfigError("lineageCol and outputCol name the same column: choose two names")
 
     # -- the transform -------------------------------------------------------------------
 
@@ -117,13 +120,8 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         strategy.check_label_count(scoring.candidate_labels)
         spark = dataset.sparkSession
         check_devices(spark, engine_options)
-        models = ship_models(
-            spark,
-            strategy,
-            model=options["model"],
-            embedding_model=options["embedding_model"],
-            distribution=options["distribution"],
-        )
+        bundles = load_models(strategy, model=options["model"], embedding_model=options["embedding_model"])
+        models = ship_models(spark, bundles, options["distribution"])
         if not self._transformed:
             self._accumulator = metrics_.new_accumulator(spark)
             self._transformed = True
@@ -135,8 +133,24 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         # fix-up reads its result instead of calling the UDF a second time.
         raw = f"__spark_zsc_{uuid.uuid4().hex[:8]}"
         output = options["output_col"]
-        return (
+        result = (
             dataset.withColumn(raw, classify(*inputs))
             .withColumn(output, null_when_unclassified(F.col(raw)))
             .drop(raw)
         )
+        if options["lineage_col"]:
+            lineage = Lineage.of(options, bundles, scoring.candidate_labels)
+            classified_at = datetime.now(timezone.utc)
+            column = lineage.column(options["input_col"], output, classified_at)
+            result = result.withColumn(options["lineage_col"], column)
+        return result
+
+    def lineage(self, dataset_schema: StructType) -> Lineage:
+        """The run-wide lineage `transform` would write for input of this schema (models
+        resolved on the driver, nothing shipped): `config_sha256` tells which rows are current."""
+        options = self._options()
+        labels = self._candidate_labels(options, dataset_schema)
+        bundles = load_models(
+            options.strategy, model=options["model"], embedding_model=options["embedding_model"]
+        )
+        return Lineage.of(options, bundles, labels)

@@ -8,8 +8,9 @@ import re
 from ..errors import ConfigError
 from ..options import SQL, ClassifierOptions, on_face
 from ..runtime.devices import check_devices
-from ..runtime.distribution import ship_models
+from ..runtime.distribution import load_models, ship_models
 from . import metrics as metrics_
+from .lineage import LINEAGE_SQL_TYPE, Lineage
 from .udf import RESULT_SQL_TYPE, build_classify_udf
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -30,7 +31,9 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
     """Register `name(text, labels)` in `spark`: the ZeroShotClassifier's struct for each row,
     null for null or blank text or no usable labels. The options are the classifier's
     params in snake case (`strategy="embedding"`, `shortlist=5`, ...; None = the default);
-    a row with no more labels than `shortlist` runs NLI on all of them.
+    a row with no more labels than `shortlist` runs NLI on all of them. With `lineage=True`
+    it also registers `name_meta(text, labels)`: each row's lineage struct (see
+    `spark_zsc.spark.lineage`), its labels those of the call.
 
     >>> register_sql_function(spark, "zero_shot", model=tiny_model)  # doctest: +ELLIPSIS
     <spark_zsc.spark.sql.SqlFunction object at ...>
@@ -48,13 +51,10 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
     checked = ClassifierOptions.of(options, SQL)
     scoring, engine_options, strategy_options = checked.scoring(None), checked.engine, checked.strategy
     check_devices(spark, engine_options)
-    models = ship_models(
-        spark,
-        strategy_options,
-        model=checked["model"],
-        embedding_model=checked["embedding_model"],
-        distribution=checked["distribution"],
+    bundles = load_models(
+        strategy_options, model=checked["model"], embedding_model=checked["embedding_model"]
     )
+    models = ship_models(spark, bundles, checked["distribution"])
     accumulator = metrics_.new_accumulator(spark)
     classify = build_classify_udf(models, scoring, engine_options, strategy_options, accumulator)
     raw_name = f"{name}__spark_zsc_raw"
@@ -66,6 +66,14 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
         f"RETURNS {RESULT_SQL_TYPE} "
         f"RETURN CASE WHEN {raw_name}(text, labels).label IS NULL THEN NULL ELSE {raw_name}(text, labels) END"
     )
+    if checked["lineage"]:
+        # the same UDF call as above, so a query using both functions classifies each row once
+        lineage = Lineage.of(checked, bundles, labels=None)
+        spark.sql(
+            f"CREATE OR REPLACE TEMPORARY FUNCTION {name}_meta(text STRING, labels ARRAY<STRING>) "
+            f"RETURNS {LINEAGE_SQL_TYPE} "
+            f"RETURN {lineage.sql('text', 'labels', f'{raw_name}(text, labels).label', 'current_timestamp()')}"
+        )
     return SqlFunction(name, accumulator)
 
 

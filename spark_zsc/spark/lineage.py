@@ -1,0 +1,140 @@
+"""Lineage: what produced each row's label, as a struct column beside the result.
+
+    model, model_sha256, model_revision   the model whose scores are the result (the NLI model, or
+                                          the sentence encoder under strategy embedding), as given,
+                                          its weights' fingerprint, its hub commit (null if local)
+    strategy, embedding_model,            how labels were scored; the encoder where one runs
+    embedding_model_sha256, shortlist
+    labels, template, multi_label         the fixed labels (null when per row), the hypothesis template
+    text_sha256                           sha256 of the row's text as classified (UTF-8)
+    config_sha256                         one hash of every setting that changes a label (`LABEL_SETTINGS`)
+    version, classified_at                spark_zsc's version, the run's UTC time
+    status                                classified, or why not: null_text, blank_text, no_labels
+
+`config_sha256` and `text_sha256` are what an incremental run compares: a row is done when
+both are unchanged. Settings that change speed and memory but not labels (tokenBudget,
+batchRows, threads, device, distribution) stay out of the hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Optional
+
+from pyspark.sql import Column
+from pyspark.sql import functions as F
+
+LINEAGE_SQL_TYPE = (
+    "STRUCT<model: STRING, model_sha256: STRING, model_revision: STRING, strategy: STRING, "
+    "embedding_model: STRING, embedding_model_sha256: STRING, shortlist: INT, labels: ARRAY<STRING>, "
+    "template: STRING, multi_label: BOOLEAN, text_sha256: STRING, config_sha256: STRING, version: STRING, "
+    "classified_at: TIMESTAMP, status: STRING>"
+)
+# the options (by key) whose values change a label; the models count by their fingerprints
+LABEL_SETTINGS = ("strategy", "shortlist", "hypothesis_template", "multi_label", "max_length", "precision")
+EMBEDDING_SCORING = (
+    "temperature",
+    "threshold",
+)  # they change labels where the encoder's scores are the result
+
+
+@dataclass(frozen=True)
+class Lineage:
+    """The run-wide part of the lineage (everything but the row's text and status)."""
+
+    fields: dict  # model, model_sha256, ... version: the literal fields
+    config: dict  # what changes a label, hashed into config_sha256
+
+    @classmethod
+    def of(cls, options, bundles: dict, labels: Optional[list]) -> "Lineage":
+        """From checked classifier options, the models' bundles (kind -> ModelBundle) and the fixed labels."""
+        from .. import __version__
+
+        strategy = options["strategy"]
+        scorer = bundles["embedding" if strategy == "embedding" else "nli"]
+        encoder = bundles.get("embedding")
+        config = {key: options[key] for key in LABEL_SETTINGS}
+        if strategy == "embedding":
+            config.update({key: options[key] for key in EMBEDDING_SCORING})
+        config.update(
+            model_sha256=scorer.fingerprint,
+            embedding_model_sha256=encoder.fingerprint if encoder else None,
+            labels=list(labels) if labels is not None else None,
+        )
+        fields = {
+            "model": scorer.name,
+            "model_sha256": scorer.fingerprint,
+            "model_revision": scorer.revision,
+            "strategy": strategy,
+            "embedding_model": encoder.name if encoder else None,
+            "embedding_model_sha256": encoder.fingerprint if encoder else None,
+            "shortlist": options["shortlist"],
+            "labels": config["labels"],
+            "template": options["hypothesis_template"],
+            "multi_label": options["multi_label"],
+            "version": __version__,
+        }
+        return cls(fields, config)
+
+    @property
+    def config_sha256(self) -> str:
+        return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
+
+    def sql(self, text: str, labels: Optional[str], result_label: str, classified_at: str) -> str:
+        """The lineage struct as a SQL expression over the row's `text`, its per-row `labels`
+        (None: the fixed labels) and its result's label (null when not classified)."""
+        fields = {name: sql_literal(value) for name, value in self.fields.items()}
+        fields["labels"] = labels or sql_literal(self.fields["labels"])
+        fields["text_sha256"] = f"sha2({text}, 256)"
+        fields["config_sha256"] = sql_literal(self.config_sha256)
+        fields["classified_at"] = classified_at
+        fields["status"] = (
+            f"CASE WHEN {text} IS NULL THEN 'null_text' WHEN {result_label} IS NOT NULL THEN 'classified' "
+            rf"WHEN {text} RLIKE '(?U)^\\s*$' THEN 'blank_text' ELSE 'no_labels' END"
+        )
+        struct = ", ".join(f"'{name}', {fields[name]}" for name in FIELD_ORDER)
+        return f"CAST(named_struct({struct}) AS {LINEAGE_SQL_TYPE})"
+
+    def column(self, text: str, result: str, classified_at: datetime) -> Column:
+        """The lineage struct of each row of a DataFrame, from its text column and (null-fixed) result column."""
+        stamp = f"TIMESTAMP '{classified_at.strftime('%Y-%m-%d %H:%M:%S.%f')}+00:00'"
+        return F.expr(self.sql(_column(text), None, f"{_column(result)}.label", stamp))
+
+
+FIELD_ORDER = (
+    "model",
+    "model_sha256",
+    "model_revision",
+    "strategy",
+    "embedding_model",
+    "embedding_model_sha256",
+    "shortlist",
+    "labels",
+    "template",
+    "multi_label",
+    "text_sha256",
+    "config_sha256",
+    "version",
+    "classified_at",
+    "status",
+)
+
+
+def _column(name: str) -> str:
+    return "`" + name.replace("`", "``") + "`"
+
+
+def sql_literal(value) -> str:
+    """A SQL literal of a Python value (strings escaped, lists as arrays)."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return f"array({', '.join(map(sql_literal, value))})" if value else "CAST(array() AS ARRAY<STRING>)"
+    return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
