@@ -42,7 +42,7 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
         "input_options",
         object,
         None,
-        "reader option KEY=VALUE, e.g. sep=; or encoding=latin1 or mode=DROPMALFORMED (repeatable; YAML: a mapping)",
+        "reader option KEY=VALUE, e.g. sep=; or encoding=iso-8859-1 or mode=DROPMALFORMED (repeatable; YAML: a mapping)",
         repeatable=True,
         flag_name="input-option",
     ),

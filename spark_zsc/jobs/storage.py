@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 
-from pyspark.errors import AnalysisException
+from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
@@ -54,7 +54,7 @@ def read_input(spark: SparkSession, options: SourceOptions) -> DataFrame:
         return _read_files(
             spark, options.input, options.input_format, options.csv_column_names, options.reader_options
         )
-    except AnalysisException as error:  # the reader refused its options or the files, before any work
+    except (AnalysisException, IllegalArgumentException) as error:  # the reader refused its options or files
         raise ConfigError(
             f"--input {options.input!r} cannot be read as {options.input_format}: {error}"
         ) from None
@@ -139,23 +139,28 @@ def read_output(spark: SparkSession, options: JobOptions) -> DataFrame:
 
 
 RUN_RECORD = "_spark_zsc_run.json"  # beside the data: Spark's readers skip names starting with _
-RUN_PROPERTY = "spark_zsc.run"  # the table property holding the same
+RUN_PROPERTY = (
+    "spark_zsc.run"  # table properties spark_zsc.run.<part>: config_sha256, config, options, summary
+)
 
 
-def record_run(spark: SparkSession, options: JobOptions, record: dict, folder: str = None) -> None:
+def record_run(spark: SparkSession, options: JobOptions, record: dict) -> None:
     """Leave the run's configuration and summary where the output lives: a JSON file in the
-    output folder (or `folder`), or a table property."""
+    output folder, or table properties (one per part: Spark redacts a property whose value
+    looks like a secret, and the options' `token_budget` does, so it does not hide the rest)."""
     import json
 
     from ..spark.lineage import sql_literal
 
-    text = json.dumps(record, indent=2, default=str)
     if options.output_table:
-        spark.sql(
-            f"ALTER TABLE {options.output_table} SET TBLPROPERTIES ('{RUN_PROPERTY}' = {sql_literal(text)})"
+        pairs = ", ".join(
+            f"'{RUN_PROPERTY}.{part}' = {sql_literal(value if isinstance(value, str) else json.dumps(value, default=str))}"
+            for part, value in record.items()
         )
+        spark.sql(f"ALTER TABLE {options.output_table} SET TBLPROPERTIES ({pairs})")
         return
-    target = (folder or options.output).rstrip("/") + "/" + RUN_RECORD
+    text = json.dumps(record, indent=2, default=str)
+    target = options.output.rstrip("/") + "/" + RUN_RECORD
     fs = _hadoop_fs(spark, target)
     if fs is not None:
         stream = fs[0].create(fs[1], True)
