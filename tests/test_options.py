@@ -119,8 +119,15 @@ def test_each_face_refuses_the_same_bad_value_before_spark_works(spark, tiny_mod
 @pytest.mark.parametrize("face_value", ["maybe", 1])
 def test_a_flag_option_refuses_what_is_not_true_or_false(spark, tmp_path, face_value):
     for option in (o for o in OPTIONS if o.kind is bool):
-        with pytest.raises(ConfigError, match=f"{option.name(SQL)} must be true or false"):
-            register_sql_function(spark, "refused", **{option.name(SQL): face_value})
+        if option.name(SQL):
+            with pytest.raises(ConfigError, match=f"{option.name(SQL)} must be true or false"):
+                register_sql_function(spark, "refused", **{option.name(SQL): face_value})
+        if option.name(JOB):
+            with pytest.raises(ConfigError, match=f"{option.name(JOB)} must be true or false"):
+                build_job_options({**minimal_job(tmp_path, JobOptions), option.name(JOB): face_value})
+    for option in (
+        o for o in JobOptions.OPTIONS if o.kind is bool and o.param is None
+    ):  # the jobs' own flags
         with pytest.raises(ConfigError, match=f"{option.name(JOB)} must be true or false"):
             build_job_options({**minimal_job(tmp_path, JobOptions), option.name(JOB): face_value})
 
