@@ -9,7 +9,7 @@ from importlib import import_module
 from .errors import ConfigError
 
 __all__ = ["ZeroShotClassifier", "ConfigError", "register_sql_function"]
-__version__ = "0.1.0"
+__version__ = "0.2.0"
 
 # name -> module that defines it, imported when the name is first used
 _SPARK_FACES = {"ZeroShotClassifier": ".spark.classifier", "register_sql_function": ".spark.sql"}
