@@ -32,18 +32,18 @@ def write_csv(path, rows, *, sep=",", encoding="utf-8"):
     return path
 
 
-def job(tmp_path, tiny_model, *extra, labels=LABELS, output="out"):
-    """The classify CLI, in this process (it shares the test session; it never stops it)."""
-    args = [
+def classify_args(
+    tmp_path, tiny_model, *extra, source="in.csv", input_format="csv", labels=LABELS, output="out"
+):
+    """The classify CLI's arguments for `source` in `tmp_path`, plus `extra`."""
+    return [
         "classify",
         "--input",
-        str(tmp_path / "in.csv"),
+        str(tmp_path / source),
         "--input-format",
-        "csv",
+        input_format,
         "--text-col",
         "text",
-        "--id-col",
-        "id",
         "--labels",
         ",".join(labels),
         "--model",
@@ -52,8 +52,15 @@ def job(tmp_path, tiny_model, *extra, labels=LABELS, output="out"):
         str(tmp_path / output),
         *extra,
     ]
+
+
+def job(tmp_path, tiny_model, *extra, **where):
+    """The classify CLI with ids, in this process (it shares the test session; it never stops it)."""
     summary = tmp_path / "summary.json"
-    assert main([*args, "--summary-json", str(summary)]) == 0
+    args = classify_args(
+        tmp_path, tiny_model, "--id-col", "id", *extra, "--summary-json", str(summary), **where
+    )
+    assert main(args) == 0
     return json.loads(summary.read_text())
 
 
@@ -228,22 +235,8 @@ def test_incremental_on_a_partitioned_output(spark, tiny_model, tmp_path):
 
 
 def test_incremental_refusals_before_any_work(tiny_model, tmp_path, capsys):
-    write_csv(tmp_path / "in.csv", ROWS[:2] + [(0, "a repeated id")])
-    base = [
-        "classify",
-        "--input",
-        str(tmp_path / "in.csv"),
-        "--input-format",
-        "csv",
-        "--text-col",
-        "text",
-        "--labels",
-        "a,b",
-        "--model",
-        tiny_model,
-        "--output",
-        str(tmp_path / "out"),
-    ]
+    write_csv(tmp_path / "in.csv", ROWS[:2])
+    base = classify_args(tmp_path, tiny_model, labels=["a", "b"])
     cases = [
         (["--incremental"], "--incremental needs --id-col"),
         (["--incremental", "--id-col", "id", "--skip-existing"], "no --skip-existing"),
@@ -258,25 +251,9 @@ def test_incremental_refusals_before_any_work(tiny_model, tmp_path, capsys):
 
 def test_repeated_ids_are_refused_by_an_incremental_run(spark, tiny_model, tmp_path, capsys):
     write_csv(tmp_path / "in.csv", ROWS[:2] + [(0, "a repeated id")])
-    args = [
-        "classify",
-        "--input",
-        str(tmp_path / "in.csv"),
-        "--input-format",
-        "csv",
-        "--text-col",
-        "text",
-        "--id-col",
-        "id",
-        "--labels",
-        "a,b",
-        "--model",
-        tiny_model,
-        "--output",
-        str(tmp_path / "out"),
-        "--incremental",
-    ]
-    assert main(args) == 2
+    assert (
+        main(classify_args(tmp_path, tiny_model, "--id-col", "id", "--incremental", labels=["a", "b"])) == 2
+    )
     assert "repeated or null value(s)" in capsys.readouterr().err and not (tmp_path / "out").exists()
 
 
@@ -291,79 +268,19 @@ def test_reader_options_corrupt_records_and_unknown_formats(spark, tiny_model, t
     lines = [json.dumps({"id": i, "text": t}) for i, t in ROWS[:3]] + ['{"id": 9, "text": broken']
     (tmp_path / "in.json").write_text("\n".join(lines) + "\n")
     summary_file = tmp_path / "json_summary.json"
-    assert (
-        main(
-            [
-                "classify",
-                "--input",
-                str(tmp_path / "in.json"),
-                "--input-format",
-                "json",
-                "--text-col",
-                "text",
-                "--labels",
-                ",".join(LABELS),
-                "--model",
-                tiny_model,
-                "--output",
-                str(tmp_path / "from_json"),
-                "--summary-json",
-                str(summary_file),
-            ]
-        )
-        == 0
-    )
+    json_args = classify_args(tmp_path, tiny_model, source="in.json", input_format="json", output="from_json")
+    assert main([*json_args, "--summary-json", str(summary_file)]) == 0
     summary = json.loads(summary_file.read_text())
     assert summary["corrupt_records"] == 1 and summary["skipped_by_reason"] == {"corrupt_record": 1}
     out = spark.read.parquet(str(tmp_path / "from_json"))
     [bad] = out.where(F.col("_corrupt_record").isNotNull()).collect()
     assert bad.zsc is None and bad.zsc_meta.status == "corrupt_record"
     # an option the reader refuses, and a data source Spark does not have: Spark's own words, before any work
-    assert (
-        main(
-            [
-                "classify",
-                "--input",
-                str(tmp_path / "in.csv"),
-                "--input-format",
-                "csv",
-                "--text-col",
-                "text",
-                "--labels",
-                "a,b",
-                "--model",
-                tiny_model,
-                "--output",
-                str(tmp_path / "nowhere"),
-                "--input-option",
-                "encoding=no-such-charset",
-            ]
-        )
-        == 2
-    )
+    bad_charset = ["--input-option", "encoding=no-such-charset"]
+    assert main(classify_args(tmp_path, tiny_model, *bad_charset, labels=["a", "b"], output="nowhere")) == 2
     assert "INVALID_PARAMETER_VALUE.CHARSET" in capsys.readouterr().err
-    assert (
-        main(
-            [
-                "classify",
-                "--input",
-                str(tmp_path / "in.json"),
-                "--input-format",
-                "json",
-                "--text-col",
-                "text",
-                "--labels",
-                "a,b",
-                "--model",
-                tiny_model,
-                "--output",
-                str(tmp_path / "nowhere"),
-                "--output-format",
-                "no-such-format",
-            ]
-        )
-        == 2
-    )
+    unknown_sink = ["--output-format", "no-such-format"]
+    assert main([*json_args[:-2], "--output", str(tmp_path / "nowhere"), *unknown_sink]) == 2
     assert "[DATA_SOURCE_NOT_FOUND]" in capsys.readouterr().err and not (tmp_path / "nowhere").exists()
 
 
@@ -427,25 +344,8 @@ def test_tables_keep_their_format_through_appends_and_incremental_runs(tiny_mode
 def test_a_killed_incremental_run_leaves_the_old_output_whole(spark, tiny_model, tmp_path):
     env = job_env(tmp_path / "cache")
     write_csv(tmp_path / "in.csv", ROWS)
-    flags = [
-        "--input",
-        str(tmp_path / "in.csv"),
-        "--input-format",
-        "csv",
-        "--text-col",
-        "text",
-        "--id-col",
-        "id",
-        "--labels",
-        ",".join(LABELS),
-        "--model",
-        tiny_model,
-        "--output",
-        str(tmp_path / "out"),
-        "--incremental",
-        "--master",
-        "local[2]",
-    ]
+    incremental = ("--id-col", "id", "--incremental", "--master", "local[2]")
+    flags = classify_args(tmp_path, tiny_model, *incremental)[1:]  # cli() adds the subcommand
     assert run(cli(*flags), tmp_path, env).returncode == 0
     before = rows_by_id(spark, tmp_path / "out")
     write_csv(tmp_path / "in.csv", ROWS + [(200 + i, f"Ticket {i}: my invoice is wrong.") for i in range(40)])
