@@ -35,6 +35,7 @@ from pyspark.sql import functions as F
 from ..errors import ConfigError
 from ..log import log
 from .options import JobOptions, is_local_path, local_path
+from .storage import describe_table
 
 MERGE_PROVIDERS = ("delta", "iceberg")
 _ID, _TEXT_SHA, _LABELS = "__spark_zsc_id", "__spark_zsc_text_sha256", "__spark_zsc_labels"
@@ -161,17 +162,11 @@ class FileVersions:
 # -- tables -----------------------------------------------------------------------------------
 
 
-def table_location(spark: SparkSession, table: str) -> str:
-    rows = spark.sql(f"DESCRIBE TABLE EXTENDED {table}").collect()
-    return next(r.data_type for r in rows if r.col_name == "Location")
-
-
 def check_table(spark: SparkSession, table: str, provider: str) -> None:
     """Refuse, before any work, a table --incremental cannot replace safely."""
     if provider in MERGE_PROVIDERS:
         return
-    partitions = spark.sql(f"DESCRIBE TABLE EXTENDED {table}").collect()
-    if any(r.col_name == "# Partition Information" for r in partitions):
+    if "# Partition Information" in describe_table(spark, table):
         raise ConfigError(
             f"--incremental into the partitioned table {table!r} is not supported ({provider}): write "
             "files (--output, partitioned too) or use a Delta or Iceberg table, which merge"
@@ -188,7 +183,7 @@ def replace_table(
 ) -> None:
     """Write `frame` to a new location and point `table` at it (one metastore update); the
     old location, and any left by killed runs, are removed."""
-    location = table_location(spark, table)
+    location = describe_table(spark, table)["Location"]
     base = re.sub(rf"{_LOCATION_MARK}[0-9a-f]+$", "", location)
     new_location = f"{base}{_LOCATION_MARK}{uuid.uuid4().hex[:12]}"
     frame.write.format(provider).options(**writer_options).save(new_location)

@@ -66,10 +66,14 @@ def corrupt_record_column(frame: DataFrame, options: SourceOptions):
     return name if name in frame.columns else None
 
 
+def describe_table(spark: SparkSession, table: str) -> dict:
+    """`DESCRIBE TABLE EXTENDED` as name -> value: Provider, Location, '# Partition Information', ..."""
+    return {r.col_name: r.data_type for r in spark.sql(f"DESCRIBE TABLE EXTENDED {table}").collect()}
+
+
 def table_provider(spark: SparkSession, table: str) -> str:
     """The data source an existing table is stored as (parquet, orc, json, hive, delta, ...)."""
-    rows = spark.sql(f"DESCRIBE TABLE EXTENDED {table}").collect()
-    return next((r.data_type for r in rows if r.col_name == "Provider"), "hive").lower()
+    return describe_table(spark, table).get("Provider", "hive").lower()
 
 
 def output_format(spark: SparkSession, options: JobOptions) -> str:
