@@ -27,7 +27,7 @@ def check_output_target(spark: SparkSession, options: JobOptions) -> None:
 
 def classifier_for(options: JobOptions) -> ZeroShotClassifier:
     labels = (
-        {"labelsCol": options.labels_col} if options.labels_col else {"candidateLabels": options.label_list}
+        {"labelsCol": options.labels_col} if options.labels_col else {"candidateLabels": options.labels}
     )
     lineage = {"lineageCol": options.lineage_col} if options.lineage_col else {}
     return ZeroShotClassifier(

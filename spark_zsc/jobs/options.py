@@ -194,10 +194,6 @@ class SourceOptions:
     # -- derived, after validation ----------------------------------------------------------
 
     @property
-    def label_list(self) -> Optional[list[str]]:
-        return self.labels
-
-    @property
     def csv_column_names(self) -> list[str]:
         return column_names(self.csv_columns)
 
@@ -300,10 +296,10 @@ class JobOptions(SourceOptions):
             raise ConfigError("give exactly one of --output PATH or --output-table NAME")
         if self.labels is not None and self.labels_col:
             raise ConfigError("give --labels or --labels-col, not both")
-        if self.labels_col is None and not self.label_list:
+        if self.labels_col is None and not self.labels:
             raise ConfigError('no candidate labels: give --labels "a,b,c" or --labels-col COLUMN')
         if self.labels_col is None:
-            self.strategy_options().check_label_count(self.label_list)
+            self.strategy_options().check_label_count(self.labels)
         if self.skip_existing and not self.id_col:
             raise ConfigError("--skip-existing needs --id-col: the column that tells rows already written")
         if self.skip_existing and self.mode not in (None, "append"):
