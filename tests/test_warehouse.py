@@ -367,3 +367,26 @@ def test_a_killed_incremental_run_leaves_the_old_output_whole(spark, tiny_model,
     assert rerun.returncode == 0, rerun.stdout
     after = rows_by_id(spark, tmp_path / "out")
     assert len(after) == len(ROWS) + 40 and not [p for p in tmp_path.iterdir() if ".spark_zsc-" in p.name]
+
+
+def test_incremental_with_labels_per_row_relabels_rows_whose_labels_changed(spark, tiny_model, tmp_path):
+    def write(labels_of):
+        with open(tmp_path / "in.csv", "w", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["id", "text", "labels"])
+            writer.writerows((i, text, labels_of(i)) for i, text in enumerate(TEXTS[:4]))
+
+    write(lambda i: "finance,sports")
+    per_row = ["--labels-col", "labels", "--incremental"]
+    args = classify_args(tmp_path, tiny_model, "--id-col", "id", *per_row)
+    args.remove("--labels")
+    args.remove(",".join(LABELS))
+    assert main(args) == 0
+    before = rows_by_id(spark, tmp_path / "out")
+    write(lambda i: "billing,outage" if i == 2 else "finance,sports")
+    summary = tmp_path / "summary.json"
+    assert main([*args, "--summary-json", str(summary)]) == 0
+    after = rows_by_id(spark, tmp_path / "out")
+    assert json.loads(summary.read_text())["rows_written"] == 1
+    assert sorted(after["2"].zsc.labels) == ["billing", "outage"] and after["2"].zsc_meta.labels is None
+    assert all(after[k] == before[k] for k in ("0", "1", "3"))
