@@ -26,9 +26,7 @@ def check_output_target(spark: SparkSession, options: JobOptions) -> None:
 
 
 def classifier_for(options: JobOptions) -> ZeroShotClassifier:
-    labels = (
-        {"labelsCol": options.labels_col} if options.labels_col else {"candidateLabels": options.labels}
-    )
+    labels = {"labelsCol": options.labels_col} if options.labels_col else {"candidateLabels": options.labels}
     lineage = {"lineageCol": options.lineage_col} if options.lineage_col else {}
     return ZeroShotClassifier(
         outputCol=options.output_col,
@@ -51,7 +49,12 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
     counts = storage.count_input(frame, options)
     classifier = classifier_for(options)
     lineage = classifier.lineage(frame.schema)
-    existing = storage.read_output(spark, options) if storage.output_exists(spark, options) else None
+    reads_output = options.incremental or options.skip_existing
+    existing = (
+        storage.read_output(spark, options)
+        if reads_output and storage.output_exists(spark, options)
+        else None
+    )
     kept = None
     if options.incremental and existing is not None:
         pending, kept = incremental.split(frame, existing, options, lineage.config_sha256)
