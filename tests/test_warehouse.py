@@ -286,10 +286,16 @@ def test_reader_options_corrupt_records_and_unknown_formats(spark, tiny_model, t
 
 def test_no_lineage_and_the_run_record_is_ignored_by_readers(spark, tiny_model, tmp_path):
     write_csv(tmp_path / "in.csv", ROWS[:3])
-    job(tmp_path, tiny_model, "--no-lineage", "--output-format", "json")
+    secret = ["--conf", "spark.hadoop.fs.s3a.secret.key=hunter2", "--conf", "spark.sql.shuffle.partitions=3"]
+    job(tmp_path, tiny_model, "--no-lineage", "--output-format", "json", *secret)
     out = spark.read.json(str(tmp_path / "out"))
     assert "zsc_meta" not in out.columns and out.count() == 3
-    assert json.loads((tmp_path / "out" / "_spark_zsc_run.json").read_text())["options"]["no_lineage"] is True
+    record = (tmp_path / "out" / "_spark_zsc_run.json").read_text()
+    assert json.loads(record)["options"]["no_lineage"] is True
+    assert (
+        "hunter2" not in record
+        and json.loads(record)["options"]["conf"]["spark.sql.shuffle.partitions"] == "3"
+    )
 
 
 def test_exchange_swaps_two_folders_in_one_step(tmp_path):

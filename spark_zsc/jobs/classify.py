@@ -80,7 +80,7 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
         {
             "config_sha256": lineage.config_sha256,
             "config": lineage.config,
-            "options": options.as_dict(),
+            "options": options.as_record(),
             "summary": summary,
         },
     )

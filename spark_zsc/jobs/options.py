@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import copy
 import os
+import re
 from typing import Optional
 from urllib.parse import urlparse
 
@@ -133,8 +134,11 @@ CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
     ),
 )
 
-# The classifier Params the job sets from its own options, and the ones it sets itself.
+# Params the job sets itself (labels, template, columns): left out of classifier_params()
 _SET_BY_THE_JOB = ("candidateLabels", "labelsCol", "hypothesisTemplate", "outputCol", "inputCol")
+
+
+_SECRET = re.compile(r"(?i)secret|password|token|access[._-]?key|credential")
 
 
 def column_names(value) -> list[str]:
@@ -190,6 +194,15 @@ class SourceOptions:
 
     def as_dict(self) -> dict:
         return {option.name(JOB): getattr(self, option.name(JOB)) for option in self.OPTIONS}
+
+    def as_record(self) -> dict:
+        """The options as a run's record keeps them: Spark settings that look like credentials
+        (as Spark's own redaction rule sees them) are left out, so no secret lands beside the data."""
+        record = self.as_dict()
+        record["conf"] = {
+            key: "*** (redacted)" if _SECRET.search(key) else value for key, value in self.spark_conf.items()
+        }
+        return record
 
     # -- derived, after validation ----------------------------------------------------------
 
