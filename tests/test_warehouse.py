@@ -345,6 +345,11 @@ def test_tables_keep_their_format_through_appends_and_incremental_runs(tiny_mode
         )  # created, appended, incremental
         assert runs["ids_once"] and runs["rows"] == runs["expected_rows"]
         assert runs["relabelled"] == runs["expected_relabelled"] and runs["run_property"]
+    assert report["partitioned_table"] == {
+        "partitions": ["bucket"],
+        "ids_once": True,
+        "incremental_refused": True,
+    }
 
 
 def test_a_killed_incremental_run_leaves_the_old_output_whole(spark, tiny_model, tmp_path):

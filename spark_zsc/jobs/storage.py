@@ -80,12 +80,27 @@ def output_format(spark: SparkSession, options: JobOptions) -> str:
     """What the output is written as: an existing table's own format; else --output-format;
     else parquet for files and the session's default source for a new table."""
     if options.output_table and spark.catalog.tableExists(options.output_table):
+        output_partitions(spark, options)  # a --partition-by that contradicts the table fails now
         return table_provider(spark, options.output_table)
     if options.output_format:
         check_data_source(spark, options.output_format, "--output-format")
     if options.output_table:
         return options.output_format or spark.conf.get("spark.sql.sources.default", "parquet")
     return options.file_format
+
+
+def output_partitions(spark: SparkSession, options: JobOptions) -> list[str]:
+    """The output's partition columns: an existing table's own (a different --partition-by is
+    refused), else --partition-by."""
+    if not (options.output_table and spark.catalog.tableExists(options.output_table)):
+        return options.partition_columns
+    existing = [c.name for c in spark.catalog.listColumns(options.output_table) if c.isPartition]
+    if options.partition_columns and options.partition_columns != existing:
+        raise ConfigError(
+            f"--partition-by {','.join(options.partition_columns)} contradicts --output-table "
+            f"{options.output_table!r}, partitioned by {','.join(existing) or 'nothing'}: drop --partition-by"
+        )
+    return existing
 
 
 def check_columns(frame: DataFrame, options: JobOptions) -> DataFrame:
@@ -271,8 +286,9 @@ def write_output(spark: SparkSession, frame: DataFrame, options: JobOptions, fil
     if file_format == "csv":
         frame = flatten_for_csv(frame, options.output_col, options.lineage_col)
     writer = frame.write.mode(options.write_mode).format(file_format)
-    if options.partition_columns:
-        writer = writer.partitionBy(*options.partition_columns)
+    partitions = output_partitions(spark, options)
+    if partitions:
+        writer = writer.partitionBy(*partitions)
     if file_format == "csv":
         writer = writer.option("header", True).option("escape", '"')
     writer = writer.options(**options.writer_options)

@@ -34,8 +34,8 @@ texts = [
 def write_input(rows):
     with open("in.csv", "w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["id", "text"])
-        writer.writerows(rows)
+        writer.writerow(["id", "text", "bucket"])
+        writer.writerows((i, text, i % 2) for i, text in rows)
 
 
 def provider(table):
@@ -98,6 +98,35 @@ for file_format in ("orc", "json", "parquet"):
         "expected_relabelled": 1,
         "run_property": json.loads(properties.get("spark_zsc.run.summary", "{}")).get("rows_written") == 1,
     }
+# a partitioned table: appends keep its partitioning without --partition-by; --incremental is refused
+write_input([(i, t) for i, t in enumerate(texts)])
+classify("partitioned_table", "--output-format", "orc", "--partition-by", "bucket")
+write_input([(i, t) for i, t in enumerate(texts + ["A storm cut the power."])])
+classify("partitioned_table", "--skip-existing")
+args = [
+    "classify",
+    "--input",
+    "in.csv",
+    "--input-format",
+    "csv",
+    "--text-col",
+    "text",
+    "--id-col",
+    "id",
+    "--labels",
+    "finance,sports",
+    "--model",
+    model,
+    "--output-table",
+    "partitioned_table",
+    "--incremental",
+]
+partition_ids = [r.id for r in spark.table("partitioned_table").collect()]
+report["partitioned_table"] = {
+    "partitions": [c.name for c in spark.catalog.listColumns("partitioned_table") if c.isPartition],
+    "ids_once": sorted(partition_ids) == sorted(set(partition_ids)) and len(partition_ids) == len(texts) + 1,
+    "incremental_refused": main(args) == 2,
+}
 json.dump(report, open(report_path, "w"), indent=2)
 spark.stop()
 os._exit(0)
