@@ -1,6 +1,6 @@
 """The GPU check: one prepared run on a machine with a GPU (or --dry-run on CPU).
 
-    bash benchmarks/gpu_check.sh --data PATH/test.csv   # on the GPU machine, about 4 minutes
+    bash benchmarks/gpu_check.sh --data PATH/test.csv   # on the GPU machine; sized for under 6 minutes (not run yet)
     bash benchmarks/gpu_check.sh --dry-run              # anywhere: tiny model, CPU, checks the script
 
 Model: random weights of distilbart-mnli-12-1's shape (no hub here; the cost is the real
