@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# The prepared GPU check (see benchmarks/gpu_check.py). Needs the project installed
-# (pip install -e .) and, on the GPU machine, a CUDA build of torch. PYTHON picks the interpreter.
+# The prepared GPU check (see benchmarks/gpu_check.py). Runs from the repo as it stands: the
+# repo root goes on PYTHONPATH, so spark_zsc need not be installed (the GPU machine has torch,
+# transformers, tokenizers, pandas, pyarrow and numpy; no pyspark). PYTHON picks the interpreter.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
 exec "${PYTHON:-python3}" benchmarks/gpu_check.py "$@"
