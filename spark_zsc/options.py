@@ -355,7 +355,6 @@ OPTIONS: tuple[Option, ...] = (
 )
 
 BY_KEY = {option.key: option for option in OPTIONS}
-BY_PARAM = {option.param: option for option in OPTIONS}
 
 
 def on_face(face: str) -> tuple[Option, ...]:

@@ -236,11 +236,6 @@ def launch_batches(
     return PendingOutputs(outputs, order, stats)
 
 
-def forward_in_batches(sequences: TokenSequences, forward: ForwardFn, **kwargs) -> np.ndarray:
-    """float32 outputs of `forward`, one row of `width` values per sequence, on the host."""
-    return launch_batches(sequences, forward, **kwargs).numpy()
-
-
 class StagedEngine:
     """An engine in three stages: `prepare` (CPU: rows checked, sequences tokenized),
     `launch` (the model's work queued on the device) and `finish` (outputs back on the
