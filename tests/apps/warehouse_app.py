@@ -43,9 +43,8 @@ def provider(table):
     return next(r.data_type for r in rows if r.col_name == "Provider").lower()
 
 
-def classify(table, *extra):
-    summary = f"summary-{table}.json"
-    args = [
+def classify_args(table, *extra):
+    return [
         "classify",
         "--input",
         "in.csv",
@@ -63,6 +62,11 @@ def classify(table, *extra):
         table,
         *extra,
     ]
+
+
+def classify(table, *extra):
+    summary = f"summary-{table}.json"
+    args = classify_args(table, *extra)
     assert main([*args, "--summary-json", summary]) == 0, args
     return json.load(open(summary))
 
@@ -103,24 +107,7 @@ write_input([(i, t) for i, t in enumerate(texts)])
 classify("partitioned_table", "--output-format", "orc", "--partition-by", "bucket")
 write_input([(i, t) for i, t in enumerate(texts + ["A storm cut the power."])])
 classify("partitioned_table", "--skip-existing")
-args = [
-    "classify",
-    "--input",
-    "in.csv",
-    "--input-format",
-    "csv",
-    "--text-col",
-    "text",
-    "--id-col",
-    "id",
-    "--labels",
-    "finance,sports",
-    "--model",
-    model,
-    "--output-table",
-    "partitioned_table",
-    "--incremental",
-]
+args = classify_args("partitioned_table", "--incremental")
 partition_ids = [r.id for r in spark.table("partitioned_table").collect()]
 report["partitioned_table"] = {
     "partitions": [c.name for c in spark.catalog.listColumns("partitioned_table") if c.isPartition],
