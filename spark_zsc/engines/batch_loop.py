@@ -8,12 +8,20 @@ machine without pyspark (the GPU check does).
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, Optional
+from typing import Callable, Iterable, Iterator, Optional, Union
 
 import pandas as pd
 
+from .hypotheses import Hypotheses
+from .results import Abstention
+from .windows import TRUNCATED, LongText
+
 RESULT_FIELDS = ("label", "score", "labels", "scores")
-_NO_RESULT = (None, None, None, None)
+
+
+def result_fields(abstention: Optional[Abstention] = None) -> tuple[str, ...]:
+    """The fields of each row's result: RESULT_FIELDS, and `selected` for multi-label with minScore."""
+    return RESULT_FIELDS + (abstention.fields if abstention else ())
 
 
 def _as_labels(value) -> Optional[list]:
@@ -26,14 +34,18 @@ def classify_frames(
     batches: Iterable,
     *,
     fixed_labels: Optional[list],
-    hypothesis_template: str,
+    hypothesis_template: Union[str, Hypotheses],
     multi_label: bool,
+    long_text: LongText = TRUNCATED,
+    abstention: Optional[Abstention] = None,
     batch_rows: int = 0,
     count: Callable[[dict], None] = lambda _: None,
 ) -> Iterator[pd.DataFrame]:
-    """One frame of `RESULT_FIELDS` per input batch, rows in order. A batch is a Series of
-    texts when `fixed_labels` are given, else a (texts, labels) pair of Series. `count`
-    receives each slice's counters."""
+    """One frame of `result_fields(abstention)` per input batch, rows in order. A batch is a
+    Series of texts when `fixed_labels` are given, else a (texts, labels) pair of Series.
+    `count` receives each slice's counters."""
+    columns = list(result_fields(abstention))
+    no_result = (None,) * len(columns)
     slices_per_batch: list[int] = []
 
     def slices():
@@ -54,13 +66,16 @@ def classify_frames(
         slices(),
         hypothesis_template=hypothesis_template,
         multi_label=multi_label,
+        long_text=long_text,
         overlap=engine.device.type == "cuda",
     )
     batch_index, done, results = 0, 0, []
     for sliced, stats in stream:
+        if abstention is not None:
+            sliced = [abstention.apply(result, stats) for result in sliced]
         count(stats.as_dict())
         results += sliced
         done += 1
         if done == slices_per_batch[batch_index]:  # every slice of this batch is back
-            yield pd.DataFrame([r or _NO_RESULT for r in results], columns=list(RESULT_FIELDS))
+            yield pd.DataFrame([r or no_result for r in results], columns=columns)
             batch_index, done, results = batch_index + 1, 0, []

@@ -18,12 +18,14 @@ from __future__ import annotations
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Optional, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import numpy as np
 import torch
 
+from .hypotheses import Hypotheses
 from .results import BatchStats, Result
+from .windows import TRUNCATED, LongText
 
 
 @dataclass(frozen=True)
@@ -243,7 +245,7 @@ class StagedEngine:
 
     device: torch.device
 
-    def prepare(self, texts, labels, hypothesis_template: str):
+    def prepare(self, texts, labels, hypothesis_template, long_text: LongText = TRUNCATED):
         raise NotImplementedError
 
     def launch(self, prepared):
@@ -260,21 +262,25 @@ class StagedEngine:
         texts: Sequence[Optional[str]],
         labels: Sequence[Optional[Sequence[str]]],
         *,
-        hypothesis_template: str = "This example is {}.",
+        hypothesis_template: Union[str, Hypotheses] = "This example is {}.",
         multi_label: bool = False,
+        long_text: LongText = TRUNCATED,
     ) -> tuple[list[Optional[Result]], BatchStats]:
         """One result per row (None for a row that cannot be classified) and what it cost.
 
         `labels[i]` are row i's candidate labels (already validated for fixed labels;
-        cleaned here for per-row ones)."""
-        return self.score(self.prepare(texts, labels, hypothesis_template), multi_label)
+        cleaned here for per-row ones). `hypothesis_template` is a template, or `Hypotheses`
+        where labels carry descriptions; `long_text` says how texts too long for the model
+        are read."""
+        return self.score(self.prepare(texts, labels, hypothesis_template, long_text), multi_label)
 
     def classify_stream(
         self,
         chunks: Iterable[tuple[Sequence[Optional[str]], Sequence[Optional[Sequence[str]]]]],
         *,
-        hypothesis_template: str = "This example is {}.",
+        hypothesis_template: Union[str, Hypotheses] = "This example is {}.",
         multi_label: bool = False,
+        long_text: LongText = TRUNCATED,
         overlap: bool = False,
     ) -> Iterator[tuple[list[Optional[Result]], BatchStats]]:
         """`classify` for each (texts, labels) chunk, in order. With `overlap` (for a GPU), the
@@ -284,13 +290,17 @@ class StagedEngine:
         if not overlap:
             for texts, labels in chunks:
                 yield self.classify(
-                    texts, labels, hypothesis_template=hypothesis_template, multi_label=multi_label
+                    texts,
+                    labels,
+                    hypothesis_template=hypothesis_template,
+                    multi_label=multi_label,
+                    long_text=long_text,
                 )
             return
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="spark_zsc-tokenize") as tokenizer_thread:
             launched = None
             prepared = (
-                tokenizer_thread.submit(self.prepare, texts, labels, hypothesis_template)
+                tokenizer_thread.submit(self.prepare, texts, labels, hypothesis_template, long_text)
                 for texts, labels in chunks
             )
             for next_chunk in one_ahead(prepared):

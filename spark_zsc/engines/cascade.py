@@ -16,6 +16,7 @@ from .batching import StagedEngine
 from .embedding import EmbeddingEngine, PreparedEmbeddings
 from .nli import ZeroShotEngine
 from .results import BatchStats, Result, clean_labels
+from .windows import TRUNCATED, LongText
 
 
 class CascadeEngine(StagedEngine):
@@ -23,20 +24,25 @@ class CascadeEngine(StagedEngine):
         self.embedding, self.nli, self.shortlist = embedding, nli, shortlist
         self.device = nli.device
 
-    def prepare(self, texts, labels, hypothesis_template: str):
+    def prepare(self, texts, labels, hypothesis_template, long_text: LongText = TRUNCATED):
         # only rows with more labels than the shortlist need ranking: the encoder skips the rest
         to_rank = [row if len(clean_labels(row)) > self.shortlist else None for row in labels]
-        return texts, labels, hypothesis_template, self.embedding.prepare(texts, to_rank, hypothesis_template)
+        embedded = self.embedding.prepare(texts, to_rank, hypothesis_template, long_text)
+        return texts, labels, hypothesis_template, long_text, embedded
 
     def launch(self, prepared):
         # the NLI half depends on the encoder's ranking, so both run in `finish`
         return prepared
 
     def finish(self, prepared, multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
-        texts, labels, hypothesis_template, embedded = prepared
+        texts, labels, hypothesis_template, long_text, embedded = prepared
         shortlists, rest = self._shortlists(labels, embedded)
         results, stats = self.nli.classify(
-            texts, shortlists, hypothesis_template=hypothesis_template, multi_label=multi_label
+            texts,
+            shortlists,
+            hypothesis_template=hypothesis_template,
+            multi_label=multi_label,
+            long_text=long_text,
         )
         stats.add_forward(embedded.stats)
         stats.shortlist_skipped_pairs = sum(len(r) for r in rest)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import copy
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -31,7 +31,10 @@ from .batching import (
     model_inputs,
     sequence_limit,
 )
+from .hypotheses import Hypotheses
+from .pairs import plain_backend
 from .results import BatchStats, Result, ranked, usable_rows
+from .windows import TRUNCATED, LongText, TextWindows
 
 
 def embedding_scores(
@@ -99,6 +102,13 @@ class EmbeddingEngine(StagedEngine):
         self.shape_buckets = self.device.type == "cuda" if shape_buckets is None else shape_buckets
         self.temperature, self.threshold = temperature, threshold
         self.with_types = "token_type_ids" in tokenizer.model_input_names
+        self._backend = plain_backend(tokenizer)
+        probe = self._backend.encode("probe", add_special_tokens=False)
+        laid_out = self._backend.post_process(probe, None, add_special_tokens=True)
+        start = laid_out.ids.index(probe.ids[0])
+        self._specials = (laid_out.ids[:start], laid_out.ids[start + len(probe.ids) :])
+        self._type_id = laid_out.type_ids[0] if laid_out.type_ids else 0
+        self._room = self.max_length - len(laid_out.ids) + len(probe.ids)  # text tokens per input
         self._texts = _BoundedCache(self.TEXT_CACHE_LIMIT)
         self._hypotheses = _BoundedCache(self.HYPOTHESIS_CACHE_LIMIT)
 
@@ -119,36 +129,63 @@ class EmbeddingEngine(StagedEngine):
         pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1e-9)
         return torch.nn.functional.normalize(pooled, p=2, dim=1)
 
-    def _encode(self, strings: list[str]) -> TokenSequences:
-        if not strings:
-            return TokenSequences.from_lists([], [] if self.with_types else None)
-        tokens = self.tokenizer(strings, truncation=True, max_length=self.max_length, padding=False)
-        return TokenSequences.from_lists(
-            tokens["input_ids"], tokens["token_type_ids"] if self.with_types else None
-        )
+    def _sequences(self, token_lists: list[list[int]]) -> TokenSequences:
+        """Model inputs of token lists already cut to `room`: the tokenizer's special tokens
+        around each, as `tokenizer(text, truncation=True)` lays them out."""
+        prefix, suffix = self._specials
+        ids = [prefix + tokens + suffix for tokens in token_lists]
+        types = [[self._type_id] * len(sequence) for sequence in ids] if self.with_types else None
+        return TokenSequences.from_lists(ids, types)
 
-    def prepare(self, texts, labels, hypothesis_template: str) -> "PreparedEmbeddings":
-        """The CPU half: bad rows set aside, texts and hypotheses not yet cached tokenized."""
+    def prepare(
+        self, texts, labels, hypothesis_template: Union[str, Hypotheses], long_text: LongText = TRUNCATED
+    ) -> "PreparedEmbeddings":
+        """The CPU half: bad rows set aside, each text's windows found (one, the text's
+        start, unless long texts are read in chunks), windows and hypotheses not yet cached
+        tokenized."""
         stats = BatchStats()
+        wording = Hypotheses.of(hypothesis_template)
         row_labels, text_ids = usable_rows(texts, labels, stats)
         stats.pairs = sum(len(row) for row in row_labels)
-        hypotheses = {l: hypothesis_template.format(l) for row in row_labels for l in row}
+        hypotheses = {l: wording(l) for row in row_labels for l in row}
+        # every distinct text is tokenized, cached or not: its length decides its windows
+        distinct = list(text_ids)
+        text_tokens = [e.ids for e in self._backend.encode_batch(distinct, add_special_tokens=False)]
+        windows = TextWindows(long_text, stats)
+        window_tokens: dict[str, list[int]] = {}  # window key -> its tokens
+        row_windows: list[Optional[list[str]]] = []
+        for text, candidates in zip(texts, row_labels):
+            if not candidates:
+                row_windows.append(None)
+                continue
+            t = text_ids[str(text)]
+            keys = []
+            for start, end in windows.of_row(t, len(text_tokens[t]), self._room):
+                # the first window is what truncate mode reads: it shares the text's cache entry
+                key = distinct[t] if start == 0 else f"{distinct[t]}\x00{start}"
+                keys.append(key)
+                if key not in window_tokens:
+                    window_tokens[key] = text_tokens[t][start:end]
+            row_windows.append(keys)
         # vectors cached now are taken now: a concurrent `similarities` may empty the caches
-        known = {t: v for t in text_ids if (v := self._texts.get(t)) is not None}
+        known = {k: v for k in window_tokens if (v := self._texts.get(k)) is not None}
         known_hypotheses = {
             h: v for h in set(hypotheses.values()) if (v := self._hypotheses.get(h)) is not None
         }
-        new_texts = [t for t in text_ids if t not in known]
+        new_windows = [k for k in window_tokens if k not in known]
         new_hypotheses = list(dict.fromkeys(h for h in hypotheses.values() if h not in known_hypotheses))
+        hypothesis_tokens = [
+            e.ids[: self._room] for e in self._backend.encode_batch(new_hypotheses, add_special_tokens=False)
+        ]
         return PreparedEmbeddings(
-            texts=[str(t) if row else None for t, row in zip(texts, row_labels)],
+            row_windows=row_windows,
             row_labels=row_labels,
             hypotheses=hypotheses,
             known_texts=known,
             known_hypotheses=known_hypotheses,
-            new_texts=new_texts,
+            new_texts=new_windows,
             new_hypotheses=new_hypotheses,
-            sequences=self._encode(new_texts + new_hypotheses),
+            sequences=self._sequences([window_tokens[k] for k in new_windows] + hypothesis_tokens),
             stats=stats,
         )
 
@@ -184,12 +221,14 @@ class EmbeddingEngine(StagedEngine):
         by_hypothesis = {**prepared.known_hypotheses, **dict(zip(prepared.new_hypotheses, new_hypotheses))}
         hypothesis_vectors = {l: by_hypothesis[h] for l, h in prepared.hypotheses.items()}
         out: list[Optional[np.ndarray]] = []
-        for text, candidates in zip(prepared.texts, prepared.row_labels):
-            if not candidates:
+        for keys, candidates in zip(prepared.row_windows, prepared.row_labels):
+            if keys is None:
                 out.append(None)
                 continue
             label_matrix = np.stack([hypothesis_vectors[l] for l in candidates]).astype(np.float64)
-            out.append(label_matrix @ text_vectors[text].astype(np.float64))
+            window_matrix = np.stack([text_vectors[k] for k in keys]).astype(np.float64)
+            # a text read in windows: each label's best window speaks for it
+            out.append((label_matrix @ window_matrix.T).max(axis=1))
         return out
 
     def finish(
@@ -211,12 +250,12 @@ class PreparedEmbeddings:
     """Rows made ready for the encoder: each usable row's text and labels, each label's
     hypothesis, and the token ids of the texts and hypotheses not cached yet."""
 
-    texts: list  # per row: the text, or None for a row that cannot be classified
+    row_windows: list  # per row: its windows' keys, or None for a row that cannot be classified
     row_labels: list
     hypotheses: dict  # label -> hypothesis
-    known_texts: dict  # text -> vector, from the cache
+    known_texts: dict  # window key -> vector, from the cache
     known_hypotheses: dict  # hypothesis -> vector, from the cache
-    new_texts: list
+    new_texts: list  # window keys to encode
     new_hypotheses: list
     sequences: TokenSequences
     stats: BatchStats

@@ -10,7 +10,7 @@ score for score, and spends the model's time only on work whose result is read:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Union
 
 import numpy as np
 import torch
@@ -25,8 +25,10 @@ from .batching import (
     model_inputs,
     sequence_limit,
 )
+from .hypotheses import Hypotheses
 from .pairs import PairEncoder
 from .results import BatchStats, Result, ranked, usable_rows
+from .windows import TRUNCATED, LongText, TextWindows
 
 
 def entailment_and_contradiction_ids(label2id: dict) -> tuple[int, int]:
@@ -44,17 +46,22 @@ def entailment_and_contradiction_ids(label2id: dict) -> tuple[int, int]:
 def scores_from_logits(
     logits: np.ndarray, entailment: int, contradiction: int, multi_label: bool
 ) -> np.ndarray:
-    """Scores of one row's labels from their (n_labels, n_classes) float32 logits.
+    """Scores of one row's labels from their float32 logits: (n_labels, n_classes), or
+    (n_windows, n_labels, n_classes) for a text read in windows.
 
     Multi-label, and always with a single label: softmax of [contradiction, entailment] per
-    label. Single-label: softmax of the entailment logits across the labels.
+    label (over windows: the best window's). Single-label: softmax across the labels of the
+    entailment logits (over windows: each label's highest), so the window that supports a
+    label best speaks for it.
     """
-    logits = logits.astype(np.float64)
-    if multi_label or len(logits) == 1:
-        pair = logits[:, [contradiction, entailment]]
-        pair = np.exp(pair - pair.max(axis=1, keepdims=True))
-        return pair[:, 1] / pair.sum(axis=1)
-    entail = logits[:, entailment]
+    logits = np.asarray(logits, dtype=np.float64)
+    if logits.ndim == 2:
+        logits = logits[None]
+    if multi_label or logits.shape[1] == 1:
+        pair = logits[..., [contradiction, entailment]]
+        pair = np.exp(pair - pair.max(axis=-1, keepdims=True))
+        return (pair[..., 1] / pair.sum(axis=-1)).max(axis=0)
+    entail = logits[..., entailment].max(axis=0)
     entail = np.exp(entail - entail.max())
     return entail / entail.sum()
 
@@ -95,28 +102,53 @@ class ZeroShotEngine(StagedEngine):
     def _model_forward(self, input_ids, attention_mask, token_type_ids):
         return self.model(**model_inputs(input_ids, attention_mask, token_type_ids)).logits
 
-    def prepare(self, texts, labels, hypothesis_template: str) -> "PreparedRows":
-        """The CPU half: bad rows set aside, distinct pairs found and tokenized."""
+    def prepare(
+        self, texts, labels, hypothesis_template: Union[str, Hypotheses], long_text: LongText = TRUNCATED
+    ) -> "PreparedRows":
+        """The CPU half: bad rows set aside, distinct pairs found and tokenized. A row's pairs
+        are one per (window, label): one window unless a long text is read in chunks."""
         stats = BatchStats()
+        wording = Hypotheses.of(hypothesis_template)
         row_labels, text_ids = usable_rows(texts, labels, stats)
         hypotheses = list(dict.fromkeys(l for row in row_labels for l in row))
         hypothesis_ids = {l: i for i, l in enumerate(hypotheses)}
+        premises = self.encoder.encode_texts(list(text_ids))
+        hypothesis_tokens = self.encoder.encode_hypotheses([wording(l) for l in hypotheses])
+        windows = TextWindows(long_text, stats)
+        window_ids: dict[tuple[int, int, int], int] = {}  # (text, start, end) -> its premise
         pair_index: dict[tuple[int, int], int] = {}
-        row_pairs: list[list[int]] = []
+        row_pairs: list[Optional[np.ndarray]] = []
         for text, candidates in zip(texts, row_labels):
-            t = text_ids.get(str(text)) if candidates else None
+            if not candidates:
+                row_pairs.append(None)
+                continue
+            t = text_ids[str(text)]
+            label_ids = [hypothesis_ids[l] for l in candidates]
+            # windows fit beside the row's longest hypothesis, so every label reads the same ones
+            room = self.encoder.premise_room(max(len(hypothesis_tokens[h]) for h in label_ids))
+            spans = windows.of_row(t, len(premises[t]), room)
+            premise_ids = (
+                [t] if len(spans) == 1 else [self._window(premises, window_ids, t, s) for s in spans]
+            )
             row_pairs.append(
-                [pair_index.setdefault((t, hypothesis_ids[l]), len(pair_index)) for l in candidates]
+                np.array(
+                    [[pair_index.setdefault((p, h), len(pair_index)) for h in label_ids] for p in premise_ids]
+                )
             )
             stats.pairs += len(candidates)
 
-        premises = self.encoder.encode_texts(list(text_ids))
-        hypothesis_tokens = self.encoder.encode_hypotheses(
-            [hypothesis_template.format(l) for l in hypotheses]
-        )
         index = np.array(list(pair_index), dtype=np.int64).reshape(-1, 2)
         sequences = self.encoder.pairs(premises, hypothesis_tokens, index[:, 0], index[:, 1])
         return PreparedRows(row_labels, row_pairs, sequences, stats)
+
+    @staticmethod
+    def _window(premises: list, window_ids: dict, text: int, span: tuple[int, int]) -> int:
+        """The premise of one window of a text, added to `premises` the first time it is met."""
+        key = (text, *span)
+        if key not in window_ids:
+            window_ids[key] = len(premises)
+            premises.append(premises[text][span[0] : span[1]])
+        return window_ids[key]
 
     def launch(self, prepared: "PreparedRows") -> tuple["PreparedRows", PendingOutputs]:
         """The model's work for every distinct pair, queued on the device."""
@@ -142,7 +174,7 @@ class ZeroShotEngine(StagedEngine):
         stats = prepared.stats
         results: list[Optional[Result]] = []
         for candidates, pairs in zip(prepared.row_labels, prepared.row_pairs):
-            if not candidates:
+            if pairs is None:
                 results.append(None)
                 continue
             scores = scores_from_logits(logits[pairs], self.entailment_id, self.contradiction_id, multi_label)
@@ -156,6 +188,6 @@ class PreparedRows:
     distinct pairs' token ids."""
 
     row_labels: list
-    row_pairs: list
+    row_pairs: list  # per row: (windows, labels) pair indices, None for a row not classified
     sequences: TokenSequences
     stats: BatchStats

@@ -64,6 +64,22 @@ class PairLayout:
         )
 
 
+def plain_backend(tokenizer):
+    """A private copy of a fast tokenizer's `tokenizers` backend, with no padding and no
+    truncation: the tokenizer's own backend keeps whatever padding and truncation its last
+    call set, which would silently pad or cut our sequences."""
+    backend = getattr(tokenizer, "_tokenizer", None)
+    if backend is None or not hasattr(backend, "post_process"):
+        raise ValueError(
+            f"{type(tokenizer).__name__} has no `tokenizers` backend; spark_zsc needs a "
+            "fast tokenizer (tokenizer.json, or vocab/merges files it can convert)"
+        )
+    backend = type(backend).from_str(backend.to_str())
+    backend.no_padding()
+    backend.no_truncation()
+    return backend
+
+
 class PairEncoder:
     """Tokenizes texts and hypotheses separately and joins them into model inputs.
 
@@ -74,17 +90,7 @@ class PairEncoder:
     _HYPOTHESIS_CACHE_LIMIT = 100_000
 
     def __init__(self, tokenizer, max_length: int):
-        backend = getattr(tokenizer, "_tokenizer", None)
-        if backend is None or not hasattr(backend, "post_process"):
-            raise ValueError(
-                f"{type(tokenizer).__name__} has no `tokenizers` backend; spark_zsc needs a "
-                "fast tokenizer (tokenizer.json, or vocab/merges files it can convert)"
-            )
-        # A private copy: the tokenizer's own backend keeps whatever padding and truncation
-        # its last call set, which would silently pad or cut our sequences.
-        self._backend = type(backend).from_str(backend.to_str())
-        self._backend.no_padding()
-        self._backend.no_truncation()
+        self._backend = plain_backend(tokenizer)
         self.layout = PairLayout.of(self._backend)
         # "</s>" in user text stays plain characters: a row holding it must neither change
         # meaning nor break BART's "same number of <eos> tokens" check.
@@ -95,6 +101,16 @@ class PairEncoder:
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         return [e.ids for e in self._backend.encode_batch(texts, add_special_tokens=False)]
+
+    @property
+    def _room(self) -> int:
+        """Tokens of text and hypothesis together in one pair."""
+        return self.max_length - self.layout.special_count
+
+    def premise_room(self, hypothesis_length: int) -> int:
+        """Most premise tokens a pair holds beside a hypothesis of `hypothesis_length` (which
+        `pairs` cuts only if it leaves no room for one premise token)."""
+        return max(self._room - min(hypothesis_length, max(self._room - 1, 1)), 0)
 
     def encode_texts(self, texts: list[str]) -> list[list[int]]:
         return self._encode(texts)
@@ -140,9 +156,8 @@ class PairEncoder:
             part_types = [prefix_type, middle_type, suffix_type, premise_type, hypothesis_type]
             types = np.repeat(np.array(part_types, dtype=np.int64), [len(p) for p in pool_parts])
 
-        room = self.max_length - layout.special_count
-        hypothesis_used = np.minimum(hypothesis_lengths[hypothesis_index], max(room - 1, 1))
-        premise_used = np.minimum(premise_lengths[premise_index], np.maximum(room - hypothesis_used, 0))
+        hypothesis_used = np.minimum(hypothesis_lengths[hypothesis_index], max(self._room - 1, 1))
+        premise_used = np.minimum(premise_lengths[premise_index], np.maximum(self._room - hypothesis_used, 0))
         premise_starts = part_starts[3] + np.cumsum(premise_lengths) - premise_lengths
         hypothesis_starts = part_starts[4] + np.cumsum(hypothesis_lengths) - hypothesis_lengths
         count = len(premise_index)

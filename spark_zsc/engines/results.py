@@ -30,6 +30,11 @@ class BatchStats:
     forward_pairs: int = 0  # distinct pairs the NLI model ran
     shortlist_skipped_pairs: int = 0  # pairs the shortlist kept away from the NLI model
     embedded_texts: int = 0  # texts and hypotheses the embedding model encoded
+    truncated_rows: int = 0  # longText=truncate: rows whose text was cut to fit the model
+    chunked_rows: int = 0  # longText=chunk: rows read in more than one window
+    windows: int = 0  # windows read for the chunked rows
+    window_capped_rows: int = 0  # chunked rows longer than maxWindows windows (the rest unread)
+    below_min_score: int = 0  # rows whose top score is under minScore (no label)
     tokens: int = 0  # real tokens the models ran
     padded_tokens: int = 0  # padding added to fill forward batches
     forward_batches: int = 0
@@ -88,3 +93,39 @@ def ranked(candidates: list[str], scores: np.ndarray, stats: BatchStats) -> Resu
     stats.classified += 1
     stats.top_labels[ranked_labels[0]] = stats.top_labels.get(ranked_labels[0], 0) + 1
     return ranked_labels[0], ranked_scores[0], ranked_labels, ranked_scores
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """minScore: "none of these" instead of a forced label. A row whose top score is under
+    `min_score` gets `other_label` (None: null) as its label and keeps every label and score;
+    multi-label rows also get `selected`, the labels scoring at least `min_score` (possibly
+    none). Rows under it are counted in `below_min_score`, and in `top_labels` under
+    `other_label` when there is one."""
+
+    min_score: float
+    other_label: Optional[str] = None
+    multi_label: bool = False
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """What a result holds beyond label, score, labels, scores."""
+        return ("selected",) if self.multi_label else ()
+
+    def apply(self, result: Optional[Result], stats: BatchStats) -> Optional[tuple]:
+        if result is None:
+            return None
+        label, score, labels, scores = result
+        if score < self.min_score:
+            stats.below_min_score += 1
+            left = stats.top_labels[label] - 1
+            if left:
+                stats.top_labels[label] = left
+            else:
+                del stats.top_labels[label]
+            if self.other_label is not None:
+                stats.top_labels[self.other_label] = stats.top_labels.get(self.other_label, 0) + 1
+            label = self.other_label
+        if not self.multi_label:
+            return label, score, labels, scores
+        return label, score, labels, scores, [l for l, s in zip(labels, scores) if s >= self.min_score]
