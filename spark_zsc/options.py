@@ -38,6 +38,9 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")  # auto: fp16 on a GPU, fp32 on CPU
 DISTRIBUTIONS = ("auto", "broadcast", "artifacts", "path")
 STRATEGIES = ("nli", "embedding")
+LONG_TEXT_MODES = ("truncate", "chunk")
+DEFAULT_WINDOW_OVERLAP = 64  # tokens; at most half a window is used
+DEFAULT_MAX_WINDOWS = 8
 
 
 def snake_case(name: str) -> str:
@@ -64,6 +67,7 @@ class Option:
     job: Optional[str] = _SAME
     repeatable: bool = False  # a job flag given several times (YAML: a list)
     flag_name: Optional[str] = None  # the job flag, where it is not the YAML key with dashes
+    bare_value: Any = None  # set: the job flag's value is optional, and a bare flag (YAML: true) means this
 
     @property
     def key(self) -> str:
@@ -88,11 +92,13 @@ class Option:
         name = self.name(face)
         if value is None:
             return self.default
+        if self.bare_value is not None and isinstance(value, bool):  # YAML `key: true` is the bare flag
+            return self.bare_value if value else self.default
         if self.repeatable and not isinstance(value, dict):
-            return [
-                self._validate_one(item, name)
-                for item in (value if isinstance(value, (list, tuple)) else [value])
-            ]
+            items = list(value) if isinstance(value, (list, tuple)) else [value]
+            if self.kind is object and self.check:  # the check reads the items together
+                return self.check(items, name)
+            return [self._validate_one(item, name) for item in items]
         return self._validate_one(value, name)
 
     def _validate_one(self, value, name: str):
@@ -198,6 +204,46 @@ def _threshold(value: float, name: str) -> float:
     return value
 
 
+def _label_descriptions(value, name: str) -> Optional[dict]:
+    """label -> description, from a mapping (Param, SQL, YAML) or NAME=DESCRIPTION items (the
+    repeated `--label` flag: one item per flag, so a description may hold commas)."""
+    if isinstance(value, str):
+        value = [value]
+    if isinstance(value, (list, tuple)):
+        pairs = []
+        for item in value:
+            label, sep, description = str(item).partition("=")
+            if not sep:
+                raise ConfigError(
+                    f'{name} {item!r} must be NAME=DESCRIPTION, e.g. "billing=a charge, an invoice or a refund"'
+                )
+            pairs.append((label.strip(), description.strip()))
+    elif isinstance(value, dict):
+        pairs = list(value.items())
+    else:
+        raise ConfigError(f"{name} must map each label to its description, got {value!r}")
+    for label, description in pairs:
+        if not isinstance(label, str) or not label.strip():
+            raise ConfigError(f"{name} has a description for a blank label ({label!r}): name the label")
+        if not isinstance(description, str) or not description.strip():
+            raise ConfigError(
+                f"{name} gives label {label!r} a blank description: describe it, or leave it out"
+            )
+    return {label.strip(): description.strip() for label, description in pairs} or None
+
+
+def _share(value: float, name: str) -> float:
+    if not 0 <= value <= 1:
+        raise ConfigError(f"{name} is a score, between 0 and 1; got {value!r}")
+    return value
+
+
+def _label_name(value: str, name: str) -> str:
+    if not value.strip():
+        raise ConfigError(f"{name} must be a label name, got {value!r}")
+    return value
+
+
 def _column(value: str, name: str) -> str:
     if not value:
         raise ConfigError(f"{name} must name a column")
@@ -248,10 +294,59 @@ OPTIONS: tuple[Option, ...] = (
         job="template",
     ),
     Option(
+        "labelDescriptions",
+        object,
+        None,
+        "label -> description read in the label's place (the output keeps the label): a phrase goes into "
+        "the template, a sentence (ending in . ! or ?) is the hypothesis as written. Labels without one "
+        "are read as they are.",
+        check=_label_descriptions,
+        repeatable=True,  # the job flag: --label NAME=DESCRIPTION, repeated
+        flag_name="label",
+    ),
+    Option(
         "multiLabel",
         bool,
         False,
         "Score each label on its own (entailment vs contradiction) instead of a softmax across labels.",
+    ),
+    Option(
+        "minScore",
+        float,
+        None,
+        "Abstain below it: a row whose top score is under minScore gets label null (or otherLabel), its "
+        "labels and scores kept; multi-label rows also get `selected`, the labels scoring at least it. "
+        "Unset: the top label always.",
+        check=_share,
+    ),
+    Option(
+        "otherLabel",
+        str,
+        None,
+        "The label of rows under minScore, instead of null (e.g. 'other').",
+        check=_label_name,
+    ),
+    Option(
+        "longText",
+        str,
+        "truncate",
+        "A text longer than the model reads: truncate (its start only, as the HF pipeline) or chunk (every "
+        "window of it scored, each label's best window counting).",
+        choices=LONG_TEXT_MODES,
+    ),
+    Option(
+        "windowOverlap",
+        int,
+        DEFAULT_WINDOW_OVERLAP,
+        "longText=chunk: tokens two neighbouring windows share (at most half a window).",
+        least=0,
+    ),
+    Option(
+        "maxWindows",
+        int,
+        DEFAULT_MAX_WINDOWS,
+        "longText=chunk: most windows read per text, from its start; counted when it bites.",
+        least=1,
     ),
     Option(
         "maxLength",
@@ -366,6 +461,36 @@ def check_values(values: dict, face: str, options: Sequence[Option] = OPTIONS) -
     return {option.key: option.validate(values.get(option.name(face)), face) for option in options}
 
 
+def spelled(key: str, face: str) -> str:
+    """How `face` spells option `key` in a message: the Param, the SQL argument, or the job's flag."""
+    option = BY_KEY[key]
+    return option.flag if face == JOB else option.name(face)
+
+
+def check_scoring_rules(values: dict, labels: Optional[Sequence[str]], face: str) -> None:
+    """The rules between the options that say what a label means (`values` keyed by
+    `Option.key`); `labels` are the fixed labels, None when they come per row."""
+    other, descriptions = values.get("other_label"), values.get("label_descriptions") or {}
+    if other is not None and values.get("min_score") is None:
+        raise ConfigError(
+            f"{spelled('other_label', face)} names the rows under {spelled('min_score', face)}: "
+            f"set {spelled('min_score', face)} too, or drop {spelled('other_label', face)}"
+        )
+    if labels is None:
+        return
+    if other in labels:
+        raise ConfigError(
+            f"{spelled('other_label', face)} {other!r} is one of the candidate labels: choose a name that is "
+            "not, so that 'none of these' stays apart from a real label"
+        )
+    strangers = [label for label in descriptions if label not in labels]
+    if strangers:
+        raise ConfigError(
+            f"{spelled('label_descriptions', face)} describes {', '.join(map(repr, strangers))}, not among "
+            f"the candidate labels ({', '.join(labels)}): fix the name or drop the description"
+        )
+
+
 # -- what travels to executors --------------------------------------------------------------
 
 
@@ -404,16 +529,46 @@ class EngineOptions:
 
 @dataclass(frozen=True)
 class ScoringOptions:
-    """What a classification means: labels, template, single- or multi-label."""
+    """What a classification means: labels and how they are worded, single- or multi-label,
+    when to abstain, how long texts are read."""
 
     hypothesis_template: str = _default("hypothesis_template")
     multi_label: bool = _default("multi_label")
     candidate_labels: Optional[tuple[str, ...]] = None  # None: labels come per row
+    label_descriptions: Optional[dict] = _default("label_descriptions")
+    min_score: Optional[float] = _default("min_score")
+    other_label: Optional[str] = _default("other_label")
+    long_text: str = _default("long_text")
+    window_overlap: int = _default("window_overlap")
+    max_windows: int = _default("max_windows")
 
     def __post_init__(self):
         _checked(self)
         if self.candidate_labels is not None:
             object.__setattr__(self, "candidate_labels", tuple(self.candidate_labels))
+        check_scoring_rules(asdict(self), self.candidate_labels, PARAM)
+
+    @property
+    def hypotheses(self):
+        from .engines.hypotheses import Hypotheses
+
+        return Hypotheses(self.hypothesis_template, dict(self.label_descriptions or {}))
+
+    @property
+    def reading(self):
+        """How the engines read long texts."""
+        from .engines.windows import LongText
+
+        return LongText(self.long_text, self.window_overlap, self.max_windows)
+
+    @property
+    def abstention(self):
+        """The minScore rule, or None when every row takes its top label."""
+        from .engines.results import Abstention
+
+        if self.min_score is None:
+            return None
+        return Abstention(self.min_score, self.other_label, self.multi_label)
 
 
 @dataclass(frozen=True)
@@ -465,12 +620,13 @@ class ClassifierOptions:
     """Every classifier option checked on one face, grouped as the layers below take them."""
 
     values: dict  # Option.key -> checked value
+    face: str = PARAM  # how the values were named: error messages spell them so
 
     @classmethod
     def of(cls, values: dict, face: str) -> "ClassifierOptions":
         """Check `values` (named as `face` names them) and the rules that tie them together."""
         checked = check_values(values, face, on_face(face))
-        return cls({**{o.key: o.default for o in OPTIONS}, **checked})
+        return cls({**{o.key: o.default for o in OPTIONS}, **checked}, face)
 
     def __getitem__(self, key: str):
         return self.values[key]
@@ -484,8 +640,8 @@ class ClassifierOptions:
         return _of(StrategyOptions, self.values)
 
     def scoring(self, candidate_labels: Optional[Sequence[str]]) -> ScoringOptions:
+        check_scoring_rules(self.values, candidate_labels, self.face)
         return ScoringOptions(
-            hypothesis_template=self["hypothesis_template"],
-            multi_label=self["multi_label"],
+            **{f.name: self[f.name] for f in fields(ScoringOptions) if f.name != "candidate_labels"},
             candidate_labels=tuple(candidate_labels) if candidate_labels is not None else None,
         )

@@ -9,7 +9,8 @@
     text_sha256                           sha256 of the row's text as classified (UTF-8)
     config_sha256                         one hash of every setting that changes a label (`LABEL_SETTINGS`)
     version, classified_at                spark_zsc's version, the run's UTC time
-    status                                classified, or why not: null_text, blank_text, no_labels
+    status                                classified, below_min_score (classified, no label under
+                                          minScore), or why not: null_text, blank_text, no_labels
 
 `config_sha256` and `text_sha256` are what an incremental run compares: a row is done when
 both are unchanged. Settings that change speed and memory but not labels (tokenBudget,
@@ -27,6 +28,8 @@ from typing import Optional
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
+from ..options import BY_KEY
+
 LINEAGE_SQL_TYPE = (
     "STRUCT<model: STRING, model_sha256: STRING, model_revision: STRING, strategy: STRING, "
     "embedding_model: STRING, embedding_model_sha256: STRING, shortlist: INT, labels: ARRAY<STRING>, "
@@ -35,6 +38,15 @@ LINEAGE_SQL_TYPE = (
 )
 # the options (by key) whose values change a label; the models count by their fingerprints
 LABEL_SETTINGS = ("strategy", "shortlist", "hypothesis_template", "multi_label", "max_length", "precision")
+# settings added after 0.2.0 count only when set, so rows written before them stay current
+LATER_LABEL_SETTINGS = (
+    "label_descriptions",
+    "min_score",
+    "other_label",
+    "long_text",
+    "window_overlap",
+    "max_windows",
+)
 EMBEDDING_SCORING = (
     "temperature",
     "threshold",
@@ -57,6 +69,9 @@ class Lineage:
         scorer = bundles["embedding" if strategy == "embedding" else "nli"]
         encoder = bundles.get("embedding")
         config = {key: options[key] for key in LABEL_SETTINGS}
+        config.update(
+            {key: options[key] for key in LATER_LABEL_SETTINGS if options[key] != BY_KEY[key].default}
+        )
         if strategy == "embedding":
             config.update({key: options[key] for key in EMBEDDING_SCORING})
         config.update(
@@ -83,17 +98,22 @@ class Lineage:
     def config_sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
 
-    def sql(self, text: str, labels: Optional[str], result_label: str, classified_at: str) -> str:
+    def sql(self, text: str, labels: Optional[str], result: str, classified_at: str) -> str:
         """The lineage struct as a SQL expression over the row's `text`, its per-row `labels`
-        (None: the fixed labels) and its result's label (null when not classified)."""
+        (None: the fixed labels) and its result struct."""
         fields = {name: sql_literal(value) for name, value in self.fields.items()}
         fields["labels"] = labels or sql_literal(self.fields["labels"])
         fields["text_sha256"] = f"sha2({text}, 256)"
         fields["config_sha256"] = sql_literal(self.config_sha256)
         fields["classified_at"] = classified_at
+        below = self.config.get("min_score")  # set only where minScore is
+        below_min_score = (
+            f"WHEN {result}.score < {below!r} THEN 'below_min_score' " if below is not None else ""
+        )
         fields["status"] = (
-            f"CASE WHEN {text} IS NULL THEN 'null_text' WHEN {result_label} IS NOT NULL THEN 'classified' "
-            rf"WHEN {text} RLIKE '(?U)^\\s*$' THEN 'blank_text' ELSE 'no_labels' END"
+            f"CASE WHEN {text} IS NULL THEN 'null_text' "
+            rf"WHEN {result}.labels IS NULL THEN CASE WHEN {text} RLIKE '(?U)^\\s*$' THEN 'blank_text' "
+            f"ELSE 'no_labels' END {below_min_score}ELSE 'classified' END"
         )
         struct = ", ".join(f"'{name}', {fields[name]}" for name in FIELD_ORDER)
         return f"CAST(named_struct({struct}) AS {LINEAGE_SQL_TYPE})"
@@ -101,7 +121,7 @@ class Lineage:
     def column(self, text: str, result: str, classified_at: datetime) -> Column:
         """The lineage struct of each row of a DataFrame, from its text column and (null-fixed) result column."""
         stamp = f"TIMESTAMP '{classified_at.strftime('%Y-%m-%d %H:%M:%S.%f')}+00:00'"
-        return F.expr(self.sql(_column(text), None, f"{_column(result)}.label", stamp))
+        return F.expr(self.sql(_column(text), None, _column(result), stamp))
 
 
 FIELD_ORDER = (

@@ -28,6 +28,7 @@ _CONVERTERS = {
     float: TypeConverters.toFloat,
     bool: TypeConverters.toBoolean,
     LABELS: _to_labels,
+    object: TypeConverters.identity,  # labelDescriptions: a dict, checked when the Transformer runs
 }
 
 PARAM_OPTIONS = on_face(PARAM)

@@ -11,7 +11,7 @@ from ..runtime.devices import check_devices
 from ..runtime.distribution import load_models, ship_models
 from . import metrics as metrics_
 from .lineage import LINEAGE_SQL_TYPE, Lineage
-from .udf import RESULT_SQL_TYPE, build_classify_udf
+from .udf import build_classify_udf, result_sql_type
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -63,8 +63,8 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
     # evaluates the two identical UDF calls once.
     spark.sql(
         f"CREATE OR REPLACE TEMPORARY FUNCTION {name}(text STRING, labels ARRAY<STRING>) "
-        f"RETURNS {RESULT_SQL_TYPE} "
-        f"RETURN CASE WHEN {raw_name}(text, labels).label IS NULL THEN NULL ELSE {raw_name}(text, labels) END"
+        f"RETURNS {result_sql_type(scoring)} "
+        f"RETURN CASE WHEN {raw_name}(text, labels).labels IS NULL THEN NULL ELSE {raw_name}(text, labels) END"
     )
     if checked["lineage"]:
         # the same UDF call as above, so a query using both functions classifies each row once
@@ -72,7 +72,7 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
         spark.sql(
             f"CREATE OR REPLACE TEMPORARY FUNCTION {name}_meta(text STRING, labels ARRAY<STRING>) "
             f"RETURNS {LINEAGE_SQL_TYPE} "
-            f"RETURN {lineage.sql('text', 'labels', f'{raw_name}(text, labels).label', 'current_timestamp()')}"
+            f"RETURN {lineage.sql('text', 'labels', f'{raw_name}(text, labels)', 'current_timestamp()')}"
         )
     return SqlFunction(name, accumulator)
 

@@ -9,11 +9,28 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
-from ..engines.batch_loop import classify_frames
+from ..engines.batch_loop import classify_frames, result_fields
 from ..options import EngineOptions, ScoringOptions, StrategyOptions
 
-RESULT_SCHEMA = "label string, score double, labels array<string>, scores array<double>"
-RESULT_SQL_TYPE = "STRUCT<label: STRING, score: DOUBLE, labels: ARRAY<STRING>, scores: ARRAY<DOUBLE>>"
+_FIELD_TYPES = {
+    "label": "string",
+    "score": "double",
+    "labels": "array<string>",
+    "scores": "array<double>",
+    "selected": "array<string>",
+}
+
+
+def result_schema(scoring: ScoringOptions) -> str:
+    """The result struct's fields as a DDL schema: `label string, score double, ...`."""
+    return ", ".join(f"{name} {_FIELD_TYPES[name]}" for name in result_fields(scoring.abstention))
+
+
+def result_sql_type(scoring: ScoringOptions) -> str:
+    """The result struct as a SQL type: `STRUCT<label: string, ...>`."""
+    return (
+        f"STRUCT<{', '.join(f'{name}: {_FIELD_TYPES[name]}' for name in result_fields(scoring.abstention))}>"
+    )
 
 
 def build_classify_udf(
@@ -30,7 +47,7 @@ def build_classify_udf(
     unless this worker has to load a model.
     """
     fixed_labels = list(scoring.candidate_labels) if scoring.candidate_labels is not None else None
-    template, multi_label = scoring.hypothesis_template, scoring.multi_label
+    schema = result_schema(scoring)
 
     def classify_batches(batches: Iterator) -> Iterator[pd.DataFrame]:
         from ..runtime.worker import engine_for
@@ -43,8 +60,10 @@ def build_classify_udf(
             engine,
             batches,
             fixed_labels=fixed_labels,
-            hypothesis_template=template,
-            multi_label=multi_label,
+            hypothesis_template=scoring.hypotheses,
+            multi_label=scoring.multi_label,
+            long_text=scoring.reading,
+            abstention=scoring.abstention,
             batch_rows=engine_options.batch_rows,
             count=count,
         )
@@ -54,15 +73,16 @@ def build_classify_udf(
         def classify_fixed(texts: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
             return classify_batches(texts)
 
-        return pandas_udf(classify_fixed, RESULT_SCHEMA)
+        return pandas_udf(classify_fixed, schema)
 
     def classify_per_row(pairs: Iterator[Tuple[pd.Series, pd.Series]]) -> Iterator[pd.DataFrame]:
         return classify_batches(pairs)
 
-    return pandas_udf(classify_per_row, RESULT_SCHEMA)
+    return pandas_udf(classify_per_row, schema)
 
 
 def null_when_unclassified(result: Column) -> Column:
     """A pandas UDF cannot return a null struct, only a struct of nulls: turn the latter
-    into a real null, so that `zsc IS NULL` finds the rows that were not classified."""
-    return F.when(result["label"].isNull(), F.lit(None)).otherwise(result)
+    into a real null, so that `zsc IS NULL` finds the rows that were not classified. (A row
+    under minScore has a null label but its labels and scores: it was classified.)"""
+    return F.when(result["labels"].isNull(), F.lit(None)).otherwise(result)
