@@ -18,7 +18,9 @@ from processes import job_env, run, spark_submit
 
 
 def _cells(rows):
-    return [Cell(g, p, b, 1, s or 0.0) for g, p, s, b in rows]
+    return [
+        Cell(g, p, None if b is None else b * 10, 1, s or 0.0) for g, p, s, b in rows
+    ]  # tenths as CURVE_BINS bins
 
 
 def test_metrics_equal_hand_computed_values():
@@ -70,6 +72,11 @@ def test_a_class_never_predicted_has_precision_zero_and_counts_in_macro_f1():
 
 GOLD = ["1", "2", "3", "1", "2", "3", "1", "2"]  # a class per text of TEXTS
 SETS = [["finance", "sports", "billing"], ["money", "a game", "an invoice"]]
+# a phrase, read inside the template, and a sentence, read as written; billing has none
+DESCRIPTIONS = {
+    "finance": "money, markets, banks or prices",
+    "sports": "The text is about a game or a match.",
+}
 
 
 def _write_gold_csv(path, with_missing_gold=True):
@@ -82,9 +89,10 @@ def _write_gold_csv(path, with_missing_gold=True):
     return path
 
 
-def _expected(spark, tiny_model, labels, template):
+def _expected(spark, tiny_model, labels, template, descriptions=None):
     """Independently of the evaluate job: accuracy of the classifier's top labels against the
-    gold classes, and how many top scores fall in each tenth of [0, 1]."""
+    gold classes, how many top scores fall in each tenth of [0, 1], and for each threshold
+    in hundredths the (coverage, precision) of the rows whose top score reaches it."""
     from spark_zsc import ZeroShotClassifier
 
     frame = spark.createDataFrame(
@@ -92,13 +100,22 @@ def _expected(spark, tiny_model, labels, template):
     )
     out = (
         ZeroShotClassifier(
-            model=tiny_model, inputCol="text", candidateLabels=labels, hypothesisTemplate=template
+            model=tiny_model,
+            inputCol="text",
+            candidateLabels=labels,
+            hypothesisTemplate=template,
+            **({"labelDescriptions": descriptions} if descriptions else {}),
         )
         .transform(frame)
         .collect()
     )
     tenths = [sum(min(int(r.zsc.score * 10), 9) == b for r in out) for b in range(10)]
-    return sum(labels.index(r.zsc.label) == r.gold for r in out) / len(out), tenths
+    curve = []
+    for hundredth in range(100):
+        kept = [r for r in out if min(int(r.zsc.score * 100), 99) >= hundredth]
+        right = sum(labels.index(r.zsc.label) == r.gold for r in kept)
+        curve.append((len(kept) / len(out), right / len(kept) if kept else None))
+    return sum(labels.index(r.zsc.label) == r.gold for r in out) / len(out), tenths, curve
 
 
 def test_the_evaluate_job_writes_a_report_of_every_run(spark, tiny_model, tmp_path_factory, tmp_path):
@@ -128,6 +145,12 @@ def test_the_evaluate_job_writes_a_report_of_every_run(spark, tiny_model, tmp_pa
         templates[0],
         "--template",
         templates[1],
+        "--label",
+        f"finance={DESCRIPTIONS['finance']}",
+        "--label",
+        f"sports={DESCRIPTIONS['sports']}",
+        "--target-precision",
+        "0.5",
         "--model",
         tiny_model,
         "--report",
@@ -147,14 +170,22 @@ def test_the_evaluate_job_writes_a_report_of_every_run(spark, tiny_model, tmp_pa
 
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert metrics["rows"] == 16 and metrics["rows_without_gold"] == 1
-    assert [(r["labels"], r["template"]) for r in metrics["runs"]] == [
-        (s, t) for s in SETS for t in templates
-    ]
+    # the description set is one more wording of the classes, under each template
+    assert [(r["labels"], r["descriptions"], r["template"]) for r in metrics["runs"]] == [
+        (s, None, t) for s in SETS for t in templates
+    ] + [(SETS[0], DESCRIPTIONS, t) for t in templates]
     for run_metrics in metrics["runs"]:
-        accuracy, tenths = _expected(spark, tiny_model, run_metrics["labels"], run_metrics["template"])
+        accuracy, tenths, curve = _expected(
+            spark, tiny_model, run_metrics["labels"], run_metrics["template"], run_metrics["descriptions"]
+        )
         assert run_metrics["accuracy"] == pytest.approx(accuracy)
         assert [b["rows"] for b in run_metrics["reliability"]["bins"]] == tenths
         assert sum(map(sum, run_metrics["confusion"]["matrix"])) == 16
+        got = [x for p in run_metrics["coverage"] for x in (p["coverage"], p["precision"])]
+        assert got == pytest.approx([x for point in curve for x in point])
+        reached = [t for t, (_, precision) in enumerate(curve) if precision is not None and precision >= 0.5]
+        at_target = run_metrics["at_target"]
+        assert (at_target and round(at_target["threshold"] * 100)) == (reached[0] if reached else None)
     assert json.loads((tmp_path / "summary.json").read_text())["runs"] == metrics["runs"]
 
     page = (tmp_path / "report" / "report.html").read_text()
@@ -163,10 +194,8 @@ def test_the_evaluate_job_writes_a_report_of_every_run(spark, tiny_model, tmp_pa
         [
             "accuracy.png",
             "reliability.png",
-            "confusion-1.png",
-            "confusion-2.png",
-            "confusion-3.png",
-            "confusion-4.png",
+            "coverage.png",
+            *(f"confusion-{i}.png" for i in range(1, 7)),
         ]
     )
     for name in images:
@@ -176,6 +205,7 @@ def test_the_evaluate_job_writes_a_report_of_every_run(spark, tiny_model, tmp_pa
         assert height > 100 and width > 100
     for labels in SETS:
         assert ", ".join(labels) in page
+    assert "described: finance=" in page and "Abstaining: where to set minScore" in page
 
 
 def _evaluate_flags(tmp_path, tiny_model, **overrides):
@@ -221,6 +251,9 @@ def _evaluate_flags(tmp_path, tiny_model, **overrides):
         ({"--template": ["{}", "no slot"]}, "exactly one {}"),
         ({"--strategy": "embedding", "--embedding-model": "<nli>"}, "is not a sentence encoder"),
         ({"--csv-columns": "gold,gold"}, "--csv-columns"),
+        ({"--label": "cooking=food and recipes"}, "--label describes 'cooking', not a class"),
+        ({"--label": "finance"}, "must be NAME=DESCRIPTION"),
+        ({"--target-precision": "1.5"}, "target_precision is a score, between 0 and 1"),
     ],
 )
 def test_bad_evaluate_options_fail_before_spark_starts(tmp_path, tiny_model, capsys, overrides, message):
@@ -268,3 +301,41 @@ def test_unmapped_gold_values_and_an_empty_set_fail_before_any_model_runs(spark,
         with pytest.raises(ConfigError, match=re.escape(message)):
             run_evaluate(spark, build_job_options(values, EvaluateOptions))
     assert not (tmp_path / "report").exists()
+
+
+def test_multi_label_gold_gets_per_label_precision_and_recall_at_the_threshold(spark, tiny_model, tmp_path):
+    """Gold holding several classes per row: each (row, class) is a decision at --min-score,
+    checked against the classifier's own multi-label scores."""
+    from spark_zsc import ZeroShotClassifier
+
+    labels = SETS[0]
+    gold = [["finance"], ["sports", "finance"], ["billing"], [], ["sports"], ["billing", "finance"]]
+    rows = [(text, classes) for text, classes in zip(TEXTS, gold)]
+    frame = spark.createDataFrame(rows, "text string, gold array<string>")
+    frame.write.parquet(str(tmp_path / "gold"))
+    summary_path = tmp_path / "summary.json"
+    args = ["--input", str(tmp_path / "gold"), "--text-col", "text", "--gold-col", "gold"]
+    args += ["--labels", ",".join(labels), "--multi-label", "--min-score", "0.5", "--model", tiny_model]
+    args += ["--report", str(tmp_path / "report"), "--summary-json", str(summary_path)]
+    assert main(["evaluate", *args]) == 0
+    [run] = json.loads(summary_path.read_text())["runs"]
+
+    labelled = [(t, g) for t, g in rows if g]  # an empty gold array is no gold value
+    out = (
+        ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=labels, multiLabel=True)
+        .transform(spark.createDataFrame(labelled, "text string, gold array<string>"))
+        .collect()
+    )
+    assert run["rows"] == len(labelled) == 5
+    for label, measured in zip(labels, run["per_label"]):
+        predicted = [min(int(dict(zip(r.zsc.labels, r.zsc.scores))[label] * 100), 99) >= 50 for r in out]
+        actual = [label in r.gold for r in out]
+        hits = sum(p and a for p, a in zip(predicted, actual))
+        assert measured["support"] == sum(actual) and measured["predicted"] == sum(predicted)
+        assert measured["precision"] == pytest.approx(hits / sum(predicted) if sum(predicted) else 0.0)
+        assert measured["recall"] == pytest.approx(hits / sum(actual) if sum(actual) else 0.0)
+    assert (tmp_path / "report" / "coverage.png").exists()
+    assert not list((tmp_path / "report").glob("confusion-*.png"))  # no confusion matrix for multi-label gold
+
+    args_without_multi_label = [a for a in args if a != "--multi-label"]
+    assert main(["evaluate", *args_without_multi_label]) == 2

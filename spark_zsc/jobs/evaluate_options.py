@@ -4,6 +4,7 @@ repeatable (each a wording to compare), plus gold and report options."""
 from __future__ import annotations
 
 import dataclasses
+from typing import Optional
 
 from ..errors import ConfigError
 from ..options import BY_KEY, DEFAULT_TEMPLATE
@@ -16,6 +17,12 @@ _WORDINGS = {
         BY_KEY["candidate_labels"],
         repeatable=True,
         doc='a label set "a,b,c"; repeat for other wordings of the same classes, in the same order (YAML: a list of sets)',
+    ),
+    "label_descriptions": dataclasses.replace(
+        BY_KEY["label_descriptions"],
+        check=None,  # read by `description_sets`: one set, or (YAML) a list of sets
+        doc="a label's description, NAME=DESCRIPTION (NAME: a class of the first label set); the --label flags "
+        "form one description set, run as another wording of the classes (YAML: a mapping, or a list of them)",
     ),
     "hypothesis_template": dataclasses.replace(
         BY_KEY["hypothesis_template"],
@@ -36,6 +43,19 @@ EVALUATE_OPTIONS = tuple(_WORDINGS.get(option.key, option) for option in SOURCE_
     job_option("report", str, None, "folder the report is written to (created; its files replaced)"),
     job_option("report_format", str, "markdown", "markdown or html", choices=REPORT_FORMATS),
     job_option("limit", int, None, "evaluate only this many rows (those with a gold value)", least=1),
+    job_option(
+        "target_precision",
+        float,
+        0.9,
+        "the precision minScore should reach: the report names the lowest threshold that does, and the "
+        "coverage it keeps",
+        check=BY_KEY["min_score"].check,
+    ),
+    dataclasses.replace(
+        BY_KEY["min_score"],
+        doc="also report coverage and precision at this threshold; with multi-label gold, the threshold a class "
+        "is predicted at (default 0.5)",
+    ),
 )
 
 
@@ -57,6 +77,31 @@ class EvaluateOptions(SourceOptions):
     @property
     def classes(self) -> list[str]:
         return self.label_sets[0]
+
+    @property
+    def description_sets(self) -> list[dict]:
+        """Each set of label descriptions, keyed by class: another wording of the classes."""
+        value = self.label_descriptions
+        if not value:
+            return []
+        sets = value if isinstance(value, list) and all(isinstance(v, dict) for v in value) else [value]
+        checked = [BY_KEY["label_descriptions"].check(one, "--label") for one in sets]
+        for descriptions in checked:
+            strangers = [name for name in descriptions if name not in self.classes]
+            if strangers:
+                raise ConfigError(
+                    f"--label describes {', '.join(map(repr, strangers))}, not a class of the first label set "
+                    f"({', '.join(self.classes)}): name the classes as --labels does"
+                )
+        return checked
+
+    @property
+    def wordings(self) -> list[tuple[list[str], Optional[dict]]]:
+        """(labels, descriptions) of every wording to compare: each label set, then the classes
+        under each description set."""
+        return [(labels, None) for labels in self.label_sets] + [
+            (self.classes, descriptions) for descriptions in self.description_sets
+        ]
 
     @property
     def gold_to_class(self) -> dict[str, int]:
@@ -108,3 +153,4 @@ class EvaluateOptions(SourceOptions):
         if not self.report:
             raise ConfigError("--report is required: the folder the report goes to")
         self.gold_to_class  # noqa: B018 (building it refuses a bad --gold-map now)
+        self.description_sets  # noqa: B018 (a description of no class is refused now)

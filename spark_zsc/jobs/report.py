@@ -4,6 +4,7 @@
     metrics.json              everything the page shows, and the reliability bins
     accuracy.png              accuracy of each template, one bar per label set
     reliability.png           mean top score vs accuracy per confidence bin, every run
+    coverage.png              precision vs coverage as minScore rises, every run, the target marked
     confusion-<run>.png       the confusion matrix of each run as a heat map
 
 Plots use matplotlib's object API (no pyplot, no display, no global state).
@@ -24,32 +25,64 @@ def _figure(width: float, height: float):
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 
+def wording_name(run: dict, width: int = 80) -> str:
+    """A run's wording: its labels, or its label descriptions."""
+    if not run.get("descriptions"):
+        return ", ".join(run["labels"])
+    described = "; ".join(f"{label}={text}" for label, text in run["descriptions"].items())
+    return "described: " + (described if len(described) <= width else described[: width - 3] + "...")
+
+
 def _run_name(index: int, run: dict) -> str:
-    return f"run {index + 1}: {', '.join(run['labels'])} / {run['template']}"
+    return f"run {index + 1}: {wording_name(run)} / {run['template']}"
 
 
 def plot_accuracy(path: Path, summary: dict) -> None:
     runs = summary["runs"]
     templates = list(dict.fromkeys(r["template"] for r in runs))
-    label_sets = list(dict.fromkeys(tuple(r["labels"]) for r in runs))
-    figure = _figure(max(6, 1.6 * len(templates) * max(1, len(label_sets) / 2)), 4)
+    wordings = list(dict.fromkeys(wording_name(r) for r in runs))
+    figure = _figure(max(6, 1.6 * len(templates) * max(1, len(wordings) / 2)), 4)
     axes = figure.add_subplot()
-    width = 0.8 / len(label_sets)
-    for k, labels in enumerate(label_sets):
+    width = 0.8 / len(wordings)
+    for k, wording in enumerate(wordings):
         accuracy = [
-            next(r["accuracy"] for r in runs if tuple(r["labels"]) == labels and r["template"] == t)
+            next(r["accuracy"] for r in runs if wording_name(r) == wording and r["template"] == t)
             for t in templates
         ]
-        axes.bar(
-            [i + k * width for i in range(len(templates))], accuracy, width, label=", ".join(labels)[:60]
-        )
+        axes.bar([i + k * width for i in range(len(templates))], accuracy, width, label=wording[:60])
     axes.set_xticks(
-        [i + width * (len(label_sets) - 1) / 2 for i in range(len(templates))], templates, fontsize=8
+        [i + width * (len(wordings) - 1) / 2 for i in range(len(templates))], templates, fontsize=8
     )
     axes.set_ylim(0, 1)
     axes.set_ylabel("accuracy")
     axes.set_title("Accuracy per template and label wording")
     axes.legend(fontsize=7, loc="lower right")
+    figure.savefig(path)
+
+
+def plot_coverage(path: Path, summary: dict) -> None:
+    """Precision against coverage as the threshold rises, one curve per run, each run's
+    target-precision point marked."""
+    figure = _figure(6, 5)
+    axes = figure.add_subplot()
+    for i, run in enumerate(summary["runs"]):
+        points = [p for p in run["coverage"] if p["precision"] is not None and p["coverage"] is not None]
+        line = axes.plot(
+            [p["coverage"] for p in points], [p["precision"] for p in points], label=_run_name(i, run)[:60]
+        )
+        if run["at_target"]:
+            axes.plot(
+                run["at_target"]["coverage"], run["at_target"]["precision"], "o", color=line[0].get_color()
+            )
+    target = summary["runs"][0]["target_precision"]
+    axes.axhline(target, color="grey", linestyle=":", label=f"target precision {target}")
+    multi = summary.get("multi_label_gold")
+    axes.set_xlabel("recall (gold classes found)" if multi else "coverage (rows that keep a label)")
+    axes.set_ylabel("precision")
+    axes.set_xlim(0, 1.02)
+    axes.set_ylim(0, 1.02)
+    axes.set_title("Precision vs recall by threshold" if multi else "Precision vs coverage as minScore rises")
+    axes.legend(fontsize=7, loc="lower left")
     figure.savefig(path)
 
 
@@ -124,6 +157,16 @@ def _number(value, digits: int = 4) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _at(point) -> str:
+    if point is None:
+        return ""
+    return f"{point['threshold']:.2f}: coverage {_percent(point['coverage'])}, precision {_number(point['precision'])}"
+
+
 def render_page(summary: dict, page_format: str) -> str:
     html_page = page_format == "html"
     blocks: list[tuple[str, str]] = []  # (kind, content): heading, text, table, image
@@ -136,7 +179,12 @@ def render_page(summary: dict, page_format: str) -> str:
             f"Model: {summary['model']}. Rows: {summary['rows']:,}"
             + (f" ({without:,} without a gold value left out)" if without else "")
             + f". Classes: {', '.join(summary['classes'])}. Multi-label scoring: {summary['multi_label']}."
-            " Accuracy is top-label accuracy; a row that could not be classified counts as wrong.",
+            + (
+                f" Gold holds several classes per row: a class is predicted where its score reaches "
+                f"{summary['runs'][0]['threshold']}; accuracy is the share of (row, class) decisions right."
+                if summary.get("multi_label_gold")
+                else " Accuracy is top-label accuracy; a row that could not be classified counts as wrong."
+            ),
         )
     )
     blocks.append(("h2", "Runs"))
@@ -148,7 +196,7 @@ def render_page(summary: dict, page_format: str) -> str:
                 [
                     [
                         f"{i + 1}{' (best)' if i == summary['best_run'] else ''}",
-                        ", ".join(r["labels"]),
+                        wording_name(r),
                         r["template"],
                         _number(r["accuracy"]),
                         _number(r["macro_f1"]),
@@ -163,6 +211,45 @@ def render_page(summary: dict, page_format: str) -> str:
     )
     blocks.append(("img", ("accuracy.png", "accuracy per template")))
     blocks.append(("img", ("reliability.png", "reliability curves")))
+    blocks.append(("h2", "Abstaining: where to set minScore"))
+    target = summary["runs"][0]["target_precision"]
+    blocks.append(
+        (
+            "p",
+            f"For each run, the lowest threshold at which precision reaches {target} (--target-precision) and the "
+            + (
+                "share of gold classes still found there (recall)."
+                if summary.get("multi_label_gold")
+                else "share of rows that keep a label there (coverage); rows under it would get no label."
+            ),
+        )
+    )
+    blocks.append(
+        (
+            "table",
+            _table(
+                ["run", f"threshold for precision {target}", "coverage", "precision", "at --min-score"],
+                [
+                    [
+                        i + 1,
+                        *(
+                            [
+                                _number(r["at_target"]["threshold"], 2),
+                                _percent(r["at_target"]["coverage"]),
+                                _number(r["at_target"]["precision"]),
+                            ]
+                            if r["at_target"]
+                            else ["not reached", "", ""]
+                        ),
+                        _at(r["at_min_score"]),
+                    ]
+                    for i, r in enumerate(summary["runs"])
+                ],
+                html_page,
+            ),
+        )
+    )
+    blocks.append(("img", ("coverage.png", "precision vs coverage")))
     for i, run in enumerate(summary["runs"]):
         blocks.append(("h2", _run_name(i, run)))
         blocks.append(
@@ -186,7 +273,8 @@ def render_page(summary: dict, page_format: str) -> str:
                 ),
             )
         )
-        blocks.append(("img", (f"confusion-{i + 1}.png", f"confusion matrix of run {i + 1}")))
+        if run["confusion"]:
+            blocks.append(("img", (f"confusion-{i + 1}.png", f"confusion matrix of run {i + 1}")))
 
     if html_page:
         tags = {"h1": "<h1>{}</h1>", "h2": "<h2>{}</h2>", "p": "<p>{}</p>"}
@@ -222,8 +310,10 @@ def write_report(folder: str, page_format: str, summary: dict) -> str:
     (root / "metrics.json").write_text(json.dumps(summary, indent=2))
     plot_accuracy(root / "accuracy.png", summary)
     plot_reliability(root / "reliability.png", summary)
+    plot_coverage(root / "coverage.png", summary)
     for i, run in enumerate(summary["runs"]):
-        plot_confusion(root / f"confusion-{i + 1}.png", run, _run_name(i, run))
+        if run["confusion"]:  # multi-label gold has none
+            plot_confusion(root / f"confusion-{i + 1}.png", run, _run_name(i, run))
     page = root / PAGE_NAMES[page_format]
     page.write_text(render_page(summary, page_format))
     return str(page)
