@@ -65,6 +65,23 @@ def assert_results_equal(actual: dict, expected: dict):
             assert max(abs(a - b) for a, b in zip(actual[key][2], value[2])) < 1e-6
 
 
+# Spark's start-up lines that no user can act on; the CLI's own local session logs none of them.
+SPARK_START_UP_NOISE = [
+    "Unable to load native-hadoop library",
+    "NativeCodeLoader",
+    "Using Spark's default log4j profile",
+    'Setting default log level to "WARN"',
+    "resolves to a loopback address",
+    "Closing down clientserver connection",
+]
+
+
+def assert_quiet_start_up(output: str) -> None:
+    """No start-up noise in a CLI run's output (stdout and stderr), and spark_zsc's own lines kept."""
+    assert [line for line in output.splitlines() if any(n in line for n in SPARK_START_UP_NOISE)] == []
+    assert "INFO spark_zsc: model " in output and "spark_zsc classify: done" in output
+
+
 def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir, env):
     source = write_csv(workdir / "in.csv", ROWS)
     config = workdir / "job.yaml"
@@ -90,6 +107,7 @@ def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir,
     )  # flags override the file
     assert result.returncode == 0, result.stdout
     assert "rows read" in result.stdout and "top labels" in result.stdout
+    assert_quiet_start_up(result.stdout)
     assert not (workdir / "ignored").exists()
     frame = pd.concat(pd.read_csv(p, keep_default_na=False) for p in (workdir / "out").glob("*.csv"))
     # every input column kept; the struct flattened into label, score and JSON scores; lineage as JSON
@@ -270,6 +288,29 @@ def _flags(tmp_path, tiny_model, **overrides):
     return args
 
 
+def test_the_quiet_log_configuration_gives_way_to_the_users(tmp_path, monkeypatch):
+    """The CLI points log4j at its own file only where the user chose nothing: not over their
+    driver Java options (--conf, PYSPARK_SUBMIT_ARGS, spark-defaults.conf), nor their log4j2 file."""
+    from types import SimpleNamespace
+
+    from spark_zsc.jobs.cli import LOG4J_CONFIG, _quiet_log4j_option
+
+    monkeypatch.delenv("PYSPARK_SUBMIT_ARGS", raising=False)
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path))
+    plain = SimpleNamespace(spark_conf={"spark.ui.enabled": "false"})
+    assert _quiet_log4j_option(plain) == f"-Dlog4j2.configurationFile={LOG4J_CONFIG.resolve().as_uri()}"
+    assert "logger.nativecode.level = error" in LOG4J_CONFIG.read_text()
+    assert _quiet_log4j_option(SimpleNamespace(spark_conf={"spark.driver.extraJavaOptions": "-Dx=1"})) is None
+    monkeypatch.setenv("PYSPARK_SUBMIT_ARGS", "--driver-java-options -Dx=1 pyspark-shell")
+    assert _quiet_log4j_option(plain) is None
+    monkeypatch.delenv("PYSPARK_SUBMIT_ARGS")
+    (tmp_path / "spark-defaults.conf").write_text("spark.driver.extraJavaOptions -Dx=1\n")
+    assert _quiet_log4j_option(plain) is None
+    (tmp_path / "spark-defaults.conf").unlink()
+    (tmp_path / "log4j2.properties").write_text("rootLogger.level = info\n")
+    assert _quiet_log4j_option(plain) is None
+
+
 @pytest.mark.parametrize(
     "overrides,message",
     [
@@ -401,6 +442,7 @@ def test_the_quick_start_falls_back_to_the_packaged_embedding_model_offline(work
     assert done.returncode == 0, done.stdout[-3000:]
     assert "--embedding-fallback: classifying with the embedding strategy" in done.stdout
     assert "model             sentence-transformers/all-MiniLM-L6-v2 (embedding strategy)" in done.stdout
+    assert_quiet_start_up(done.stdout)
     frame, results = parquet_results(workdir / "out")
     assert len(frame) == 15
     assert [results[i][0] for i in ("1", "2", "3", "5", "13")] == [

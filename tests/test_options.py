@@ -36,11 +36,13 @@ def bad_value(option):
     if option.kind is int:
         return option.least - 1
     if option.kind is float:
-        return 5.0 if option.key == "threshold" else 0.0
+        return {"threshold": 5.0, "min_score": 1.5}.get(option.key, 0.0)
     if option.kind == LABELS_KIND:
         return ["a", " "]
     if option.kind is str:
         return {"hypothesis_template": "no slot", "model": " ", "embedding_model": " "}.get(option.key, "")
+    if option.key == "label_descriptions":
+        return {"a": " "}  # a blank description
     return None
 
 

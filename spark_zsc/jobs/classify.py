@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from ..errors import ConfigError, MetricsUnavailable
 from ..spark.classifier import ZeroShotClassifier
-from . import incremental, storage
+from . import incremental, progress, storage
 from .options import JobOptions
 
 
@@ -68,10 +68,13 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
         F.count(F.lit(1)).alias("written"),
         F.count(F.col(options.output_col)).alias("classified"),
     )
-    if options.incremental:
-        destination = incremental.write(spark, result, kept, frame, options, target_format, versions)
-    else:
-        destination = storage.write_output(spark, result, options, target_format)
+    # against an existing output, --skip-existing and --incremental classify an unknown share of the rows
+    total = counts["rows"] if pending is frame else None
+    with progress.progress_for(spark, options, classifier, total):
+        if options.incremental:
+            destination = incremental.write(spark, result, kept, frame, options, target_format, versions)
+        else:
+            destination = storage.write_output(spark, result, options, target_format)
     observed = observation.get
     summary = _summary(options, classifier, counts, observed, kept is not None, started, destination)
     storage.record_run(
@@ -93,7 +96,7 @@ def _summary(
     try:
         metrics = classifier.metrics()
     except MetricsUnavailable:  # Spark Connect: what the observation saw is all there is
-        metrics = {"pairs": None, "model_loads": None, "top_labels": {}}
+        metrics = {"pairs": None, "model_loads": None, "top_labels": {}}  # the rest: None below
     reasons = {k[len("skipped_") :]: v for k, v in metrics.items() if k.startswith("skipped_") and v}
     if counts["corrupt_records"]:  # the reader's unparsable records reach the model as null text
         reasons["corrupt_record"] = counts["corrupt_records_without_text"]
@@ -111,6 +114,7 @@ def _summary(
         "skipped": observed["written"] - observed["classified"],
         "skipped_by_reason": reasons,
         "pairs": metrics["pairs"],
+        **{name: metrics.get(name) for name in ROW_COUNTERS},
         "model_loads": metrics["model_loads"],
         "wall_seconds": round(wall, 2),
         "rows_per_second": round(observed["written"] / wall, 2),
@@ -120,8 +124,26 @@ def _summary(
     }
 
 
+# counters of the engines' row-level decisions, in the summary as they are
+ROW_COUNTERS = ("below_min_score", "truncated_rows", "chunked_rows", "windows", "window_capped_rows")
+
+
 def _number(value, spec: str) -> str:
     return f"{value:>12,{spec}}" if value is not None else f"{'n/a (Spark Connect has no accumulators)':>12}"
+
+
+def _long_texts(summary: dict) -> str:
+    """What happened to texts longer than the model reads."""
+    if summary["truncated_rows"] is None:
+        return "n/a (Spark Connect has no accumulators)"
+    if summary["chunked_rows"]:
+        capped = summary["window_capped_rows"]
+        return f"{summary['chunked_rows']:,} read in {summary['windows']:,} windows" + (
+            f", {capped:,} longer than --max-windows (their ends unread)" if capped else ""
+        )
+    return (
+        f"{summary['truncated_rows']:,} truncated to the model's limit (--long-text chunk reads them whole)"
+    )
 
 
 def format_summary(summary: dict, top: int = 15) -> str:
@@ -137,6 +159,8 @@ def format_summary(summary: dict, top: int = 15) -> str:
         f"  rows written      {summary['rows_written']:>12,}",
         f"  classified        {summary['classified']:>12,}",
         f"  skipped           {summary['skipped']:>12,}   ({reasons})",
+        f"  below min score   {_number(summary['below_min_score'], 'd')}   (no label: under --min-score)",
+        f"  long texts        {_long_texts(summary)}",
         f"  wall time         {summary['wall_seconds']:>12,.1f} s",
         f"  rows/s            {summary['rows_per_second']:>12,.2f}",
         f"  pairs/s           {_number(summary['pairs_per_second'], '.2f')}",

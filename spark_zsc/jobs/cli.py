@@ -15,6 +15,7 @@ from ..errors import ConfigError
 from ..log import FORMAT as LOG_FORMAT
 from ..log import log
 from .options import JobOptions, add_job_arguments, build_job_options
+from .progress import shows_progress_line
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -39,7 +40,32 @@ def _hive_jars_present() -> bool:
     return any(Path(_find_spark_home(), "jars").glob("spark-hive_*.jar"))
 
 
+LOG4J_CONFIG = Path(__file__).with_name("log4j2-cli.properties")
+
+
+def _quiet_log4j_option(options) -> Optional[str]:
+    """The driver's Java option that points log4j at LOG4J_CONFIG (Spark's start-up lines a user
+    cannot act on, such as the native-hadoop and loopback-address warnings, at ERROR), or None
+    where the user chose the driver's Java options or Spark's log configuration: through --conf,
+    spark-defaults.conf, PYSPARK_SUBMIT_ARGS, or a log4j2 file in Spark's conf folder."""
+    if "spark.driver.extraJavaOptions" in options.spark_conf or not LOG4J_CONFIG.is_file():
+        return None
+    submit_args = os.environ.get("PYSPARK_SUBMIT_ARGS", "")
+    if "extraJavaOptions" in submit_args or "--driver-java-options" in submit_args:
+        return None
+    from pyspark.find_spark_home import _find_spark_home
+
+    conf_dir = Path(os.environ.get("SPARK_CONF_DIR") or Path(_find_spark_home(), "conf"))
+    if any(conf_dir.glob("log4j2*")):
+        return None
+    defaults = conf_dir / "spark-defaults.conf"
+    if defaults.is_file() and "spark.driver.extraJavaOptions" in defaults.read_text(errors="replace"):
+        return None
+    return f"-Dlog4j2.configurationFile={LOG4J_CONFIG.resolve().as_uri()}"
+
+
 def _session(options, command: str, submitted: bool):
+    from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
     if options.remote:
@@ -52,10 +78,16 @@ def _session(options, command: str, submitted: bool):
     builder = SparkSession.builder.appName(f"spark_zsc {command}")
     if not submitted:
         master = options.master or "local[*]"
+        # Spark's console bar would garble the job's own progress line, and a log that is no terminal
+        console_bar = sys.stderr.isatty() and not shows_progress_line(options)
+        builder = builder.master(master).config("spark.ui.showConsoleProgress", str(console_bar).lower())
         if master.startswith("local"):
             # local workers must run this interpreter, which has spark_zsc and torch
             os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-        builder = builder.master(master).config("spark.ui.showConsoleProgress", "true")
+            # Spark's start-up noise off, where this call starts the JVM (a running one keeps its logging)
+            quiet = _quiet_log4j_option(options) if SparkContext._active_spark_context is None else None
+            if quiet:
+                builder = builder.config("spark.driver.extraJavaOptions", quiet)
     for key, value in options.spark_conf.items():
         builder = builder.config(key, value)
     if _hive_jars_present():
@@ -88,29 +120,39 @@ def _check_models(options):
         return options
 
 
-def _command(name: str):
-    """(options class, run, format summary) of a subcommand. The evaluate job's modules
-    (matplotlib among them) are imported only when it runs."""
+def _options_class(name: str) -> type:
+    from .evaluate_options import EvaluateOptions
+
+    return EvaluateOptions if name == "evaluate" else JobOptions
+
+
+def _command(name: str, options):
+    """(run, format summary) of a subcommand; `classify --estimate` measures instead of
+    writing. The evaluate job's modules (matplotlib among them) are imported only when it runs."""
     if name == "evaluate":
         from .evaluate import format_evaluation, run_evaluate
-        from .evaluate_options import EvaluateOptions
 
-        return EvaluateOptions, run_evaluate, format_evaluation
+        return run_evaluate, format_evaluation
+    if options.estimate:
+        from .estimate import format_estimate, run_estimate
+
+        return run_estimate, format_estimate
     from .classify import format_summary, run_classify
 
-    return JobOptions, run_classify, format_summary
+    return run_classify, format_summary
 
 
 def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> int:
     """Exit status: 0 done, 2 configuration error (nothing was written)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # not its INFO "Closing down clientserver connection"
     args = vars(_parser().parse_args(argv))
     command = args.pop("command")
     summary_json = args.pop("summary_json", None)
     spark, owned = None, False
     try:
-        options_class, run, format_summary = _command(command)
-        options = build_job_options(args, options_class)
+        options = build_job_options(args, _options_class(command))
+        run, format_summary = _command(command, options)
         if submitted and options.master:
             raise ConfigError(
                 "--master is for the CLI; under spark-submit pass --master to spark-submit itself"

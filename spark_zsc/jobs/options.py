@@ -17,9 +17,10 @@ from typing import Optional
 from urllib.parse import urlparse
 
 from ..errors import ConfigError
-from ..options import BY_KEY, JOB, Option, StrategyOptions
+from ..options import BY_KEY, JOB, Option, StrategyOptions, check_scoring_rules
 
 MODES = ("error", "overwrite", "append")
+ESTIMATE_SAMPLE_ROWS = 256  # a bare --estimate: enough rows for steady timings, seconds to classify
 
 
 def job_option(name: str, kind, default, doc: str, **more) -> Option:
@@ -56,10 +57,14 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
     _shared("candidate_labels"),  # --labels
     _shared("labels_col"),
     _shared("hypothesis_template"),  # --template
+    _shared("label_descriptions"),  # --label NAME=DESCRIPTION, repeated
     *(
         _shared(key)
         for key in (
             "multi_label",
+            "long_text",
+            "window_overlap",
+            "max_windows",
             "model",
             "strategy",
             "embedding_model",
@@ -108,6 +113,8 @@ CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
     ),
     job_option("output_table", str, None, "metastore table to write instead of --output"),
     _shared("output_col"),
+    _shared("min_score"),
+    _shared("other_label"),
     job_option("mode", str, None, "error (default), overwrite or append", choices=MODES),
     job_option("partition_by", object, None, "output partition columns, comma-separated"),
     job_option(
@@ -131,6 +138,21 @@ CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
         False,
         "if the NLI model cannot be had (no hub, not cached), run strategy embedding with --embedding-model "
         "instead, and say so",
+    ),
+    job_option(
+        "estimate",
+        int,
+        None,
+        f"write nothing: classify a sample of this many rows (bare flag: {ESTIMATE_SAMPLE_ROWS}) and print what "
+        "the full run would cost (rows, pairs, tokens, pairs/s, projected wall time)",
+        least=1,
+        bare_value=ESTIMATE_SAMPLE_ROWS,
+    ),
+    job_option(
+        "no_progress",
+        bool,
+        False,
+        "no progress line while the job runs (by default: every few seconds on a terminal, every minute in a log)",
     ),
 )
 
@@ -194,6 +216,10 @@ class SourceOptions:
 
     def as_dict(self) -> dict:
         return {option.name(JOB): getattr(self, option.name(JOB)) for option in self.OPTIONS}
+
+    def values_by_key(self) -> dict:
+        """The options keyed as the option table keys them (`Option.key`)."""
+        return {option.key: getattr(self, option.name(JOB)) for option in self.OPTIONS}
 
     def as_record(self) -> dict:
         """The options as a run's record keeps them: Spark settings that look like credentials
@@ -305,7 +331,10 @@ class JobOptions(SourceOptions):
 
     def validate(self) -> None:
         super().validate()
-        if bool(self.output) == bool(self.output_table):
+        targets = bool(self.output) + bool(self.output_table)
+        if targets > 1 or (
+            targets == 0 and not self.estimate
+        ):  # an estimate writes nothing: a target is optional
             raise ConfigError("give exactly one of --output PATH or --output-table NAME")
         if self.labels is not None and self.labels_col:
             raise ConfigError("give --labels or --labels-col, not both")
@@ -313,6 +342,7 @@ class JobOptions(SourceOptions):
             raise ConfigError('no candidate labels: give --labels "a,b,c" or --labels-col COLUMN')
         if self.labels_col is None:
             self.strategy_options().check_label_count(self.labels)
+        check_scoring_rules(self.values_by_key(), None if self.labels_col else self.labels, JOB)
         if self.skip_existing and not self.id_col:
             raise ConfigError("--skip-existing needs --id-col: the column that tells rows already written")
         if self.skip_existing and self.mode not in (None, "append"):
@@ -322,6 +352,7 @@ class JobOptions(SourceOptions):
         self._validate_incremental()
         if (
             self.output
+            and not self.estimate
             and is_local_path(self.output)
             and self.write_mode == "error"
             and os.path.exists(local_path(self.output))
@@ -363,7 +394,8 @@ def add_job_arguments(parser: argparse.ArgumentParser, options_class: type = Job
                 option.flag, action="append", type=kind, metavar=option.name(JOB).upper(), **kwargs
             )
         else:
-            parser.add_argument(option.flag, type=kind, choices=option.choices or None, **kwargs)
+            bare = {} if option.bare_value is None else {"nargs": "?", "const": option.bare_value}
+            parser.add_argument(option.flag, type=kind, choices=option.choices or None, **bare, **kwargs)
 
 
 def load_yaml(path: str, options_class: type = JobOptions) -> dict:

@@ -56,11 +56,22 @@ def load_model(folder, kind: str, device: str, precision: str) -> LoadedModel:
         # quantized weights are this worker's own copy
         model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
+    return LoadedModel(model, tokenizer, time.perf_counter() - started, stated_max_length(folder))
+
+
+def stated_max_length(folder) -> Optional[int]:
+    """A sentence encoder's own limit (its sentence_bert_config.json), where it states one."""
     sentence_config = folder / SENTENCE_CONFIG
-    max_length = (
+    return (
         json.loads(sentence_config.read_text()).get("max_seq_length") if sentence_config.is_file() else None
     )
-    return LoadedModel(model, tokenizer, time.perf_counter() - started, max_length)
+
+
+def engine_max_length(kind: str, max_length: int, stated: Optional[int]) -> Optional[int]:
+    """The max_length an engine is built with: the configured one (0: none), and for a
+    sentence encoder no more than its stated limit (None: the tokenizer's limit)."""
+    limits = [n for n in (max_length, stated if kind == EMBEDDING else None) if n]
+    return min(limits) if limits else None
 
 
 def _drop_engines(evicted: ModelKey) -> None:
@@ -146,11 +157,10 @@ def _engine(model_key: ModelKey, loaded: LoadedModel, max_length, token_budget: 
                 device=model_key.device,
             )
         else:
-            limits = [n for n in (max_length, loaded.max_length) if n]
             engine = EmbeddingEngine(
                 loaded.model,
                 loaded.tokenizer,
-                max_length=min(limits) if limits else None,
+                max_length=engine_max_length(EMBEDDING, max_length, loaded.max_length),
                 token_budget=token_budget,
                 device=model_key.device,
             )
