@@ -55,8 +55,8 @@ def parse_notebook(text: str) -> list[Cell]:
 class Widgets:
     """dbutils.widgets, for a notebook that reads parameters: each widget holds its default."""
 
-    def __init__(self):
-        self._values = {}
+    def __init__(self, values: dict):
+        self._values = dict(values)  # what the job's parameters set; a widget not given keeps its default
 
     def text(self, name, defaultValue="", label=None):
         self._values.setdefault(name, defaultValue)
@@ -77,9 +77,9 @@ class Library:
 class DBUtils:
     """What the notebook uses of Databricks' dbutils, and nothing more: any other use fails its cell."""
 
-    def __init__(self):
+    def __init__(self, widgets: dict):
         self.library = Library()
-        self.widgets = Widgets()
+        self.widgets = Widgets(widgets)
 
 
 @pytest.fixture
@@ -97,6 +97,8 @@ def support_database(spark):
         yield tickets
     finally:
         spark.sql("DROP DATABASE IF EXISTS support CASCADE")
+        for stream in spark.streams.active:  # a stream the notebook left running, should one fail
+            stream.stop()
         for function in ("zero_shot", "zero_shot__spark_zsc_raw", "zero_shot_meta"):
             spark.sql(f"DROP TEMPORARY FUNCTION IF EXISTS {function}")
 
@@ -127,7 +129,7 @@ def tiny_models_for_hub_ids(monkeypatch, tiny_model, tiny_encoder):
     monkeypatch.setattr(model_source, "resolve_model_folder", resolve_to_tiny)
 
 
-def run_notebook(spark, cells: list[Cell]) -> list:
+def run_notebook(spark, cells: list[Cell], widgets: dict = None) -> list:
     """Run the Python and %sql cells in order in one namespace, as Databricks does; %md and %pip
     cells are skipped. `display` shows a DataFrame and keeps its rows. Returns the rows of every
     display, in order. A cell that fails fails the test, naming the cell."""
@@ -138,7 +140,12 @@ def run_notebook(spark, cells: list[Cell]) -> list:
         frame.show(truncate=False)
         shown.append((frame.columns, rows))
 
-    namespace = {"__name__": "__main__", "spark": spark, "display": display, "dbutils": DBUtils()}
+    namespace = {
+        "__name__": "__main__",
+        "spark": spark,
+        "display": display,
+        "dbutils": DBUtils(widgets or {}),
+    }
     for number, cell in enumerate(cells, 1):
         where = f"notebook cell {number} ({cell.kind}, {NOTEBOOK.name} line {cell.line + 1})"
         try:
@@ -179,10 +186,10 @@ def test_a_cell_that_fails_fails_the_run_naming_its_notebook_line():
         run_notebook(None, [Cell("scala", "val x = 1", 3)])
 
 
-def test_the_databricks_notebook_runs(spark, support_database, tiny_models_for_hub_ids):
+def test_the_databricks_notebook_runs(spark, support_database, tiny_models_for_hub_ids, tmp_path):
     cells = parse_notebook(NOTEBOOK.read_text())
     assert {"python", "sql"} <= {cell.kind for cell in cells}
-    shown = run_notebook(spark, cells)
+    shown = run_notebook(spark, cells, widgets={"checkpoint": str(tmp_path / "checkpoint")})
 
     tickets = dict(support_database)
     classified = {ticket_id for ticket_id, body in tickets.items() if body and body.strip()}
@@ -202,6 +209,11 @@ def test_the_databricks_notebook_runs(spark, support_database, tiny_models_for_h
     by_columns = {tuple(columns): rows for columns, rows in shown}
     counts = by_columns[("topic_label", "count")]
     assert sum(r["count"] for r in counts) == len(tickets)
+
+    # the streaming cell: the same labels, each ticket once, the table kept by the stream's checkpoint
+    streamed = {r.ticket_id: r for r in spark.table("support.tickets_enriched_stream").collect()}
+    assert streamed.keys() == tickets.keys()
+    assert all(streamed[t].topic_label == enriched[t].topic_label for t in tickets)
 
     # the %sql cell: the SQL function's label and score for each ticket (LIMIT 20 > 15 tickets)
     from_sql = {r.ticket_id: r for r in by_columns[("ticket_id", "topic", "confidence")]}

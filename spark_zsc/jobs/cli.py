@@ -137,6 +137,10 @@ def _command(name: str, options):
         from .estimate import format_estimate, run_estimate
 
         return run_estimate, format_estimate
+    if options.stream:
+        from .streaming import format_stream_summary, run_stream
+
+        return run_stream, format_stream_summary
     from .classify import format_summary, run_classify
 
     return run_classify, format_summary

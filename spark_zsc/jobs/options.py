@@ -28,6 +28,15 @@ def job_option(name: str, kind, default, doc: str, **more) -> Option:
     return Option(None, kind, default, doc, sql=None, job=name, **more)
 
 
+_DURATION = re.compile(r"^\s*\d+(\.\d+)?\s*(ms|milliseconds?|seconds?|minutes?|hours?|days?)\s*$", re.I)
+
+
+def check_duration(value: str, name: str) -> str:
+    if not _DURATION.match(value):
+        raise ConfigError(f'{name} must be a duration such as "5 minutes" or "30 seconds"; got {value!r}')
+    return value
+
+
 def _shared(key: str) -> Option:
     return BY_KEY[key]
 
@@ -153,6 +162,34 @@ CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
         bool,
         False,
         "no progress line while the job runs (by default: every few seconds on a terminal, every minute in a log)",
+    ),
+    job_option(
+        "stream",
+        bool,
+        False,
+        "read the input as a stream (Structured Streaming): each run classifies what arrived since the last, "
+        "tracked by --checkpoint; appends to --output or --output-table",
+    ),
+    job_option(
+        "checkpoint",
+        str,
+        None,
+        "the stream's checkpoint folder (what was read and written); needed by --stream",
+    ),
+    job_option(
+        "trigger_interval",
+        str,
+        None,
+        'with --stream: keep running, a micro-batch every interval ("5 minutes"); default: take what is there '
+        "(availableNow), then stop",
+        check=check_duration,
+    ),
+    job_option(
+        "schema",
+        str,
+        None,
+        'with --stream: the input files\' schema as DDL ("id string, text string"); default: taken from the '
+        "files already there",
     ),
 )
 
@@ -331,6 +368,7 @@ class JobOptions(SourceOptions):
 
     def validate(self) -> None:
         super().validate()
+        self._validate_stream()
         targets = bool(self.output) + bool(self.output_table)
         if targets > 1 or (
             targets == 0 and not self.estimate
@@ -353,6 +391,7 @@ class JobOptions(SourceOptions):
         if (
             self.output
             and not self.estimate
+            and not self.stream
             and is_local_path(self.output)
             and self.write_mode == "error"
             and os.path.exists(local_path(self.output))
@@ -362,6 +401,32 @@ class JobOptions(SourceOptions):
                 "--skip-existing, or another path"
             )
         self.writer_options  # noqa: B018 (parsing it refuses a bad KEY=VALUE now)
+
+    def _validate_stream(self) -> None:
+        if not self.stream:
+            stream_only = [o for o in ("checkpoint", "trigger_interval", "schema") if getattr(self, o)]
+            if stream_only:
+                raise ConfigError(f"--{stream_only[0].replace('_', '-')} goes with --stream")
+            return
+        if not self.checkpoint:
+            raise ConfigError(
+                "--stream needs --checkpoint DIR: the folder where Spark records what the stream read and wrote "
+                "(keep it between runs)"
+            )
+        contradictions = {
+            "--incremental": self.incremental,
+            "--skip-existing": self.skip_existing,
+            "--estimate": self.estimate,
+            f"--mode {self.mode}": self.mode not in (None, "append"),
+            "--partition-by": bool(self.partition_by),
+        }
+        wrong = [flag for flag, given in contradictions.items() if given]
+        if wrong:
+            raise ConfigError(
+                f"--stream appends what arrived, its checkpoint tracking what was done: drop {', '.join(wrong)}"
+            )
+        if self.input_table and self.schema:
+            raise ConfigError("--schema is for an --input folder; a table has its own")
 
     def _validate_incremental(self) -> None:
         if self.drop_missing and not self.incremental:

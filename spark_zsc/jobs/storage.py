@@ -32,10 +32,10 @@ def check_data_source(spark: SparkSession, name: str, option: str) -> None:
         raise ConfigError(f"{option} {name!r}: {message}") from None
 
 
-def _read_files(
-    spark: SparkSession, path: str, file_format: str, csv_columns=(), options: dict = None
-) -> DataFrame:
-    reader = spark.read.format(file_format)
+def read_files(reader, path: str, file_format: str, csv_columns=(), options: dict = None) -> DataFrame:
+    """Files through `reader` (`spark.read`, or `spark.readStream` with a schema), with the
+    jobs' defaults for CSV; the user's options override them."""
+    reader = reader.format(file_format)
     if file_format == "csv":
         # every column as a string: no inference pass over the data, no surprise types
         reader = reader.option("header", not csv_columns).option("multiLine", True).option("escape", '"')
@@ -51,8 +51,8 @@ def read_input(spark: SparkSession, options: SourceOptions) -> DataFrame:
         return spark.table(options.input_table)
     check_data_source(spark, options.input_format, "--input-format")
     try:
-        return _read_files(
-            spark, options.input, options.input_format, options.csv_column_names, options.reader_options
+        return read_files(
+            spark.read, options.input, options.input_format, options.csv_column_names, options.reader_options
         )
     except (AnalysisException, IllegalArgumentException) as error:  # the reader refused its options or files
         raise ConfigError(
@@ -128,7 +128,7 @@ def check_columns(frame: DataFrame, options: JobOptions) -> DataFrame:
     return frame
 
 
-def _hadoop_fs(spark: SparkSession, path: str):
+def hadoop_fs(spark: SparkSession, path: str):
     """(file system, path) through the driver's JVM; None on Spark Connect, which has no JVM here."""
     if is_connect(spark):
         return None
@@ -139,7 +139,7 @@ def _hadoop_fs(spark: SparkSession, path: str):
 def output_exists(spark: SparkSession, options: JobOptions) -> bool:
     if options.output_table:
         return spark.catalog.tableExists(options.output_table)
-    fs = _hadoop_fs(spark, options.output)
+    fs = hadoop_fs(spark, options.output)
     if fs is not None:
         return fs[0].exists(fs[1])
     try:  # Spark Connect: ask the server to list the path
@@ -154,7 +154,9 @@ def output_exists(spark: SparkSession, options: JobOptions) -> bool:
 def read_output(spark: SparkSession, options: JobOptions) -> DataFrame:
     if options.output_table:
         return spark.table(options.output_table)
-    return _read_files(spark, options.output, options.file_format)  # written by this job: CSV with a header
+    return read_files(
+        spark.read, options.output, options.file_format
+    )  # written by this job: CSV with a header
 
 
 RUN_RECORD = "_spark_zsc_run.json"  # beside the data: Spark's readers skip names starting with _
@@ -180,7 +182,7 @@ def record_run(spark: SparkSession, options: JobOptions, record: dict) -> None:
         return
     text = json.dumps(record, indent=2, default=str)
     target = options.output.rstrip("/") + "/" + RUN_RECORD
-    fs = _hadoop_fs(spark, target)
+    fs = hadoop_fs(spark, target)
     if fs is not None:
         stream = fs[0].create(fs[1], True)
         stream.write(bytearray(text.encode()))
@@ -268,7 +270,7 @@ def _remove_leftovers_of_killed_runs(spark: SparkSession, path: str) -> None:
     the next job's commit would move them into the output as duplicates. Only one job
     writes an output at a time, so anything there is a leftover."""
     temporary = path.rstrip("/") + "/_temporary"
-    fs = _hadoop_fs(spark, temporary)
+    fs = hadoop_fs(spark, temporary)
     if fs is not None:
         if fs[0].exists(fs[1]):
             log.warning("removing %s left by an earlier run that did not finish", temporary)
