@@ -252,7 +252,7 @@ def _evaluate_flags(tmp_path, tiny_model, **overrides):
         ({"--strategy": "embedding", "--embedding-model": "<nli>"}, "is not a sentence encoder"),
         ({"--csv-columns": "gold,gold"}, "--csv-columns"),
         ({"--label": "cooking=food and recipes"}, "--label describes 'cooking', not a class"),
-        ({"--label": "finance"}, "must be NAME=DESCRIPTION"),
+        ({"--label": "finance"}, "label_descriptions 'finance' must be NAME=DESCRIPTION"),
         ({"--target-precision": "1.5"}, "target_precision is a score, between 0 and 1"),
     ],
 )

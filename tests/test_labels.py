@@ -253,6 +253,26 @@ def test_chunk_mode_reads_every_window_as_the_rule_says(spark, tiny_model, hf_pi
     assert_same_result(shorter, results[2].asDict())
     assert metrics["windows"] == 4 + shorter_windows
 
+    register_sql_function(
+        spark,
+        "zs_chunked",
+        model=tiny_model,
+        multi_label=multi_label,
+        long_text="chunk",
+        window_overlap=16,
+        max_windows=4,
+    )
+    _frame(spark, texts).createOrReplaceTempView("long_rows")
+    labels_sql = "array('" + "','".join(LABELS) + "')"
+    from_sql = {
+        r.id: r.zsc
+        for r in spark.sql(f"SELECT id, zs_chunked(text, {labels_sql}) AS zsc FROM long_rows").collect()
+    }
+    for i, result in results.items():
+        assert_same_result(
+            {"labels": list(result.labels), "scores": list(result.scores)}, from_sql[i].asDict()
+        )
+
     truncating = ZeroShotClassifier(
         model=tiny_model, inputCol="text", candidateLabels=LABELS, multiLabel=multi_label
     )

@@ -11,7 +11,7 @@ import pytest
 
 from spark_zsc import ConfigError, ZeroShotClassifier, register_sql_function
 from spark_zsc.jobs.evaluate_options import EvaluateOptions
-from spark_zsc.jobs.options import JobOptions, add_job_arguments, build_job_options
+from spark_zsc.jobs.options import JobOptions, add_job_arguments, build_job_options, load_yaml
 from spark_zsc.options import JOB, OPTIONS, SQL
 from spark_zsc.options import LABELS as LABELS_KIND
 
@@ -183,3 +183,12 @@ def test_what_0_1_0_saved_still_loads(spark):
         assert isinstance(loaded, ZeroShotClassifier)
         assert {name: loaded.getOrDefault(name) for name in expected} == expected
         assert loaded.getDistribution() == "auto" and loaded.getStrategy() == "nli"  # defaults of today
+
+
+@pytest.mark.parametrize("config", sorted((REPO / "conf").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_example_config_holds_known_keys_and_valid_values(config):
+    job_class = EvaluateOptions if config.name.startswith("evaluate") else JobOptions
+    values = load_yaml(str(config), job_class)  # unknown keys are refused here
+    declared = {o.name(JOB): o for o in job_class.OPTIONS}
+    for key, value in values.items():
+        declared[key].validate(value, JOB)

@@ -34,9 +34,11 @@ def test_the_wheel_holds_every_module_of_the_source_tree(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     [wheel] = tmp_path.glob("spark_zsc-*.whl")
-    packaged = {name for name in zipfile.ZipFile(wheel).namelist() if name.endswith(".py")}
+    names = set(zipfile.ZipFile(wheel).namelist())
+    packaged = {name for name in names if name.endswith(".py")}
     sources = {str(p.relative_to(REPO)) for p in (REPO / "spark_zsc").rglob("*.py")}
     assert sources == packaged
+    assert "spark_zsc/jobs/log4j2-cli.properties" in names  # the CLI's quiet Spark logging, as data
     assert {
         "spark_zsc/engines/nli.py",
         "spark_zsc/runtime/worker.py",

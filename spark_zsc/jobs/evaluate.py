@@ -9,7 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType
 
-from ..errors import ConfigError
+from ..errors import ConfigError, MetricsUnavailable
 from ..log import log
 from ..runtime.distribution import is_connect
 from ..spark.classifier import ZeroShotClassifier
@@ -23,6 +23,7 @@ from .storage import read_input
 _GOLD, _TEXT, _RESULT = "__gold_class", "__text", "__zsc"
 _SHOWN_UNMAPPED = 20
 _SET_PER_RUN = ("labelDescriptions", "minScore", "otherLabel")  # each run's wording; thresholds come after
+LONG_TEXT_COUNTERS = ("truncated_rows", "chunked_rows", "windows", "window_capped_rows")
 MULTI_LABEL_THRESHOLD = 0.5  # multi-label gold without --min-score: a class is predicted at 0.5
 
 
@@ -103,7 +104,11 @@ def _run(
     classified = classifier.transform(rows)
     run = {"labels": labels, "descriptions": descriptions, "template": template}
     if multi_label_gold:
-        return {**run, **_multi_label_run(classified, options, labels)}
+        return {
+            **run,
+            **_multi_label_run(classified, options, labels, rows.count()),
+            **_long_texts(classifier),
+        }
     result = F.col(_RESULT)
     cells = (
         classified.select(
@@ -119,10 +124,20 @@ def _run(
     metrics = metrics_from_cells(
         options.classes, [Cell(c.gold, c.predicted, c.bin, c.rows, c.score_sum or 0.0) for c in cells]
     )
-    return {**run, **metrics, **_thresholds(metrics["coverage"], options)}
+    return {**run, **metrics, **_thresholds(metrics["coverage"], options), **_long_texts(classifier)}
 
 
-def _multi_label_run(classified: DataFrame, options: EvaluateOptions, labels: list[str]) -> dict:
+def _long_texts(classifier: ZeroShotClassifier) -> dict:
+    """How the run read texts longer than the model: rows truncated, or chunked and in how
+    many windows (None on Spark Connect, which has no accumulators)."""
+    try:
+        metrics = classifier.metrics()
+    except MetricsUnavailable:
+        return {"long_texts": None}
+    return {"long_texts": {name: metrics[name] for name in LONG_TEXT_COUNTERS}}
+
+
+def _multi_label_run(classified: DataFrame, options: EvaluateOptions, labels: list[str], rows: int) -> dict:
     """Each (row, class) a decision: Spark reduces them to (class, in the gold, score bin) cells.
     A row that could not be classified scores 0 for every class."""
     result = F.col(_RESULT)
@@ -148,7 +163,6 @@ def _multi_label_run(classified: DataFrame, options: EvaluateOptions, labels: li
         .agg(F.count(F.lit(1)).alias("rows"), F.sum("score").alias("score_sum"))
         .collect()
     )
-    rows = classified.count()
     threshold = options.min_score if options.min_score is not None else MULTI_LABEL_THRESHOLD
     metrics = multi_label_metrics(
         options.classes,

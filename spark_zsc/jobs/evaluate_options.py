@@ -85,7 +85,7 @@ class EvaluateOptions(SourceOptions):
         if not value:
             return []
         sets = value if isinstance(value, list) and all(isinstance(v, dict) for v in value) else [value]
-        checked = [BY_KEY["label_descriptions"].check(one, "--label") for one in sets]
+        checked = [BY_KEY["label_descriptions"].check(one, "label_descriptions") for one in sets]
         for descriptions in checked:
             strangers = [name for name in descriptions if name not in self.classes]
             if strangers:
