@@ -47,6 +47,16 @@ def _frame(spark, texts):
     return spark.createDataFrame(list(enumerate(texts)), "id long, text string").repartition(3)
 
 
+def _from_sql(spark, function: str, texts) -> dict:
+    """id -> the registered SQL function's result for each text, with LABELS."""
+    _frame(spark, texts).createOrReplaceTempView("labelled_rows")
+    labels = "array(" + ", ".join(f"'{label}'" for label in LABELS) + ")"
+    return {
+        r.id: r.zsc
+        for r in spark.sql(f"SELECT id, {function}(text, {labels}) AS zsc FROM labelled_rows").collect()
+    }
+
+
 def _by_id(frame, column="zsc"):
     return {row.id: row[column] for row in frame.collect()}
 
@@ -165,12 +175,7 @@ def test_min_score_selects_multi_label_labels_in_the_transformer_and_sql(spark, 
     )
     results = _by_id(clf.transform(_frame(spark, TEXTS)))
     register_sql_function(spark, "zs_selected", model=tiny_model, multi_label=True, min_score=0.5)
-    _frame(spark, TEXTS).createOrReplaceTempView("selected_rows")
-    labels_sql = "array('" + "','".join(LABELS) + "')"
-    from_sql = {
-        r.id: r.zsc
-        for r in spark.sql(f"SELECT id, zs_selected(text, {labels_sql}) AS zsc FROM selected_rows").collect()
-    }
+    from_sql = _from_sql(spark, "zs_selected", TEXTS)
     for i, r in results.items():
         expected = [label for label, score in zip(r.labels, r.scores) if score >= 0.5]
         assert r.selected == expected
@@ -262,12 +267,7 @@ def test_chunk_mode_reads_every_window_as_the_rule_says(spark, tiny_model, hf_pi
         window_overlap=16,
         max_windows=4,
     )
-    _frame(spark, texts).createOrReplaceTempView("long_rows")
-    labels_sql = "array('" + "','".join(LABELS) + "')"
-    from_sql = {
-        r.id: r.zsc
-        for r in spark.sql(f"SELECT id, zs_chunked(text, {labels_sql}) AS zsc FROM long_rows").collect()
-    }
+    from_sql = _from_sql(spark, "zs_chunked", texts)
     for i, result in results.items():
         assert_same_result(
             {"labels": list(result.labels), "scores": list(result.scores)}, from_sql[i].asDict()
@@ -366,3 +366,16 @@ def test_the_classify_job_takes_labels_descriptions_min_score_and_chunks(spark, 
         main([*args[:-2], "--label", "cooking=food", "--output", str(tmp_path / "not_written_either")]) == 2
     )
     assert not (tmp_path / "not_written").exists() and not (tmp_path / "not_written_either").exists()
+
+
+def test_a_csv_output_keeps_the_selected_labels(spark, tiny_model, tmp_path):
+    source = tmp_path / "tickets.parquet"
+    _frame(spark, TEXTS).write.parquet(str(source))
+    args = ["classify", "--input", str(source), "--text-col", "text", "--labels", ",".join(LABELS)]
+    args += ["--model", tiny_model, "--multi-label", "--min-score", "0.5", "--no-lineage"]
+    assert main([*args, "--output", str(tmp_path / "csv"), "--output-format", "csv"]) == 0
+    assert main([*args, "--output", str(tmp_path / "parquet")]) == 0
+    written = spark.read.option("header", True).option("escape", '"').csv(str(tmp_path / "csv"))
+    flat = {r.id: r for r in written.collect()}
+    for row in spark.read.parquet(str(tmp_path / "parquet")).collect():
+        assert json.loads(flat[str(row.id)].zsc_selected) == row.zsc.selected

@@ -53,21 +53,9 @@ def metrics_from_cells(classes: Sequence[str], cells: Iterable[Cell]) -> dict:
     for i, label in enumerate(classes):
         support = sum(confusion[i])
         predicted = sum(confusion[g][i] for g in range(n))
-        precision = confusion[i][i] / predicted if predicted else 0.0
-        recall = confusion[i][i] / support if support else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_label.append(
-            {
-                "label": label,
-                "precision": precision,
-                "recall": recall,
-                "f1": f1,
-                "support": support,
-                "predicted": predicted,
-            }
-        )
+        per_label.append(label_scores(label, confusion[i][i], predicted, support))
         if support or predicted:
-            f1_of_present.append(f1)
+            f1_of_present.append(per_label[-1]["f1"])
     return {
         "rows": total,
         "correct": correct,
@@ -81,6 +69,22 @@ def metrics_from_cells(classes: Sequence[str], cells: Iterable[Cell]) -> dict:
             [(c.bin, c.rows, c.rows if c.predicted == c.gold else 0) for c in cells if c.bin is not None],
             total,
         ),
+    }
+
+
+def label_scores(label: str, right: int, predicted: int, support: int) -> dict:
+    """One class's precision, recall and F1 from its right predictions, its predictions and its
+    gold rows (scikit-learn's convention: 0 where a ratio has nothing to divide by)."""
+    precision = right / predicted if predicted else 0.0
+    recall = right / support if support else 0.0
+    f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+    return {
+        "label": label,
+        "precision": precision,
+        "recall": recall,
+        "f1": f1,
+        "support": support,
+        "predicted": predicted,
     }
 
 
@@ -149,7 +153,6 @@ def multi_label_metrics(
     class) decisions right (1 - Hamming loss), the reliability of the class scores, and the
     micro precision/recall curve over thresholds."""
     n, cut = len(classes), round(threshold * CURVE_BINS)
-    cells = list(cells)
     counts = {(label, gold): [0] * CURVE_BINS for label in range(n) for gold in (True, False)}
     bin_rows, bin_correct, bin_scores = [0] * BINS, [0] * BINS, [0.0] * BINS
     for cell in cells:
@@ -157,11 +160,10 @@ def multi_label_metrics(
         tenth = cell.bin * BINS // CURVE_BINS
         bin_rows[tenth] += cell.rows
         bin_scores[tenth] += cell.score_sum
-        bin_correct[tenth] += (
-            cell.rows if cell.gold else 0
-        )  # a score is right as often as the class is in the gold
+        # calibration of a class score: how often the class is in the gold at that score
+        bin_correct[tenth] += cell.rows if cell.gold else 0
 
-    def at(cut_bin: int) -> tuple[list[tuple[int, int, int]], int]:
+    def at(cut_bin: int) -> list[tuple[int, int, int]]:
         """Per class (true positives, false positives, false negatives) at a threshold bin."""
         per_class = []
         for label in range(n):
@@ -171,21 +173,9 @@ def multi_label_metrics(
 
     per_label, f1s = [], []
     for label, (tp, fp, fn) in zip(classes, at(cut)):
-        precision = tp / (tp + fp) if tp + fp else 0.0
-        recall = tp / (tp + fn) if tp + fn else 0.0
-        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_label.append(
-            {
-                "label": label,
-                "precision": precision,
-                "recall": recall,
-                "f1": f1,
-                "support": tp + fn,
-                "predicted": tp + fp,
-            }
-        )
+        per_label.append(label_scores(label, tp, tp + fp, tp + fn))
         if tp + fn or tp + fp:
-            f1s.append(f1)
+            f1s.append(per_label[-1]["f1"])
     decisions = rows * n
     curve = []
     for b in range(CURVE_BINS):

@@ -251,14 +251,16 @@ def keep_missing_rows(frame: DataFrame, written, options: JobOptions) -> DataFra
 
 
 def flatten_for_csv(frame: DataFrame, column: str, lineage_col: str = None) -> DataFrame:
-    """CSV has no structs: <col>_label, <col>_score and <col>_scores as JSON {label: score};
-    the lineage struct as one JSON object."""
+    """CSV has no structs: <col>_label, <col>_score and <col>_scores as JSON {label: score}
+    (and <col>_selected as a JSON array, where there is one); the lineage struct as one JSON object."""
     result = F.col(column)
     flat = {
         f"{column}_label": result["label"],
         f"{column}_score": result["score"],
         f"{column}_scores": F.to_json(F.map_from_arrays(result["labels"], result["scores"])),
     }
+    if "selected" in frame.schema[column].dataType.fieldNames():  # multi-label with --min-score
+        flat[f"{column}_selected"] = F.to_json(result["selected"])
     if lineage_col:  # last, after the result's columns
         frame = frame.withColumnRenamed(lineage_col, "__spark_zsc_meta")
         flat[lineage_col] = F.to_json(F.col("__spark_zsc_meta"))
