@@ -22,6 +22,9 @@ import string
 from dataclasses import asdict, dataclass, fields
 from typing import Any, Callable, Optional, Sequence, Union
 
+from .engines.hypotheses import Hypotheses
+from .engines.results import Abstention
+from .engines.windows import DEFAULT_MAX_WINDOWS, DEFAULT_WINDOW_OVERLAP, LONG_TEXT_MODES, LongText
 from .errors import ConfigError
 
 PARAM, SQL, JOB = "param", "sql", "job"  # the faces
@@ -38,9 +41,6 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")  # auto: fp16 on a GPU, fp32 on CPU
 DISTRIBUTIONS = ("auto", "broadcast", "artifacts", "path")
 STRATEGIES = ("nli", "embedding")
-LONG_TEXT_MODES = ("truncate", "chunk")
-DEFAULT_WINDOW_OVERLAP = 64  # tokens; at most half a window is used
-DEFAULT_MAX_WINDOWS = 8
 
 
 def snake_case(name: str) -> str:
@@ -549,23 +549,17 @@ class ScoringOptions:
         check_scoring_rules(asdict(self), self.candidate_labels, PARAM)
 
     @property
-    def hypotheses(self):
-        from .engines.hypotheses import Hypotheses
-
+    def hypotheses(self) -> Hypotheses:
         return Hypotheses(self.hypothesis_template, dict(self.label_descriptions or {}))
 
     @property
-    def reading(self):
+    def reading(self) -> LongText:
         """How the engines read long texts."""
-        from .engines.windows import LongText
-
         return LongText(self.long_text, self.window_overlap, self.max_windows)
 
     @property
-    def abstention(self):
+    def abstention(self) -> Optional[Abstention]:
         """The minScore rule, or None when every row takes its top label."""
-        from .engines.results import Abstention
-
         if self.min_score is None:
             return None
         return Abstention(self.min_score, self.other_label, self.multi_label)

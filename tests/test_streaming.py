@@ -73,6 +73,11 @@ def test_files_added_between_runs_are_each_classified_once(spark, tiny_model, tm
     assert all(r.zsc.label in LABELS.split(",") for r in written)
     assert {r.zsc_meta.status for r in written} == {"classified"}
 
+    record = json.loads(
+        (tmp_path / "out" / "_spark_zsc_run.json").read_text()
+    )  # beside the data, as batch runs
+    assert record["summary"]["rows_written"] == 3 and record["options"]["stream"] is True
+
     assert main(args) == 0  # nothing new: nothing written
     assert json.loads(summary_path.read_text())["rows_written"] == 0
     assert spark.read.parquet(str(tmp_path / "out")).count() == len(ids)

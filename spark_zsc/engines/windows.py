@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..options import DEFAULT_MAX_WINDOWS, DEFAULT_WINDOW_OVERLAP
-
 TRUNCATE, CHUNK = "truncate", "chunk"
+LONG_TEXT_MODES = (TRUNCATE, CHUNK)
+DEFAULT_WINDOW_OVERLAP = 64  # tokens
+DEFAULT_MAX_WINDOWS = 8
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,15 @@ def run_stream(spark: SparkSession, options: JobOptions) -> dict:
         raise ConfigError(f"this stream cannot start: {error}") from None
     with progress.progress_for(spark, options, classifier, None):
         query.awaitTermination()
-    return _summary(options, classifier, query.recentProgress, started, destination)
+    summary = _summary(options, classifier, query.recentProgress, started, destination)
+    lineage = classifier.lineage(frame.schema)
+    record = {
+        "config_sha256": lineage.config_sha256,
+        "config": lineage.config,
+        "options": options.as_record(),
+    }
+    storage.record_run(spark, options, {**record, "summary": summary})
+    return summary
 
 
 def _summary(options: JobOptions, classifier, progress_reports, started: float, destination: str) -> dict:
