@@ -168,3 +168,18 @@ def test_the_transformer_classifies_a_streaming_dataframe_as_a_batch_one(spark, 
     expected = {r.id: r.zsc for r in clf.transform(batch).collect()}
     assert streamed == expected and len(streamed) == 6
     spark.catalog.dropTempView("zsc_streamed")
+
+
+def test_a_table_a_stream_cannot_write_exactly_once_is_refused_before_work(
+    spark, tiny_model, tmp_path, capsys
+):
+    _add_file(tmp_path / "in", "a.csv", 0, 3)
+    spark.sql("CREATE TABLE stream_refused_csv (id string) USING csv")
+    try:
+        args = _stream_args(tmp_path, tiny_model, "--output-table", "stream_refused_csv")
+        assert main(args) == 2
+        assert "is written as csv, which a stream cannot write exactly once" in capsys.readouterr().err
+        assert spark.table("stream_refused_csv").count() == 0
+        assert not (tmp_path / "checkpoint" / "commits").exists()  # no batch ran
+    finally:
+        spark.sql("DROP TABLE IF EXISTS stream_refused_csv")

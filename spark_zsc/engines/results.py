@@ -15,6 +15,7 @@ import numpy as np
 Result = tuple[str, float, list[str], list[float]]
 
 SKIP_REASONS = ("null_text", "blank_text", "no_labels")
+LONG_TEXT_COUNTERS = ("truncated_rows", "chunked_rows", "windows", "window_capped_rows")  # see BatchStats
 
 
 @dataclass

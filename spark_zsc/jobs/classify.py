@@ -7,6 +7,7 @@ import time
 from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
+from ..engines.results import LONG_TEXT_COUNTERS
 from ..errors import ConfigError, MetricsUnavailable
 from ..spark.classifier import ZeroShotClassifier
 from . import incremental, progress, storage
@@ -119,16 +120,22 @@ def _summary(
         "wall_seconds": round(wall, 2),
         "rows_per_second": round(observed["written"] / wall, 2),
         "pairs_per_second": round(metrics["pairs"] / wall, 2) if metrics["pairs"] is not None else None,
-        "label_counts": dict(sorted(metrics["top_labels"].items(), key=lambda kv: -kv[1])),
+        "label_counts": label_counts(metrics["top_labels"]),
         "output": destination,
     }
 
 
 # counters of the engines' row-level decisions, in the summary as they are
-ROW_COUNTERS = ("below_min_score", "truncated_rows", "chunked_rows", "windows", "window_capped_rows")
+ROW_COUNTERS = ("below_min_score", *LONG_TEXT_COUNTERS)
 
 
-def _number(value, spec: str) -> str:
+def label_counts(top_labels: dict) -> dict:
+    """Rows per top label, most frequent first."""
+    return dict(sorted(top_labels.items(), key=lambda kv: -kv[1]))
+
+
+def counter_text(value, spec: str) -> str:
+    """A counter right-aligned for a summary, or why there is none (Spark Connect)."""
     return f"{value:>12,{spec}}" if value is not None else f"{'n/a (Spark Connect has no accumulators)':>12}"
 
 
@@ -159,12 +166,12 @@ def format_summary(summary: dict, top: int = 15) -> str:
         f"  rows written      {summary['rows_written']:>12,}",
         f"  classified        {summary['classified']:>12,}",
         f"  skipped           {summary['skipped']:>12,}   ({reasons})",
-        f"  below min score   {_number(summary['below_min_score'], 'd')}   (no label: under --min-score)",
+        f"  below min score   {counter_text(summary['below_min_score'], 'd')}   (no label: under --min-score)",
         f"  long texts        {_long_texts(summary)}",
         f"  wall time         {summary['wall_seconds']:>12,.1f} s",
         f"  rows/s            {summary['rows_per_second']:>12,.2f}",
-        f"  pairs/s           {_number(summary['pairs_per_second'], '.2f')}",
-        f"  model loads       {_number(summary['model_loads'], 'd')}",
+        f"  pairs/s           {counter_text(summary['pairs_per_second'], '.2f')}",
+        f"  model loads       {counter_text(summary['model_loads'], 'd')}",
         f"  output            {summary['output']}",
         "  top labels:",
     ]

@@ -9,6 +9,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType
 
+from ..engines.results import LONG_TEXT_COUNTERS
 from ..errors import ConfigError, MetricsUnavailable
 from ..log import log
 from ..runtime.distribution import is_connect
@@ -23,7 +24,6 @@ from .storage import read_input
 _GOLD, _TEXT, _RESULT = "__gold_class", "__text", "__zsc"
 _SHOWN_UNMAPPED = 20
 _SET_PER_RUN = ("labelDescriptions", "minScore", "otherLabel")  # each run's wording; thresholds come after
-LONG_TEXT_COUNTERS = ("truncated_rows", "chunked_rows", "windows", "window_capped_rows")
 MULTI_LABEL_THRESHOLD = 0.5  # multi-label gold without --min-score: a class is predicted at 0.5
 
 

@@ -31,10 +31,11 @@ from pyspark.sql import DataFrame, SparkSession
 from ..errors import ConfigError, MetricsUnavailable
 from ..runtime.distribution import is_connect
 from . import progress, storage
+from .classify import classifier_for, counter_text, label_counts
 from .options import JobOptions
 
 BATCH_FILE = "spark-zsc-batch-{batch:012d}-"  # a table file's name starts with its batch
-FOLDER_TABLE_FORMATS = ("parquet", "orc", "json")
+STREAM_TABLE_FORMATS = ("parquet", "orc", "json", "delta")  # folders of files we can name, or Delta
 
 
 def read_stream(spark: SparkSession, options: JobOptions) -> DataFrame:
@@ -109,27 +110,22 @@ class TableBatches:
 
 def _table_sink(spark: SparkSession, options: JobOptions, result: DataFrame) -> TableBatches:
     """The table a stream writes to, created empty with the result's columns when missing;
-    an existing one must be a folder of files (or Delta), unpartitioned, with the same columns."""
+    an existing one must be one of STREAM_TABLE_FORMATS, unpartitioned, with the same columns."""
     if is_connect(spark):
         raise ConfigError(
             "--stream into --output-table needs classic Spark; on Spark Connect stream to --output PATH"
         )
     table = options.output_table
+    provider = storage.output_format(spark, options)  # an existing table's own, else as a batch job picks
+    if provider not in STREAM_TABLE_FORMATS:
+        raise ConfigError(
+            f"--output-table {table!r} is written as {provider}, which a stream cannot write exactly once here: "
+            f"stream into a {', '.join(STREAM_TABLE_FORMATS)} table (a new one: --output-format parquet), or to "
+            "--output PATH"
+        )
     if not spark.catalog.tableExists(table):
-        provider = options.output_format or spark.conf.get("spark.sql.sources.default", "parquet")
-        if provider not in (*FOLDER_TABLE_FORMATS, "delta"):
-            raise ConfigError(
-                f"--stream writes tables of {', '.join(FOLDER_TABLE_FORMATS)} or delta, not {provider}: "
-                "pass --output-format parquet"
-            )
         spark.createDataFrame([], result.schema).write.format(provider).saveAsTable(table)
         return TableBatches(spark, options, provider)
-    provider = storage.table_provider(spark, table)
-    if provider not in (*FOLDER_TABLE_FORMATS, "delta"):
-        raise ConfigError(
-            f"--output-table {table!r} is a {provider} table, which a stream cannot write exactly once here: "
-            f"stream into a {', '.join(FOLDER_TABLE_FORMATS)} or delta table, or to --output PATH"
-        )
     if any(c.isPartition for c in spark.catalog.listColumns(table)):
         raise ConfigError(
             f"--output-table {table!r} is partitioned: a stream writes unpartitioned tables here, or --output PATH"
@@ -152,8 +148,6 @@ def _trigger(options: JobOptions) -> dict:
 def run_stream(spark: SparkSession, options: JobOptions) -> dict:
     """Start the stream, wait for it (availableNow: until what was there is written), and
     return its summary. Config errors surface before the query starts."""
-    from .classify import classifier_for
-
     started = time.perf_counter()
     frame = storage.check_columns(read_stream(spark, options), options)
     classifier = classifier_for(options)
@@ -213,23 +207,20 @@ def _summary(options: JobOptions, classifier, progress_reports, started: float, 
         "model_loads": metrics.get("model_loads"),
         "wall_seconds": round(wall, 2),
         "rows_per_second": round(rows / wall, 2),
-        "label_counts": dict(sorted(metrics.get("top_labels", {}).items(), key=lambda kv: -kv[1])),
+        "label_counts": label_counts(metrics.get("top_labels", {})),
         "output": destination,
     }
 
 
 def format_stream_summary(summary: dict) -> str:
-    def number(value) -> str:
-        return f"{value:>12,}" if value is not None else f"{'n/a (Spark Connect has no accumulators)':>12}"
-
     lines = [
         "spark_zsc classify --stream: done",
         f"  model             {summary['model']}",
         f"  trigger           {summary['trigger']}   (checkpoint {summary['checkpoint']})",
         f"  batches           {summary['batches']:>12,}",
         f"  rows written      {summary['rows_written']:>12,}",
-        f"  classified        {number(summary['classified'])}",
-        f"  model loads       {number(summary['model_loads'])}   (per Python worker, kept across batches)",
+        f"  classified        {counter_text(summary['classified'], 'd')}",
+        f"  model loads       {counter_text(summary['model_loads'], 'd')}   (per Python worker, kept across batches)",
         f"  wall time         {summary['wall_seconds']:>12,.1f} s",
         f"  output            {summary['output']}",
     ]
