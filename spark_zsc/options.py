@@ -41,6 +41,7 @@ DEVICES = ("auto", "cpu", "cuda")
 PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")  # auto: fp16 on a GPU, fp32 on CPU
 DISTRIBUTIONS = ("auto", "broadcast", "artifacts", "path")
 STRATEGIES = ("nli", "embedding")
+DEDUPE_SCOPES = ("batch", "input")  # where repeated texts are found: within an Arrow batch, or anywhere
 
 
 def snake_case(name: str) -> str:
@@ -371,6 +372,18 @@ OPTIONS: tuple[Option, ...] = (
         "Most rows scored at once, a slice of an Arrow batch (spark.sql.execution.arrow.maxRecordsPerBatch); "
         "bounds the pairs a worker holds with long texts and many labels. 0 = the whole Arrow batch.",
         least=0,
+    ),
+    Option(
+        "dedupe",
+        str,
+        "batch",
+        "Where repeated texts are scored once: batch (within each Arrow batch; rows stay in their "
+        "partitions) or input (one shuffle on the text first brings every copy of a text together, so "
+        "each distinct text is scored about once in the whole input; rows come out grouped by text in "
+        "spark.sql.shuffle.partitions partitions). Not a SQL function option: a function scores rows "
+        "where they are.",
+        choices=DEDUPE_SCOPES,
+        sql=None,
     ),
     Option("threads", int, 0, "torch threads per task; 0 = the task's CPUs (spark.task.cpus).", least=0),
     Option("device", str, "auto", "auto (a GPU when the task was given one), cpu or cuda.", choices=DEVICES),

@@ -88,7 +88,8 @@ def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir,
     config.write_text(
         f"input: {source}\ninput_format: csv\ntext_col: text\nid_col: id\n"
         f"labels: {json.dumps(LABELS)}\nmodel: {tiny_model}\noutput: {workdir / 'ignored'}\n"
-        "output_format: csv\nmulti_label: true\nmaster: local[2]\nconf:\n  spark.ui.enabled: 'false'\n"
+        "output_format: csv\nmulti_label: true\nmaster: local[2]\ndedupe: input\n"
+        "conf:\n  spark.ui.enabled: 'false'\n  spark.sql.shuffle.partitions: '4'\n"
     )
     summary_file = workdir / "summary.json"
     result = run(
@@ -116,6 +117,10 @@ def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir,
     assert summary["rows_read"] == summary["rows_written"] == len(ROWS) == len(frame)
     assert summary["skipped"] == 2 and summary["classified"] == len(ROWS) - 2
     assert sum(summary["label_counts"].values()) == summary["classified"]
+    # dedupe: input brought each text's copies together: the model ran each distinct text once
+    classified_texts = {t for _, t in ROWS if t}
+    assert summary["forward_pairs"] == len(classified_texts) * len(LABELS) < summary["pairs"]
+    assert "pairs run" in result.stdout
     from spark_zsc import ZeroShotClassifier
 
     reference_frame = spark.createDataFrame([(str(i), t) for i, t in ROWS], "id string, text string")

@@ -115,6 +115,7 @@ def _summary(
         "skipped": observed["written"] - observed["classified"],
         "skipped_by_reason": reasons,
         "pairs": metrics["pairs"],
+        "forward_pairs": metrics.get("forward_pairs"),  # the pairs the model ran: repeats once
         **{name: metrics.get(name) for name in ROW_COUNTERS},
         "model_loads": metrics["model_loads"],
         "wall_seconds": round(wall, 2),
@@ -153,6 +154,13 @@ def _long_texts(summary: dict) -> str:
     )
 
 
+def _pairs_asked(summary: dict) -> str:
+    """The pairs the rows asked for, beside the ones the model ran."""
+    if summary["pairs"] is None:
+        return "of the pairs asked"
+    return f"of {summary['pairs']:,} asked: a repeated text is scored once; --dedupe input finds repeats anywhere"
+
+
 def format_summary(summary: dict, top: int = 15) -> str:
     reasons = (
         ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in summary["skipped_by_reason"].items()) or "none"
@@ -170,6 +178,7 @@ def format_summary(summary: dict, top: int = 15) -> str:
         f"  long texts        {_long_texts(summary)}",
         f"  wall time         {summary['wall_seconds']:>12,.1f} s",
         f"  rows/s            {summary['rows_per_second']:>12,.2f}",
+        f"  pairs run         {counter_text(summary['forward_pairs'], 'd')}   ({_pairs_asked(summary)})",
         f"  pairs/s           {counter_text(summary['pairs_per_second'], '.2f')}",
         f"  model loads       {counter_text(summary['model_loads'], 'd')}",
         f"  output            {summary['output']}",

@@ -83,6 +83,7 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
             "max_length",
             "token_budget",
             "batch_rows",
+            "dedupe",
             "threads",
             "device",
             "precision",

@@ -19,6 +19,7 @@ from ..runtime.devices import check_devices
 from ..runtime.distribution import load_models, ship_models
 from . import metrics as metrics_
 from .columns import require_column, require_string_column
+from .duplicates import group_duplicates
 from .lineage import Lineage
 from .params import PARAM_OPTIONS, ZeroShotParams, keyword_signature, unknown_params
 from .udf import build_classify_udf, null_when_unclassified
@@ -126,6 +127,8 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
             self._accumulator = metrics_.new_accumulator(spark)
             self._transformed = True
         classify = build_classify_udf(models, scoring, engine_options, strategy, self._accumulator)
+        if options["dedupe"] == "input":
+            dataset = group_duplicates(dataset, options["input_col"])
         inputs = [dataset[options["input_col"]]]
         if scoring.candidate_labels is None:
             inputs.append(dataset[options["labels_col"]])

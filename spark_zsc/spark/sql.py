@@ -6,7 +6,7 @@ import inspect
 import re
 
 from ..errors import ConfigError
-from ..options import SQL, ClassifierOptions, on_face
+from ..options import BY_KEY, SQL, ClassifierOptions, on_face
 from ..runtime.devices import check_devices
 from ..runtime.distribution import load_models, ship_models
 from . import metrics as metrics_
@@ -44,9 +44,11 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
         raise ConfigError(f"SQL function name {name!r} must be a plain identifier (letters, digits, _)")
     unknown = sorted(set(options) - {o.name(SQL) for o in SQL_OPTIONS})
     if unknown:
+        elsewhere = [name for name in unknown if name in BY_KEY]  # e.g. dedupe: rows must move for it
         raise TypeError(
-            f"register_sql_function() has no option {', '.join(unknown)}; its options: "
-            f"{', '.join(o.name(SQL) for o in SQL_OPTIONS)}"
+            f"register_sql_function() has no option {', '.join(unknown)}"
+            + (f" ({', '.join(elsewhere)}: a ZeroShotClassifier and job option only)" if elsewhere else "")
+            + f"; its options: {', '.join(o.name(SQL) for o in SQL_OPTIONS)}"
         )
     checked = ClassifierOptions.of(options, SQL)
     scoring, engine_options, strategy_options = checked.scoring(None), checked.engine, checked.strategy
