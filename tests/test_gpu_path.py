@@ -86,6 +86,21 @@ def test_bucketed_embeddings_equal_exact_ones(tiny_encoder):
         assert a[2] == b[2] and np.allclose(a[3], b[3], atol=1e-6)
 
 
+def test_bucketed_slices_with_nothing_for_the_model_return_their_rows(nli, tiny_encoder):
+    """On a GPU (buckets on) a slice of null texts, or of texts every cache holds, runs no
+    batch and still returns each row (it once failed planning zero sequences)."""
+    engine = ZeroShotEngine(*nli, token_budget=256, shape_buckets=True)
+    assert engine.classify([None, "  "], [LABELS] * 2)[0] == [None, None]
+    chunks = [([None], [LABELS]), (TEXTS[:3], [LABELS] * 3), (["", None], [LABELS] * 2)]
+    streamed = [results for results, _ in engine.classify_stream(iter(chunks), overlap=True)]
+    assert streamed == [engine.classify(texts, labels)[0] for texts, labels in chunks]
+    model, tokenizer = AutoModel.from_pretrained(tiny_encoder), AutoTokenizer.from_pretrained(tiny_encoder)
+    encoder = EmbeddingEngine(model, tokenizer, token_budget=300, shape_buckets=True)
+    first = encoder.classify(TEXTS, [LABELS] * len(TEXTS))[0]
+    again, stats = encoder.classify(TEXTS, [LABELS] * len(TEXTS))  # every text and label cached
+    assert again == first and stats.forward_batches == 0
+
+
 def test_pairs_are_laid_out_as_the_tokenizer_does(nli):
     """The numpy gather builds exactly the ids the tokenizer makes for (text, hypothesis) pairs."""
     _, tokenizer = nli

@@ -75,6 +75,8 @@ def plan_bucketed_batches(lengths: np.ndarray, token_budget: int, limit: int) ->
     together, `token_budget // width` rows at most, the last batch of a width padded to a
     power of two."""
     lengths = np.asarray(lengths)
+    if not len(lengths):  # a slice of null texts, or of texts every cache already holds
+        return []
     order = np.argsort(-lengths, kind="stable")
     widths = np.array([bucket_width(n, limit) for n in lengths[order]], dtype=np.int64)
     batches = []
@@ -178,15 +180,28 @@ def model_inputs(input_ids, attention_mask, token_type_ids) -> dict:
 
 
 class PendingOutputs:
-    """A chunk's model outputs, still on the device in batch order; `numpy()` brings them
-    back in one copy, in sequence order."""
+    """A chunk's model outputs in batch order; `numpy()` hands them over in sequence order.
 
-    def __init__(self, on_device: torch.Tensor, order: np.ndarray, stats: BatchStats):
-        self._on_device, self._order, self._stats = on_device, order, stats
+    On a GPU the copy back is queued right behind the chunk's last batch, into pinned host
+    memory, with an event after it: `numpy()` waits for that event, so for this chunk's work
+    only, not for the next chunk's batches queued meanwhile (a plain `.cpu()` would wait for
+    everything queued on the stream)."""
+
+    def __init__(self, outputs: torch.Tensor, order: np.ndarray, stats: BatchStats):
+        self._order, self._stats, self._copied = order, stats, None
+        if outputs.device.type == "cuda":
+            self._host = torch.empty(outputs.shape, dtype=outputs.dtype, pin_memory=True)
+            self._host.copy_(outputs, non_blocking=True)  # read only after the event below
+            self._copied = torch.cuda.Event()
+            self._copied.record(torch.cuda.current_stream(outputs.device))  # the outputs' device's stream
+        else:
+            self._host = outputs
 
     def numpy(self) -> np.ndarray:
         started = time.perf_counter()
-        in_batch_order = self._on_device.cpu().numpy()  # the chunk's one wait for the device
+        if self._copied is not None:
+            self._copied.synchronize()  # the chunk's one wait for the device
+        in_batch_order = self._host.numpy()
         self._stats.forward_seconds += time.perf_counter() - started
         out = np.empty_like(in_batch_order)
         out[self._order] = in_batch_order
