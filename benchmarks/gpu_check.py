@@ -57,6 +57,9 @@ class Texts:
     def __init__(self, texts: list[str]):
         self._texts, self._next = texts, 0
 
+    def __len__(self) -> int:  # the texts still to hand out
+        return len(self._texts) - self._next
+
     def take(self, count: int) -> list[str]:
         if self._next + count > len(self._texts):
             raise SystemExit(f"not enough distinct texts for {count} more; use a smaller --rows")
@@ -240,6 +243,26 @@ def _shared_gpu_worker(folder, device, precision, token_budget, texts, ready, go
     results.put(udf_loop(engine, texts[64:], 0, device)["seconds"])
 
 
+def _collect(queue, workers, timeout: float = 240) -> list:
+    """One item from `queue` per worker, polling so that a worker that died is reported at
+    once instead of after the whole timeout."""
+    import queue as queues
+
+    items, deadline = [], time.monotonic() + timeout
+    while len(items) < len(workers):
+        try:
+            items.append(queue.get(timeout=2))
+        except queues.Empty:
+            dead = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+            if dead or time.monotonic() > deadline:
+                for worker in workers:
+                    worker.kill()
+                raise RuntimeError(
+                    f"a GPU-sharing worker failed (exit codes {dead}) or took over {timeout} s"
+                ) from None
+    return items
+
+
 def gpu_sharing(
     folder: Path, texts: Texts, device: str, precision: str, rows: int, token_budget: int, alone: float
 ) -> dict:
@@ -258,11 +281,10 @@ def gpu_sharing(
     ]
     for worker in workers:
         worker.start()
-    for _ in workers:
-        ready.get(timeout=300)
+    _collect(ready, workers)
     started = time.perf_counter()
     go.set()
-    [results.get(timeout=300) for _ in workers]
+    _collect(results, workers)
     seconds = time.perf_counter() - started
     for worker in workers:
         worker.join(timeout=60)
@@ -374,6 +396,21 @@ def main(argv=None):
         Path(args.work_dir) / ("tiny" if args.dry_run else "full"), smoke=args.dry_run, data=data
     )
     texts = Texts(read_texts(data))
+    budgets = sorted({args.token_budget, *((1024, 4096) if args.dry_run else (8192, 16384, 32768, 65536))})
+    needed = (
+        64  # correctness
+        + 2 * args.rows  # pipeline and engine: warm-up and measured
+        + args.loop_rows
+        + args.small_loop_rows
+        + 2 * args.rows * len(budgets)  # the token-budget sweep
+        + (0 if args.dry_run else 2 * (2 * args.rows + 64))  # two processes sharing the GPU
+        + args.rows  # the Spark job, where pyspark is
+    )
+    if len(texts) < needed:  # fail before any device time is spent, not half-way
+        sys.exit(
+            f"{data} gives {len(texts):,} distinct texts, the check needs {needed:,}: pass --data with "
+            "AG News's full test.csv (7,600 rows; the 400-row sample under tests/ is too small)"
+        )
     half = "fp32" if args.dry_run else "fp16"  # no fp16 kernels worth testing on CPU
     report = {
         "device": torch.cuda.get_device_name(0) if device == "cuda" else "cpu (dry run)",
@@ -381,7 +418,15 @@ def main(argv=None):
         "texts_per_contender": args.rows,
         "token_budget": args.token_budget,
     }
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = out / ("gpu_check_dry_run.json" if args.dry_run else "gpu_check.json")
+
+    def save():  # after every part: a run cut short by its time limit still leaves what it measured
+        written.write_text(json.dumps(report, indent=2, default=str))
+
     report["correctness"] = correctness(folder, texts, device, half)
+    save()
     model, tokenizer = load_model(folder, device, half)
     warm, measured = texts.take(args.rows), texts.take(args.rows)
     rates = pipeline_rates(
@@ -390,7 +435,9 @@ def main(argv=None):
     rates["spark_zsc_engine"] = engine_rate(model, tokenizer, device, warm, measured, args.token_budget)
     report["throughput_pairs_per_second"] = rates
     report["ceiling"] = ceiling(model, device, *((8, 16) if args.dry_run else (256, 64)))
-    # the task's path, on a freshly made engine (shapes not met before: the first slice is cold)
+    save()
+    # the task's path, on a freshly made engine (its own tokenizer thread and buffers; the
+    # process has met the shape ladder before, in engine_rate, as a reused Spark worker has)
     report["udf_loop"] = {
         "arrow_batches": udf_loop(
             make_engine(model, tokenizer, device, args.token_budget), texts.take(args.loop_rows), 0, device
@@ -402,12 +449,14 @@ def main(argv=None):
             device,
         ),
     }
+    save()
     report["token_budget_sweep"] = {
         budget: udf_loop(make_engine(model, tokenizer, device, budget), texts.take(args.rows * 2), 0, device)
-        for budget in ((1024, 4096) if args.dry_run else (8192, 16384, 32768, 65536))
+        for budget in budgets
     }
     if not args.dry_run:
         alone = report["token_budget_sweep"][args.token_budget]["pairs_per_second"]
+        save()
         report["gpu_sharing"] = gpu_sharing(
             folder, texts, device, half, args.rows * 2, args.token_budget, alone
         )
@@ -418,10 +467,7 @@ def main(argv=None):
         report["spark_job"] = "skipped: no pyspark"
     else:
         report["spark_job"] = spark_job(folder, texts.take(args.rows), gpu=device == "cuda")
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    name = "gpu_check_dry_run.json" if args.dry_run else "gpu_check.json"
-    (out / name).write_text(json.dumps(report, indent=2, default=str))
+    save()
     print(json.dumps(report, indent=2, default=str))
     print(summary(report))
     return report

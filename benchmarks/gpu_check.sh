@@ -5,4 +5,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
-exec "${PYTHON:-python3}" benchmarks/gpu_check.py "$@"
+exec "${PYTHON:-python3}" -u benchmarks/gpu_check.py "$@"  # -u: lines as they come, even if cut short
