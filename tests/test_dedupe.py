@@ -75,6 +75,21 @@ def test_per_row_labels_run_each_distinct_pair_once(spark, tiny_model, hf_pipeli
     assert clf.metrics()["forward_pairs"] == len(distinct_pairs)
 
 
+def test_in_sql_a_repartition_hint_and_sort_by_do_the_same(spark, tiny_model):
+    """The README's SQL recipe: classify from a subquery that repartitions and sorts by the text."""
+    _spread(spark, TEXTS * 3).createOrReplaceTempView("repeated_texts")
+    function = register_sql_function(spark, "zs_grouped", model=tiny_model)
+    labels = ", ".join(f"'{label}'" for label in LABELS)
+    with _conf(spark, "spark.sql.execution.arrow.maxRecordsPerBatch", "1000"):
+        rows = spark.sql(
+            f"SELECT id, zs_grouped(text, array({labels})) AS zsc FROM "
+            "(SELECT /*+ REPARTITION(4, text) */ * FROM repeated_texts SORT BY text)"
+        ).collect()
+    assert sorted(r.id for r in rows) == list(range(len(TEXTS) * 3))
+    assert all(row.zsc is not None for row in rows)
+    assert function.metrics()["forward_pairs"] == len(DISTINCT) * len(LABELS)
+
+
 def test_the_sql_function_says_dedupe_is_not_its_option(spark, tiny_model):
     with pytest.raises(
         TypeError, match=r"no option dedupe \(dedupe: a ZeroShotClassifier and job option only\)"

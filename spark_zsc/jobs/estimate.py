@@ -49,8 +49,9 @@ def run_estimate(spark: SparkSession, options: JobOptions) -> dict:
     row_labels, _ = usable_rows(texts, labels, BatchStats())  # the engine's own rule for what gets pairs
     sample_pairs = sum(map(len, row_labels))
 
-    classifier = classifier_for(options)
-    # one task: its pass's wall time is one task's time
+    # one task: its pass's wall time is one task's time (dedupe="input" would shuffle the sample
+    # over many; what it saves on the whole input, a sample cannot tell)
+    classifier = classifier_for(options).setDedupe("batch")
     result = classifier.transform(spark.createDataFrame(sample, columns.schema).coalesce(1))
     first_seconds = _timed_pass(result)
     after_first = _counters(classifier)
@@ -62,7 +63,7 @@ def run_estimate(spark: SparkSession, options: JobOptions) -> dict:
     steady_sample = max(second_seconds - second_loading, 1e-3)
     warm_up = max(first_seconds - steady_sample, 0.0)
 
-    slots, partitions = _parallelism(spark, columns)
+    slots, partitions = _parallelism(spark, columns, options)
     parallel = min(slots, partitions) if slots else 1  # Spark Connect: per task slot
     rows_per_task_second = len(sample) / steady_sample
     steady = rows / (rows_per_task_second * parallel)
@@ -130,12 +131,18 @@ def _counters(classifier) -> Optional[dict]:
         return None
 
 
-def _parallelism(spark: SparkSession, frame: DataFrame) -> tuple[Optional[int], Optional[int]]:
-    """(task slots, input partitions); Spark Connect tells the client neither."""
+def _parallelism(
+    spark: SparkSession, frame: DataFrame, options: JobOptions
+) -> tuple[Optional[int], Optional[int]]:
+    """(task slots, the partitions the rows are classified in: the input's, or with --dedupe
+    input the shuffle's); Spark Connect tells the client neither."""
     if is_connect(spark):
         return None, None
     context = spark.sparkContext
     slots = max(1, context.defaultParallelism // int(context.getConf().get("spark.task.cpus", "1")))
+    shuffle = str(spark.conf.get("spark.sql.shuffle.partitions"))
+    if options.dedupe == "input" and shuffle.isdigit():
+        return slots, int(shuffle)
     return slots, frame.rdd.getNumPartitions()
 
 
