@@ -103,6 +103,22 @@ def test_estimate_samples_over_every_file_and_ignores_an_existing_output(spark, 
     assert [p.name for p in (tmp_path / "out").iterdir()] == ["kept.txt"]
 
 
+def test_with_dedupe_input_the_projection_runs_over_the_shuffles_partitions(
+    spark, tiny_model, tmp_path, capsys
+):
+    """The multiLine CSV is one partition; --dedupe input classifies in the session's
+    spark.sql.shuffle.partitions (4 in the tests), so both task slots work."""
+    source = write_texts(tmp_path / "in.csv", [(i, text, "") for i, text in enumerate(TEXTS * 2)])
+    summary = tmp_path / "estimate.json"
+    args = classify_args(tmp_path, tiny_model, source, "--labels", ",".join(LABELS), "--dedupe", "input")
+    assert main([*args, "--estimate", "--summary-json", str(summary)]) == 0
+    estimate = json.loads(summary.read_text())
+    assert (estimate["task_slots"], estimate["input_partitions"], estimate["parallel_tasks"]) == (2, 4, 2)
+    assert estimate["partitions_from"] == "spark.sql.shuffle.partitions"
+    assert estimate["rows"] == estimate["sample_rows"] == 2 * len(TEXTS) and estimate["projected_seconds"] > 0
+    assert "4 partitions from spark.sql.shuffle.partitions, --dedupe input)" in capsys.readouterr().out
+
+
 def test_an_analyzed_table_is_counted_by_its_statistics(spark, tiny_model, tmp_path):
     spark.createDataFrame([(t,) for t in TEXTS * 3], "text string").write.saveAsTable("estimate_input")
     try:

@@ -86,6 +86,7 @@ def run_estimate(spark: SparkSession, options: JobOptions) -> dict:
         "pairs_per_second_per_task": round(sample_pairs / steady_sample, 2),
         "task_slots": slots,
         "input_partitions": partitions,
+        "partitions_from": "spark.sql.shuffle.partitions" if options.dedupe == "input" else "input",
         "parallel_tasks": parallel,
         "pairs_per_second_cluster": round(sample_pairs / steady_sample * parallel, 2),
         "warm_up_seconds": round(warm_up, 2),
@@ -177,9 +178,13 @@ def format_estimate(estimate: dict) -> str:
     else:
         parallelism = (
             f"{e['parallel_tasks']:,} task{'s' if e['parallel_tasks'] != 1 else ''} at a time "
-            f"({e['task_slots']:,} task slots, {e['input_partitions']:,} input partitions)"
+            f"({e['task_slots']:,} task slots, {e['input_partitions']:,} partitions)"
         )
-        if e["input_partitions"] < e["task_slots"]:
+        if e["partitions_from"] != "input":  # --dedupe input: the shuffle's partitions
+            parallelism = parallelism[:-1] + f" from {e['partitions_from']}, --dedupe input)"
+            if e["input_partitions"] < e["task_slots"]:
+                parallelism += f": raise {e['partitions_from']} to use every slot"
+        elif e["input_partitions"] < e["task_slots"]:
             parallelism += ": repartition the input or split its files to use every slot"
     tokens_per_pair = (
         f"{e['tokens_per_pair']:>12,.1f}"
