@@ -41,7 +41,7 @@ def run_classify_app(spark, tiny_model, tmp_path, where: str) -> dict:
         .transform(spark.createDataFrame(list(enumerate(APP_TEXTS)), "id long, text string"))
         .collect()
     }
-    for source in ("classifier", "sql"):
+    for source in ("classifier", "classifier_dedupe_input", "sql"):
         assert remote[source].keys() == local.keys()
         for key, expected in local.items():
             got = remote[source][key]

@@ -29,6 +29,10 @@ try:
 except MetricsUnavailable as error:
     metrics_message = str(error)
 
+# the same, every copy of a text brought into one partition first (one shuffle on the text)
+grouped = ZeroShotClassifier(model=model, inputCol="text", candidateLabels=labels, dedupe="input")
+deduped = {str(r.id): (r.zsc.asDict() if r.zsc else None) for r in grouped.transform(frame).collect()}
+
 register_sql_function(spark, "zero_shot", model=model)
 frame.createOrReplaceTempView("texts")
 array = ", ".join("'" + label + "'" for label in labels)
@@ -38,7 +42,13 @@ sql = {
 }
 metrics = None if metrics_message else clf.metrics()
 json.dump(
-    {"classifier": results, "sql": sql, "metrics_message": metrics_message, "metrics": metrics},
+    {
+        "classifier": results,
+        "classifier_dedupe_input": deduped,
+        "sql": sql,
+        "metrics_message": metrics_message,
+        "metrics": metrics,
+    },
     open(out_path, "w"),
 )
 spark.stop()
