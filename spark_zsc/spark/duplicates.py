@@ -11,8 +11,8 @@ model's work for a pair.
 The partitions are `spark.sql.shuffle.partitions`, given as a number so that adaptive
 execution does not coalesce them: it sizes partitions by bytes, and a few kilobytes of text
 here are minutes of model time (where the setting is not a number, Databricks' `auto`,
-Spark chooses). A stream is shuffled but not sorted (Spark refuses to sort
-a stream; a micro-batch's partition is mostly one Arrow batch anyway).
+Spark chooses). A stream is shuffled but not sorted: Spark refuses to sort a stream, and a
+micro-batch's partition is mostly one Arrow batch anyway.
 """
 
 from __future__ import annotations

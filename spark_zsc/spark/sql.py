@@ -44,7 +44,7 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
         raise ConfigError(f"SQL function name {name!r} must be a plain identifier (letters, digits, _)")
     unknown = sorted(set(options) - {o.name(SQL) for o in SQL_OPTIONS})
     if unknown:
-        elsewhere = [name for name in unknown if name in BY_KEY]  # e.g. dedupe: rows must move for it
+        elsewhere = [option for option in unknown if option in BY_KEY]  # e.g. dedupe: rows must move for it
         raise TypeError(
             f"register_sql_function() has no option {', '.join(unknown)}"
             + (f" ({', '.join(elsewhere)}: a ZeroShotClassifier and job option only)" if elsewhere else "")
