@@ -205,6 +205,19 @@ def test_the_overlapped_stream_equals_classify_chunk_by_chunk(engine):
         assert [s.pairs for _, s in streamed] == [s.pairs for _, s in plain]
 
 
+def test_a_worker_moved_to_another_gpu_drops_the_models_on_the_old_one():
+    """The rule keep_to_one_gpu applies (on CPU: the cache part; torch's calls need a GPU)."""
+    from spark_zsc.runtime.model_cache import ModelCache, ModelKey
+    from spark_zsc.runtime.worker import on_another_gpu
+
+    evicted = []
+    cache = ModelCache(3, on_evict=evicted.append)
+    keys = [ModelKey("nli", "f", device, "fp16") for device in ("cuda:0", "cpu", "cuda:1")]
+    cache.acquire(keys, lambda key: key.device)
+    stale = cache.drop(on_another_gpu("cuda:1"))
+    assert stale == evicted == [keys[0]] and list(cache) == keys[1:]
+
+
 def test_a_worker_keeps_only_its_most_recently_used_models(tiny_model, monkeypatch, tmp_path):
     """The worker cache, outside Spark: loads once per fingerprint, evicts the least recently used."""
     from spark_zsc.options import EngineOptions, StrategyOptions

@@ -13,6 +13,9 @@ Operational truths (the reasons it looks the way it does):
   keeps a few models, not every model a notebook ever tried. The keys one task needs
   together are all marked recent before any is loaded, so loading one never evicts another
   (a shortlist cascade needs two).
+- A reused worker can be handed a task on another GPU than its last one: the models it
+  holds on the old GPU are dropped (`drop`), or they would keep memory there that Spark has
+  given to another task's worker.
 - Each concurrent task has its own worker process, so N task slots hold N caches; loading
   from one file per node (node_store) lets them share the weights' pages.
 """
@@ -56,6 +59,15 @@ class ModelCache(Generic[Value]):
                     self._entries[key] = load(key)
                     loaded.append(key)
             return {key: self._entries[key] for key in keys}, loaded
+
+    def drop(self, stale: Callable[[Hashable], bool]) -> list:
+        """Evict every entry whose key is `stale`; the keys evicted."""
+        with self._lock:
+            evicted = [key for key in self._entries if stale(key)]
+            for key in evicted:
+                del self._entries[key]
+                self._on_evict(key)
+            return evicted
 
     def __iter__(self):
         """The keys, least recently used first."""

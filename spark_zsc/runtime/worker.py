@@ -8,6 +8,7 @@ task, so a reused worker follows the current task's share. The cache and its rul
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -107,6 +108,8 @@ def engine_for(models: dict, options: EngineOptions, strategy: StrategyOptions):
     device = resolve_device(options)
     precision = resolve_precision(options, device)
     torch.set_num_threads(task_threads(options))
+    if device.startswith("cuda"):
+        keep_to_one_gpu(_models, device)
     token_budget = options.token_budget or (
         GPU_TOKEN_BUDGET if device.startswith("cuda") else DEFAULT_TOKEN_BUDGET
     )
@@ -124,6 +127,22 @@ def engine_for(models: dict, options: EngineOptions, strategy: StrategyOptions):
     if strategy.shortlist:
         return CascadeEngine(engines[EMBEDDING], engines[NLI], strategy.shortlist), load_seconds
     return engines[strategy.model_kinds[0]], load_seconds
+
+
+def on_another_gpu(device: str):
+    """Whether a cached model's key puts it on a GPU other than `device`."""
+    return lambda key: key.device.startswith("cuda") and key.device != device
+
+
+def keep_to_one_gpu(cache: ModelCache, device: str) -> None:
+    """Make `device` this worker's current GPU, and let go of models on any other: Spark gave
+    this task `device`, and another task's worker may now be using the old one."""
+    import torch
+
+    if cache.drop(on_another_gpu(device)):
+        gc.collect()  # the dropped models' tensors freed now, then their cached blocks released
+        torch.cuda.empty_cache()
+    torch.cuda.set_device(device)  # events, pinned buffers and new tensors default to it
 
 
 def _load(key: ModelKey, handle) -> LoadedModel:
