@@ -77,6 +77,48 @@ def test_embeddings_are_cached_and_one_label_uses_the_sigmoid(encoder):
     assert all(0 < r[1] < 1 for r in first)
 
 
+class _CountingTokenizer:
+    """A tokenizers backend that records the texts it is asked to encode."""
+
+    def __init__(self, inner):
+        self.inner, self.encoded = inner, []
+
+    def encode_batch(self, texts, **kwargs):
+        self.encoded += list(texts)
+        return self.inner.encode_batch(texts, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_cached_text_is_not_tokenized_again_and_counts_the_same(encoder):
+    """Its cached length gives its windows; a window not cached yet (chunk mode after
+    truncate) has the text tokenized again, with results equal to a fresh engine's."""
+    from spark_zsc.engines.results import LONG_TEXT_COUNTERS
+    from spark_zsc.engines.windows import LongText
+
+    model, tokenizer = encoder
+    engine = EmbeddingEngine(model, tokenizer, max_length=32)
+    counting = engine._backend = _CountingTokenizer(engine._backend)
+    labels = [LABELS] * len(TEXTS)
+    first, first_stats = engine.classify(TEXTS, labels)
+    assert first_stats.truncated_rows > 0  # some texts are longer than 32 tokens
+    counting.encoded.clear()
+    again, again_stats = engine.classify(TEXTS, labels)
+    assert again == first and again_stats.truncated_rows == first_stats.truncated_rows
+    assert counting.encoded == []  # every text and hypothesis came from the caches
+    chunk = LongText("chunk", overlap=8, max_windows=4)
+    chunked, chunked_stats = engine.classify(TEXTS, labels, long_text=chunk)
+    fresh, fresh_stats = EmbeddingEngine(model, tokenizer, max_length=32).classify(
+        TEXTS, labels, long_text=chunk
+    )
+    assert chunked == fresh
+    for counter in LONG_TEXT_COUNTERS:
+        assert getattr(chunked_stats, counter) == getattr(fresh_stats, counter), counter
+    long_texts = {t for t in TEXTS if len(tokenizer(t, add_special_tokens=False)["input_ids"]) > 30}
+    assert long_texts and set(counting.encoded) == long_texts  # only the texts with new windows
+
+
 def test_bad_rows_get_no_result_and_a_reason(encoder):
     model, tokenizer = encoder
     results, stats = EmbeddingEngine(model, tokenizer).classify(

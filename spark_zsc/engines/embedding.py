@@ -111,6 +111,7 @@ class EmbeddingEngine(StagedEngine):
         self._room = self.max_length - len(laid_out.ids) + len(probe.ids)  # text tokens per input
         self._texts = _BoundedCache(self.TEXT_CACHE_LIMIT)
         self._hypotheses = _BoundedCache(self.HYPOTHESIS_CACHE_LIMIT)
+        self._lengths = _BoundedCache(self.TEXT_CACHE_LIMIT)  # text -> tokens: its windows, untokenized
 
     def with_scoring(self, temperature: float, threshold: float) -> "EmbeddingEngine":
         """This engine scoring with another temperature and threshold; the model and the
@@ -148,11 +149,10 @@ class EmbeddingEngine(StagedEngine):
         row_labels, text_ids = usable_rows(texts, labels, stats)
         stats.pairs = sum(len(row) for row in row_labels)
         hypotheses = {l: wording(l) for row in row_labels for l in row}
-        # every distinct text is tokenized, cached or not: its length decides its windows
         distinct = list(text_ids)
-        text_tokens = [e.ids for e in self._backend.encode_batch(distinct, add_special_tokens=False)]
+        lengths, tokens = self._measured(distinct)  # a text's length decides its windows
         windows = TextWindows(long_text, stats)
-        window_tokens: dict[str, list[int]] = {}  # window key -> its tokens
+        window_spans: dict[str, tuple[str, int, int]] = {}  # window key -> (text, start, end)
         row_windows: list[Optional[list[str]]] = []
         for text, candidates in zip(texts, row_labels):
             if not candidates:
@@ -160,19 +160,20 @@ class EmbeddingEngine(StagedEngine):
                 continue
             t = text_ids[str(text)]
             keys = []
-            for start, end in windows.of_row(t, len(text_tokens[t]), self._room):
+            for start, end in windows.of_row(t, lengths[distinct[t]], self._room):
                 # the first window is what truncate mode reads: it shares the text's cache entry
                 key = distinct[t] if start == 0 else f"{distinct[t]}\x00{start}"
                 keys.append(key)
-                if key not in window_tokens:
-                    window_tokens[key] = text_tokens[t][start:end]
+                window_spans.setdefault(key, (distinct[t], start, end))
             row_windows.append(keys)
         # vectors cached now are taken now: a concurrent `similarities` may empty the caches
-        known = {k: v for k in window_tokens if (v := self._texts.get(k)) is not None}
+        known = {k: v for k in window_spans if (v := self._texts.get(k)) is not None}
+        new_windows = [k for k in window_spans if k not in known]
+        # a text measured before whose windows are not all cached is tokenized again, now
+        tokens.update(self._tokenized({window_spans[k][0] for k in new_windows} - tokens.keys()))
         known_hypotheses = {
             h: v for h in set(hypotheses.values()) if (v := self._hypotheses.get(h)) is not None
         }
-        new_windows = [k for k in window_tokens if k not in known]
         new_hypotheses = list(dict.fromkeys(h for h in hypotheses.values() if h not in known_hypotheses))
         hypothesis_tokens = [
             e.ids[: self._room] for e in self._backend.encode_batch(new_hypotheses, add_special_tokens=False)
@@ -185,9 +186,25 @@ class EmbeddingEngine(StagedEngine):
             known_hypotheses=known_hypotheses,
             new_texts=new_windows,
             new_hypotheses=new_hypotheses,
-            sequences=self._sequences([window_tokens[k] for k in new_windows] + hypothesis_tokens),
+            sequences=self._sequences(
+                [tokens[text][start:end] for text, start, end in map(window_spans.get, new_windows)]
+                + hypothesis_tokens
+            ),
             stats=stats,
         )
+
+    def _tokenized(self, texts) -> dict[str, list[int]]:
+        texts = list(texts)
+        return dict(zip(texts, (e.ids for e in self._backend.encode_batch(texts, add_special_tokens=False))))
+
+    def _measured(self, texts: list[str]) -> tuple[dict[str, int], dict[str, list[int]]]:
+        """Each text's length in tokens, from the cache or by tokenizing it (then cached), and
+        the tokens of the texts tokenized for it."""
+        lengths = {text: n for text in texts if (n := self._lengths.get(text)) is not None}
+        tokens = self._tokenized(text for text in texts if text not in lengths)
+        lengths.update((text, len(ids)) for text, ids in tokens.items())
+        self._lengths.put_all(list(tokens), [len(ids) for ids in tokens.values()])  # may empty it: read above
+        return lengths, tokens
 
     def launch(self, prepared: "PreparedEmbeddings") -> tuple["PreparedEmbeddings", PendingOutputs]:
         """The encoder's work for every text and hypothesis not cached, queued on the device."""
