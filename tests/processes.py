@@ -55,6 +55,11 @@ def run(args: list[str], cwd: Path, env: dict, timeout: float = 300) -> subproce
     return subprocess.CompletedProcess(args, process.returncode, output, "")
 
 
+def input_flags(source, labels: str) -> list[str]:
+    """A classify job's input: (id, text) rows in `source`, scored against fixed `labels`."""
+    return ["--input", str(source), "--text-col", "text", "--id-col", "id", "--labels", labels]
+
+
 def cli(*flags: str) -> list[str]:
     return [sys.executable, "-m", "spark_zsc", "classify", *flags]
 

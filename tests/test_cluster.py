@@ -12,7 +12,7 @@ from spark_zsc import ZeroShotClassifier
 
 from cluster import Cluster
 from helpers import LABELS, TEXTS
-from processes import cli, job_env, kill_group, run, start
+from processes import cli, input_flags, job_env, kill_group, run, start
 
 
 @pytest.fixture(scope="module")
@@ -45,14 +45,7 @@ def _assert_equal_to_reference(path, reference):
 def _job(tmp_path, tiny_model, master, texts, name):
     pd.DataFrame({"id": range(len(texts)), "text": texts}).to_parquet(tmp_path / f"{name}.parquet")
     return cli(
-        "--input",
-        str(tmp_path / f"{name}.parquet"),
-        "--text-col",
-        "text",
-        "--id-col",
-        "id",
-        "--labels",
-        ",".join(LABELS),
+        *input_flags(tmp_path / f"{name}.parquet", ",".join(LABELS)),
         "--model",
         tiny_model,
         "--output",

@@ -9,7 +9,7 @@ import sys
 from spark_zsc import ZeroShotClassifier
 
 from helpers import LABELS, TEXTS
-from processes import REPO, job_env, run
+from processes import REPO, input_flags, job_env, run
 
 APP_TEXTS = TEXTS + [None, "  ", "<s>old</s> new"]
 
@@ -66,14 +66,7 @@ def test_cli_on_spark_connect(spark, tiny_model, tmp_path):
     texts = TEXTS + [None]
     pd.DataFrame({"id": range(len(texts)), "text": texts}).to_parquet(tmp_path / "in.parquet")
     flags = [
-        "--input",
-        str(tmp_path / "in.parquet"),
-        "--text-col",
-        "text",
-        "--id-col",
-        "id",
-        "--labels",
-        ",".join(LABELS),
+        *input_flags(tmp_path / "in.parquet", ",".join(LABELS)),
         "--model",
         tiny_model,
         "--output",

@@ -12,7 +12,7 @@ import pytest
 from spark_zsc.jobs.cli import main
 
 from helpers import LABELS, TEXTS
-from processes import cli, job_env, kill_group, run, spark_submit, start
+from processes import cli, input_flags, job_env, kill_group, run, spark_submit, start
 
 ROWS = [(i, text) for i, text in enumerate(TEXTS * 3 + [None, "", "<s>old</s> new"])]
 
@@ -155,14 +155,7 @@ def test_spark_submit_parquet_to_table_and_back(spark, tiny_model, workdir, env)
     )
     to_table = run(
         spark_submit(
-            "--input",
-            str(workdir / "in.parquet"),
-            "--text-col",
-            "text",
-            "--id-col",
-            "id",
-            "--labels",
-            ",".join(LABELS),
+            *input_flags(workdir / "in.parquet", ",".join(LABELS)),
             "--model",
             tiny_model,
             "--output-table",

@@ -16,6 +16,7 @@ from spark_zsc.engines.windows import LongText
 from spark_zsc.jobs.cli import main
 
 from helpers import LABELS, SENTENCES, TEXTS, assert_same_result
+from processes import input_flags
 
 TEMPLATE = "This example is {}."
 # a phrase (read inside the template) and a sentence (read as written); the rest plain
@@ -319,17 +320,7 @@ def test_the_classify_job_takes_labels_descriptions_min_score_and_chunks(spark, 
     source = tmp_path / "tickets.parquet"
     _frame(spark, [LONG_TEXT, *TEXTS]).write.parquet(str(source))
     summary_path = tmp_path / "summary.json"
-    args = [
-        "classify",
-        "--input",
-        str(source),
-        "--text-col",
-        "text",
-        "--id-col",
-        "id",
-        "--labels",
-        ",".join(LABELS),
-    ]
+    args = ["classify", *input_flags(source, ",".join(LABELS))]
     args += ["--model", tiny_model, "--output", str(tmp_path / "out"), "--summary-json", str(summary_path)]
     args += ["--label", f"billing={DESCRIPTIONS['billing']}", "--label", f"outage={DESCRIPTIONS['outage']}"]
     args += ["--min-score", "0.3", "--other-label", "other", "--long-text", "chunk", "--max-windows", "3"]
