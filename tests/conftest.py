@@ -1,4 +1,5 @@
-"""Shared fixtures: one tiny random NLI model and one local[2] SparkSession per test session."""
+"""Shared fixtures: one tiny random NLI model and one local[2] SparkSession per test session, with
+real Delta and Iceberg (the jars `make jars` fetched)."""
 
 from __future__ import annotations
 
@@ -43,8 +44,13 @@ def spark(tmp_path_factory):
     os.environ["SPARK_ZSC_CACHE_DIR"] = str(tmp_path_factory.mktemp("node_cache"))
     from pyspark.sql import SparkSession
 
+    from processes import table_formats_conf
+
+    builder = SparkSession.builder
+    for key, value in table_formats_conf(tmp_path_factory.mktemp("iceberg")).items():
+        builder = builder.config(key, value)
     session = (
-        SparkSession.builder.master("local[2]")
+        builder.master("local[2]")
         .appName("spark_zsc-tests")
         .config("spark.ui.enabled", "false")
         .config("spark.sql.shuffle.partitions", "4")

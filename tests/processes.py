@@ -11,6 +11,31 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+JARS = REPO / ".cache" / "jars"  # `make jars`: Delta and Iceberg for the pinned pyspark
+
+
+def table_formats_conf(iceberg_warehouse: Path) -> dict:
+    """Spark settings for real Delta and Iceberg: their jars, Delta's SQL extension and catalog as
+    the session catalog, and an Iceberg Hadoop catalog `ice` in `iceberg_warehouse`. (Spark runs
+    MERGE, DELETE and ALTER on Iceberg tables itself; Iceberg's own SQL extension, needed only for
+    its procedures, makes CREATE TEMPORARY FUNCTION fail on Spark 4.1.)"""
+    jars = sorted(JARS.glob("*.jar"))
+    if not jars:
+        raise RuntimeError(f"no jars in {JARS}: run `make jars` (the tests need real Delta and Iceberg)")
+    return {
+        "spark.jars": ",".join(str(j) for j in jars),
+        "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+        "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+        "spark.sql.catalog.ice": "org.apache.iceberg.spark.SparkCatalog",
+        "spark.sql.catalog.ice.type": "hadoop",
+        "spark.sql.catalog.ice.warehouse": str(iceberg_warehouse),
+        "spark.databricks.delta.snapshotPartitions": "2",  # tiny tables: not 50 tasks per log replay
+    }
+
+
+def conf_flags(conf: dict) -> list[str]:
+    """`--conf KEY=VALUE` flags for the classify job."""
+    return [flag for key, value in conf.items() for flag in ("--conf", f"{key}={value}")]
 
 
 def job_env(cache_dir: Path) -> dict:

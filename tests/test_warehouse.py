@@ -14,8 +14,8 @@ from pyspark.sql import functions as F
 import spark_zsc
 from spark_zsc import ZeroShotClassifier, register_sql_function
 from spark_zsc.jobs.cli import main
-from spark_zsc.jobs.incremental import exchange, merge_statements
 from spark_zsc.runtime.model_source import load_bundle
+from spark_zsc.sinks.files import exchange
 
 from helpers import LABELS, TEXTS
 from processes import REPO, cli, job_env, kill_group, run, start
@@ -307,17 +307,6 @@ def test_exchange_swaps_two_folders_in_one_step(tmp_path):
     assert [p.name for p in (tmp_path / "a").iterdir()] == ["2"] and [
         p.name for p in (tmp_path / "b").iterdir()
     ] == ["1"]
-
-
-def test_merge_statements_for_delta_and_iceberg():
-    """Delta and Iceberg cannot be installed here (their jars come from Maven): the statements are checked."""
-    [merge] = merge_statements("db.t", "src", "id", "ids", drop_missing=False)
-    assert merge == (
-        "MERGE INTO db.t AS t USING src AS s ON CAST(t.`id` AS STRING) = CAST(s.`id` AS STRING) "
-        "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *"
-    )
-    _, delete = merge_statements("db.t", "src", "id", "ids", drop_missing=True)
-    assert delete == "DELETE FROM db.t WHERE CAST(`id` AS STRING) NOT IN (SELECT `__spark_zsc_id` FROM ids)"
 
 
 # -- real subprocesses: metastore tables and a killed run --------------------------------------

@@ -7,15 +7,17 @@ import time
 from pyspark.sql import Observation, SparkSession
 from pyspark.sql import functions as F
 
+from .. import sinks, sources
 from ..engines.results import LONG_TEXT_COUNTERS
 from ..errors import ConfigError, MetricsUnavailable
+from ..sinks.base import missing_ids
 from ..spark.classifier import ZeroShotClassifier
-from . import incremental, progress, storage
+from . import incremental, progress
 from .options import JobOptions
 
 
-def check_output_target(spark: SparkSession, options: JobOptions) -> None:
-    if options.write_mode == "error" and storage.output_exists(spark, options):
+def check_output_target(sink, options: JobOptions) -> None:
+    if options.write_mode == "error" and sink.exists():
         target = (
             f"--output-table {options.output_table!r}"
             if options.output_table
@@ -41,53 +43,54 @@ def classifier_for(options: JobOptions) -> ZeroShotClassifier:
 def run_classify(spark: SparkSession, options: JobOptions) -> dict:
     """Run the job on `spark` and return its summary. Config errors surface before any
     classification starts (reading the input's schema and counting it is the only work
-    done before them)."""
+    done before them). The output's lock is held from before it is read until the run is
+    recorded: a second run on the same output is refused, never let in."""
     started = time.perf_counter()
-    check_output_target(spark, options)
-    target_format = storage.output_format(spark, options)  # refuses a data source Spark does not have
-    versions = incremental.prepare(spark, options, target_format) if options.incremental else None
-    frame = storage.check_columns(storage.read_input(spark, options), options)
-    counts = storage.count_input(frame, options)
+    sink = sinks.sink_for(spark, options)  # refuses a data source Spark does not have
+    check_output_target(sink, options)
+    sink.check()
+    if options.incremental:
+        sink.check_incremental()
+    frame = sources.check_columns(sources.read_input(spark, options), options)
+    counts = sources.count_input(frame, options)
     classifier = classifier_for(options)
     lineage = classifier.lineage(frame.schema)
-    reads_output = options.incremental or options.skip_existing
-    existing = (
-        storage.read_output(spark, options)
-        if reads_output and storage.output_exists(spark, options)
-        else None
-    )
-    kept = None
-    if options.incremental and existing is not None:
-        pending, kept = incremental.split(frame, existing, options, lineage.config_sha256)
-    elif options.skip_existing:
-        pending = storage.keep_missing_rows(frame, existing, options)
-    else:
-        pending = frame
-    observation = Observation("spark_zsc")
-    result = storage.mark_corrupt_records(classifier.transform(pending), frame, options).observe(
-        observation,
-        F.count(F.lit(1)).alias("written"),
-        F.count(F.col(options.output_col)).alias("classified"),
-    )
-    # against an existing output, --skip-existing and --incremental classify an unknown share of the rows
-    total = counts["rows"] if pending is frame else None
-    with progress.progress_for(spark, options, classifier, total):
-        if options.incremental:
-            destination = incremental.write(spark, result, kept, frame, options, target_format, versions)
+    with sink.writer_lock():
+        sink.repair()
+        reads_output = options.incremental or options.skip_existing
+        existing = sink.read() if reads_output and sink.exists() else None
+        kept = None
+        if options.incremental and existing is not None:
+            pending, kept = incremental.split(frame, existing, options, lineage.config_sha256)
+        elif options.skip_existing:
+            pending = missing_ids(frame, existing, options)
         else:
-            destination = storage.write_output(spark, result, options, target_format)
-    observed = observation.get
-    summary = _summary(options, classifier, counts, observed, kept is not None, started, destination)
-    storage.record_run(
-        spark,
-        options,
-        {
-            "config_sha256": lineage.config_sha256,
-            "config": lineage.config,
-            "options": options.as_record(),
-            "summary": summary,
-        },
-    )
+            pending = frame
+        observation = Observation("spark_zsc")
+        result = sources.mark_corrupt_records(classifier.transform(pending), frame, options).observe(
+            observation,
+            F.count(F.lit(1)).alias("written"),
+            F.count(F.col(options.output_col)).alias("classified"),
+        )
+        # against an existing output, --skip-existing and --incremental classify an unknown share of the rows
+        total = counts["rows"] if pending is frame else None
+        with progress.progress_for(spark, options, classifier, total):
+            if options.incremental:
+                destination = sink.replace(result, kept, frame)
+            elif options.skip_existing:
+                destination = sink.append_missing(result)
+            else:
+                destination = sink.write(result)
+        observed = observation.get
+        summary = _summary(options, classifier, counts, observed, kept is not None, started, destination)
+        sink.record_run(
+            {
+                "config_sha256": lineage.config_sha256,
+                "config": lineage.config,
+                "options": options.as_record(),
+                "summary": summary,
+            }
+        )
     return summary
 
 

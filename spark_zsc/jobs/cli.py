@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..errors import ConfigError
+from ..errors import ConfigError, OutputBusy
 from ..log import FORMAT as LOG_FORMAT
 from ..log import log
 from .options import JobOptions, add_job_arguments, build_job_options
@@ -147,7 +147,8 @@ def _command(name: str, options):
 
 
 def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> int:
-    """Exit status: 0 done, 2 configuration error (nothing was written)."""
+    """Exit status: 0 done, 2 configuration error, 3 another run is writing the output (nothing
+    was written in either case)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("py4j").setLevel(logging.WARNING)  # not its INFO "Closing down clientserver connection"
     args = vars(_parser().parse_args(argv))
@@ -172,6 +173,9 @@ def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> in
     except ConfigError as error:
         print(f"spark-zsc: configuration error: {error}", file=sys.stderr)
         return 2
+    except OutputBusy as error:
+        print(f"spark-zsc: output busy: {error}", file=sys.stderr)
+        return 3
     finally:
         if spark is not None and owned:
             spark.stop()

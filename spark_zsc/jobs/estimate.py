@@ -25,10 +25,11 @@ from typing import Optional
 
 from pyspark.sql import DataFrame, SparkSession
 
+from .. import sources
 from ..engines.results import BatchStats, usable_rows
 from ..errors import ConfigError, MetricsUnavailable
 from ..runtime.distribution import is_connect
-from . import storage
+from ..sinks.tables import describe_table
 from .classify import classifier_for
 from .options import JobOptions
 from .progress import format_duration
@@ -38,7 +39,7 @@ OVERSAMPLE = 1.5  # draw this many times the rows wanted, so that chance rarely 
 
 
 def run_estimate(spark: SparkSession, options: JobOptions) -> dict:
-    frame = storage.check_columns(storage.read_input(spark, options), options)
+    frame = sources.check_columns(sources.read_input(spark, options), options)
     columns = frame.select(options.text_column, *([options.labels_col] if options.labels_col else []))
     rows, counted_by = _input_rows(spark, frame, options)
     sample = _sample(columns, rows, options.estimate)
@@ -102,7 +103,7 @@ def _source(options: JobOptions) -> str:
 def _input_rows(spark: SparkSession, frame: DataFrame, options: JobOptions) -> tuple[int, str]:
     """The input's rows, and how they were counted."""
     if options.input_table:
-        statistics = storage.describe_table(spark, options.input_table).get("Statistics") or ""
+        statistics = describe_table(spark, options.input_table).get("Statistics") or ""
         counted = re.search(r"(\d+) rows", statistics)
         if counted:
             return int(counted.group(1)), "table statistics"

@@ -8,16 +8,10 @@ micro-batches (the summary counts the loads). The trigger is `availableNow` (tak
 there, in as many batches as the source's limits make, then stop) unless
 `--trigger-interval` keeps the job running.
 
-Sinks, each writing every row exactly once even when a run is killed and started again:
-
-- `--output PATH`: Spark's file sink; its `_spark_metadata` log holds the committed batches,
-  and Spark's readers of the folder read only those.
-- `--output-table` (parquet, orc or json tables; Delta): `foreachBatch` with a write keyed on
-  the batch id. A retried batch first removes what an earlier attempt of the same batch left:
-  its files are staged under the checkpoint, then moved into the table's folder under names
-  made of the batch id (`spark-zsc-batch-<id>-<n>`), so a second attempt replaces the first
-  instead of adding to it. Delta tables take Delta's own idempotent writes (`txnAppId`,
-  `txnVersion`).
+Each sink writes every micro-batch exactly once, even when a run is killed and started again
+(`spark_zsc.sinks`): Spark's file sink for `--output PATH`, Delta's and Iceberg's own streaming
+sinks for their tables, and for tables of files a `foreachBatch` whose files are named by the
+stream's query id and batch id (`sinks/streams.py`).
 """
 
 from __future__ import annotations
@@ -26,117 +20,17 @@ import hashlib
 import time
 
 from pyspark.errors import AnalysisException, UnsupportedOperationException
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 
+from .. import sinks, sources
 from ..errors import ConfigError, MetricsUnavailable
-from ..runtime.distribution import is_connect
-from . import progress, storage
+from . import progress
 from .classify import classifier_for, counter_text, label_counts
 from .options import JobOptions
-
-BATCH_FILE = "spark-zsc-batch-{batch:012d}-"  # a table file's name starts with its batch
-STREAM_TABLE_FORMATS = ("parquet", "orc", "json", "delta")  # folders of files we can name, or Delta
-
-
-def read_stream(spark: SparkSession, options: JobOptions) -> DataFrame:
-    """The input as a streaming DataFrame."""
-    if options.input_table:
-        if not spark.catalog.tableExists(options.input_table):
-            raise ConfigError(f"--input-table {options.input_table!r} does not exist in the metastore")
-        return spark.readStream.options(**options.reader_options).table(options.input_table)
-    storage.check_data_source(spark, options.input_format, "--input-format")
-    schema = options.schema or _schema_of_files(spark, options)
-    return storage.read_files(
-        spark.readStream.schema(schema),
-        options.input,
-        options.input_format,
-        options.csv_column_names,
-        options.reader_options,
-    )
-
-
-def _schema_of_files(spark: SparkSession, options: JobOptions):
-    try:
-        frame = storage.read_input(spark, options)
-    except ConfigError as error:
-        raise ConfigError(
-            f'{error}; for a folder with no files yet, give --schema "id string, text string"'
-        ) from None
-    if not frame.columns:
-        raise ConfigError(f"--input {options.input!r} has no files to take a schema from: give --schema")
-    return frame.schema
 
 
 def _checkpoint_id(options: JobOptions) -> str:
     return hashlib.sha256(options.checkpoint.rstrip("/").encode()).hexdigest()[:16]
-
-
-class TableBatches:
-    """`foreachBatch` for a table: each batch written once, however often it is retried."""
-
-    def __init__(self, spark: SparkSession, options: JobOptions, provider: str):
-        self.table, self.provider, self.options = options.output_table, provider, options
-        self.staging = options.checkpoint.rstrip("/") + "/spark_zsc_staging"
-        self.location = storage.describe_table(spark, self.table).get("Location")
-
-    def __call__(self, batch: DataFrame, batch_id: int) -> None:
-        writer = batch.write.options(**self.options.writer_options)
-        if self.provider == "delta":  # Delta skips a (txnAppId, txnVersion) it has committed
-            writer.format("delta").mode("append").option("txnAppId", _checkpoint_id(self.options)).option(
-                "txnVersion", batch_id
-            ).saveAsTable(self.table)
-            return
-        spark = batch.sparkSession
-        staged = f"{self.staging}/{batch_id}"
-        writer.format(self.provider).mode("overwrite").save(staged)
-        fs, staged_path = storage.hadoop_fs(spark, staged)
-        Path = spark._jvm.org.apache.hadoop.fs.Path
-        prefix = BATCH_FILE.format(batch=batch_id)
-        table_folder = Path(self.location)
-        for earlier in fs.globStatus(Path(table_folder, prefix + "*")) or []:  # an earlier attempt's
-            fs.delete(earlier.getPath(), False)
-        parts = sorted(
-            str(s.getPath().getName())
-            for s in fs.listStatus(staged_path)
-            if s.getPath().getName().startswith("part-")
-        )
-        for n, name in enumerate(parts):
-            suffix = name[name.index(".") :] if "." in name else ""
-            if not fs.rename(Path(staged_path, name), Path(table_folder, f"{prefix}{n:05d}{suffix}")):
-                raise RuntimeError(f"could not move {staged}/{name} into {self.location}")
-        fs.delete(staged_path, True)
-        spark.catalog.refreshTable(self.table)
-
-
-def _table_sink(spark: SparkSession, options: JobOptions, result: DataFrame) -> TableBatches:
-    """The table a stream writes to, created empty with the result's columns when missing;
-    an existing one must be one of STREAM_TABLE_FORMATS, unpartitioned, with the same columns."""
-    if is_connect(spark):
-        raise ConfigError(
-            "--stream into --output-table needs classic Spark; on Spark Connect stream to --output PATH"
-        )
-    table = options.output_table
-    provider = storage.output_format(spark, options)  # an existing table's own, else as a batch job picks
-    if provider not in STREAM_TABLE_FORMATS:
-        raise ConfigError(
-            f"--output-table {table!r} is written as {provider}, which a stream cannot write exactly once here: "
-            f"stream into a {', '.join(STREAM_TABLE_FORMATS)} table (a new one: --output-format parquet), or to "
-            "--output PATH"
-        )
-    if not spark.catalog.tableExists(table):
-        spark.createDataFrame([], result.schema).write.format(provider).saveAsTable(table)
-        return TableBatches(spark, options, provider)
-    if any(c.isPartition for c in spark.catalog.listColumns(table)):
-        raise ConfigError(
-            f"--output-table {table!r} is partitioned: a stream writes unpartitioned tables here, or --output PATH"
-        )
-    existing = [(f.name, f.dataType) for f in spark.table(table).schema]
-    if existing != [(f.name, f.dataType) for f in result.schema]:
-        raise ConfigError(
-            f"--output-table {table!r} has columns ({', '.join(n for n, _ in existing)}), not the stream's "
-            f"({', '.join(result.columns)}): write to a new table"
-        )
-    return TableBatches(spark, options, provider)
 
 
 def _trigger(options: JobOptions) -> dict:
@@ -149,42 +43,30 @@ def run_stream(spark: SparkSession, options: JobOptions) -> dict:
     """Start the stream, wait for it (availableNow: until what was there is written), and
     return its summary. Config errors surface before the query starts."""
     started = time.perf_counter()
-    frame = storage.check_columns(read_stream(spark, options), options)
+    frame = sources.check_columns(sources.read_stream(spark, options), options)
     classifier = classifier_for(options)
     result = classifier.transform(frame)
-    if options.output_table:
-        sink = _table_sink(spark, options, result)
-        writer = result.writeStream.foreachBatch(sink)
-        destination = f"table {options.output_table} ({sink.provider})"
-    else:
-        file_format = storage.output_format(spark, options)
-        if file_format == "csv":
-            result = storage.flatten_for_csv(result, options.output_col, options.lineage_col)
-        writer = result.writeStream.format(file_format).option("path", options.output)
-        if file_format == "csv":
-            writer = writer.option("header", True).option("escape", '"')
-        writer = writer.options(**options.writer_options)
-        destination = f"{file_format} {options.output}"
+    sink = sinks.sink_for(spark, options)
+    writer = sink.stream_writer(result)
     try:
-        query = (
+        query = sink.start_stream(
             writer.option("checkpointLocation", options.checkpoint)
             .queryName(f"spark_zsc_{_checkpoint_id(options)}")
             .trigger(**_trigger(options))
             .outputMode("append")
-            .start()
         )
     except (AnalysisException, UnsupportedOperationException) as error:  # a sink or source that cannot stream
         raise ConfigError(f"this stream cannot start: {error}") from None
     with progress.progress_for(spark, options, classifier, None):
         query.awaitTermination()
-    summary = _summary(options, classifier, query.recentProgress, started, destination)
+    summary = _summary(options, classifier, query.recentProgress, started, sink.describe())
     lineage = classifier.lineage(frame.schema)
     record = {
         "config_sha256": lineage.config_sha256,
         "config": lineage.config,
         "options": options.as_record(),
     }
-    storage.record_run(spark, options, {**record, "summary": summary})
+    sink.record_run({**record, "summary": summary})
     return summary
 
 

@@ -1,0 +1,55 @@
+"""Where the classify job writes: one sink per kind of output, each owning its write, append,
+incremental replace, stream and run record, and stating what it guarantees on a crash, on a
+retried batch and with a concurrent writer.
+
+    files.py    --output PATH in a file format (local disk or any Hadoop file system)
+    tables.py   --output-table of files (parquet, orc, json, csv, Hive format)
+    delta.py    Delta tables and paths;  iceberg.py  Iceberg tables (merging.py: what they share)
+    streams.py  a stream's micro-batches into a table of files;  locks.py  one writer per output
+    paths.py    file operations on a local disk or through Hadoop
+"""
+
+from __future__ import annotations
+
+from ..errors import ConfigError
+from ..jobs.options import JobOptions
+from ..sources import check_data_source
+from .base import Sink
+from .delta import DeltaSink
+from .files import FileSink
+from .iceberg import IcebergSink
+from .paths import files_for
+from .tables import TableSink, table_provider
+
+MERGING = {"delta": DeltaSink, "iceberg": IcebergSink}
+
+
+def output_format(spark, options: JobOptions) -> str:
+    """What the output is written as: an existing table's own format; else --output-format;
+    else parquet for files and the session's default source for a new table."""
+    if options.output_table and spark.catalog.tableExists(options.output_table):
+        return table_provider(spark, options.output_table)
+    if options.output_format:
+        check_data_source(spark, options.output_format, "--output-format")
+    if options.output_table:
+        return options.output_format or spark.conf.get("spark.sql.sources.default", "parquet")
+    files = files_for(spark, options.output)
+    if (
+        not options.output_format
+        and files is not None
+        and files.exists(f"{options.output.rstrip('/')}/_delta_log")
+    ):
+        return "delta"  # a Delta path stays Delta
+    return options.file_format
+
+
+def sink_for(spark, options: JobOptions) -> Sink:
+    """The sink of the job's output (refuses a data source Spark does not have)."""
+    file_format = output_format(spark, options)
+    if file_format in MERGING:
+        return MERGING[file_format](spark, options)
+    if options.output_table:
+        return TableSink(spark, options, file_format)
+    if not options.output:
+        raise ConfigError("give exactly one of --output PATH or --output-table NAME")
+    return FileSink(spark, options, file_format)

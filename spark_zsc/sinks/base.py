@@ -1,0 +1,104 @@
+"""What every sink does the same way; each kind of output overrides what differs.
+
+A sink is one output of the classify job. The job asks it, in this order:
+`check` (before any work: refuse what it cannot write safely), `writer_lock` (held from before
+the output is read until the write is in place), `repair` (leftovers of killed runs), `read`
+(the rows already written), then one of `write` (a plain write or append), `append_missing`
+(`--skip-existing`) or `replace` (`--incremental`), and last `record_run`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from ..errors import ConfigError
+from ..jobs.options import JobOptions
+
+
+class Sink:
+    format: str  # the data source it writes
+
+    def __init__(self, spark: SparkSession, options: JobOptions):
+        self.spark, self.options = spark, options
+
+    # -- what the output is -------------------------------------------------------------------
+
+    def describe(self) -> str:
+        raise NotImplementedError
+
+    def exists(self) -> bool:
+        raise NotImplementedError
+
+    def read(self) -> DataFrame:
+        raise NotImplementedError
+
+    def partition_columns(self) -> list[str]:
+        return self.options.partition_columns
+
+    def check(self) -> None:
+        """Refuse, before any work, what this output cannot take (runs before `read`)."""
+        self.partition_columns()  # a --partition-by that contradicts the output fails now
+
+    def check_incremental(self) -> None:
+        """Refuse, before any work, an --incremental run this output cannot take safely."""
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def writer_lock(self):
+        """Held while the run reads, cleans up and writes the output (one writer at a time)."""
+        return contextlib.nullcontext()
+
+    def repair(self) -> None:
+        """Before reading: finish or remove what a killed run left."""
+
+    def write(self, frame: DataFrame) -> str:
+        raise NotImplementedError
+
+    def append_missing(self, frame: DataFrame) -> str:
+        """`--skip-existing`: add rows whose ids the output does not hold (they were filtered)."""
+        return self.write(frame)
+
+    def replace(self, classified: DataFrame, kept, frame: DataFrame) -> str:
+        """`--incremental`: the output becomes `kept` (None on a first run) plus `classified`."""
+        raise NotImplementedError
+
+    def record_run(self, record: dict) -> None:
+        raise NotImplementedError
+
+    # -- streams (`--stream`) -------------------------------------------------------------------
+
+    def stream_writer(self, result: DataFrame):
+        """The `DataStreamWriter` that writes `result`'s micro-batches here exactly once."""
+        raise ConfigError(f"{self.describe()}: a stream cannot write here exactly once")
+
+    def start_stream(self, writer):
+        return writer.start()
+
+
+def whole_version(classified: DataFrame, kept) -> DataFrame:
+    """The output an --incremental run writes whole: the kept rows (None on a first run) and
+    the rows classified now."""
+    from ..jobs.incremental import CHANGED
+
+    return (
+        classified if kept is None else kept.drop(CHANGED).unionByName(classified, allowMissingColumns=True)
+    )
+
+
+def missing_ids(frame: DataFrame, written, options: JobOptions) -> DataFrame:
+    """For --skip-existing: the input rows whose id is not in the output (`written`, None when
+    there is none) yet. The output's ids are read back as the input's id type, so a CSV
+    output (all strings, timestamps as ISO text) still matches the input's ids."""
+    if written is None:
+        return frame
+    if options.id_col not in written.columns:
+        raise ConfigError(
+            f"the existing output has no {options.id_col!r} column to compare ids with; was it written by this job?"
+        )
+    key = "__spark_zsc_written_id"
+    id_type = frame.schema[options.id_col].dataType
+    done = written.select(F.col(options.id_col).cast(id_type).alias(key)).distinct()
+    return frame.join(done, frame[options.id_col] == done[key], "left_anti")

@@ -1,0 +1,59 @@
+"""Delta Lake: a metastore table (`--output-table`, provider delta) or a path
+(`--output PATH --output-format delta`).
+
+Guarantees (Delta's own, which every write here goes through):
+- crash: each write, append, merge or delete is one commit to the transaction log; a run
+  killed before its commit leaves files no reader sees (Delta's VACUUM removes them).
+- retried run: `--skip-existing` and `--incremental` merge on the id, so a retry never adds an
+  id twice; a stream batch retried is skipped by Delta's streaming sink, which records the
+  query id and batch id of every commit.
+- concurrent writer: Delta's optimistic concurrency. Of two merges of the same table one
+  commits, the other fails with Delta's ConcurrentAppendException (or kin) and nothing of it
+  is applied: run it again.
+"""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+
+from .merging import MergingSink, quoted
+
+
+class DeltaSink(MergingSink):
+    format = "delta"
+
+    def __init__(self, spark, options):
+        super().__init__(spark, options)
+        self.table, self.path = options.output_table, (options.output or "").rstrip("/") or None
+        self.identifier = self.table or f"delta.{quoted(self.path)}"
+
+    def exists(self) -> bool:
+        if self.table:
+            return self.spark.catalog.tableExists(self.table)
+        try:
+            self.spark.sql(f"DESCRIBE DETAIL {self.identifier}").collect()
+            return True
+        except Exception as error:  # no _delta_log there (or nothing at all)
+            if "DELTA_MISSING_DELTA_TABLE" in str(error) or "not a Delta table" in str(error):
+                return False
+            raise
+
+    def table_partitions(self) -> list[str]:
+        return list(self.spark.sql(f"DESCRIBE DETAIL {self.identifier}").head().partitionColumns)
+
+    def create(self, frame: DataFrame) -> None:
+        writer = frame.write.format("delta").mode(self.options.write_mode)
+        if self.options.partition_columns:
+            writer = writer.partitionBy(*self.options.partition_columns)
+        writer = writer.options(**self.options.writer_options)
+        if self.table:
+            writer.saveAsTable(self.table)
+        else:
+            writer.save(self.path)
+
+    def stream_writer(self, result: DataFrame):
+        """Delta's streaming sink: exactly once through the query id and batch id it commits."""
+        return result.writeStream.format("delta").options(**self.options.writer_options)
+
+    def start_stream(self, writer):
+        return writer.toTable(self.table) if self.table else writer.start(self.path)

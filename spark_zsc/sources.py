@@ -1,0 +1,188 @@
+"""What a job reads: files in any Spark data source (with the jobs' CSV defaults and the user's
+reader options), metastore tables, or either as a stream; the input's columns checked before
+any work; records the reader could not parse counted and marked."""
+
+from __future__ import annotations
+
+from pyspark.errors import AnalysisException, IllegalArgumentException
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import ArrayType, StringType
+
+from .errors import ConfigError
+from .jobs.options import JobOptions, SourceOptions
+from .runtime.distribution import is_connect
+from .spark.columns import require_column
+
+CORRUPT_RECORD = "_corrupt_record"  # where Spark's readers put lines they cannot parse (PERMISSIVE mode)
+
+
+def check_data_source(spark: SparkSession, name: str, option: str) -> None:
+    """Refuse a data source this Spark does not have, with Spark's own message, before any work.
+    (On Spark Connect the server resolves sources: an unknown one fails at the read or write.)"""
+    if is_connect(spark):
+        return
+    sources = spark._jvm.org.apache.spark.sql.execution.datasources.DataSource
+    try:
+        sources.lookupDataSource(name, spark._jsparkSession.sessionState().conf())
+    except Exception as error:
+        message = error.java_exception.getMessage() if hasattr(error, "java_exception") else str(error)
+        raise ConfigError(f"{option} {name!r}: {message}") from None
+
+
+def read_files(reader, path: str, file_format: str, csv_columns=(), options: dict = None) -> DataFrame:
+    """Files through `reader` (`spark.read`, or `spark.readStream` with a schema), with the
+    jobs' defaults for CSV; the user's options override them."""
+    reader = reader.format(file_format)
+    if file_format == "csv":
+        # every column as a string: no inference pass over the data, no surprise types
+        reader = reader.option("header", not csv_columns).option("multiLine", True).option("escape", '"')
+        if csv_columns:
+            reader = reader.schema(", ".join(f"`{c}` string" for c in csv_columns))
+    return reader.options(**(options or {})).load(path)  # the user's options override the defaults above
+
+
+def read_input(spark: SparkSession, options: SourceOptions) -> DataFrame:
+    if options.input_table:
+        if not spark.catalog.tableExists(options.input_table):
+            raise ConfigError(f"--input-table {options.input_table!r} does not exist in the metastore")
+        return spark.table(options.input_table)
+    check_data_source(spark, options.input_format, "--input-format")
+    try:
+        return read_files(
+            spark.read, options.input, options.input_format, options.csv_column_names, options.reader_options
+        )
+    except (AnalysisException, IllegalArgumentException) as error:  # the reader refused its options or files
+        raise ConfigError(
+            f"--input {options.input!r} cannot be read as {options.input_format}: {error}"
+        ) from None
+
+
+def corrupt_record_column(frame: DataFrame, options: SourceOptions):
+    """The column holding records the reader could not parse, if the input has one."""
+    name = options.reader_options.get("columnNameOfCorruptRecord", CORRUPT_RECORD)
+    return name if name in frame.columns else None
+
+
+def read_stream(spark: SparkSession, options: JobOptions) -> DataFrame:
+    """The input as a streaming DataFrame."""
+    if options.input_table:
+        if not spark.catalog.tableExists(options.input_table):
+            raise ConfigError(f"--input-table {options.input_table!r} does not exist in the metastore")
+        return spark.readStream.options(**options.reader_options).table(options.input_table)
+    check_data_source(spark, options.input_format, "--input-format")
+    schema = options.schema or _schema_of_files(spark, options)
+    return read_files(
+        spark.readStream.schema(schema),
+        options.input,
+        options.input_format,
+        options.csv_column_names,
+        options.reader_options,
+    )
+
+
+def _schema_of_files(spark: SparkSession, options: JobOptions):
+    try:
+        frame = read_input(spark, options)
+    except ConfigError as error:
+        raise ConfigError(
+            f'{error}; for a folder with no files yet, give --schema "id string, text string"'
+        ) from None
+    if not frame.columns:
+        raise ConfigError(f"--input {options.input!r} has no files to take a schema from: give --schema")
+    return frame.schema
+
+
+def check_columns(frame: DataFrame, options: JobOptions) -> DataFrame:
+    """The named columns exist and have usable types; a comma-separated labels string becomes an array."""
+    named = [
+        ("--text-col", options.text_column),
+        ("--id-col", options.id_col),
+        ("--labels-col", options.labels_col),
+    ]
+    for option, column in named + [("--partition-by", column) for column in options.partition_columns]:
+        if column:
+            require_column(frame.schema, column, option)
+    clash = _clashing_column(frame, written_columns(frame, options))
+    if clash:
+        raise ConfigError(
+            f"the output's column {clash[0]!r} would replace the input's column {clash[1]!r} (Spark matches "
+            "column names ignoring case): choose another --output-col"
+        )
+    if options.labels_col and isinstance(frame.schema[options.labels_col].dataType, StringType):
+        frame = frame.withColumn(
+            options.labels_col, F.expr(f"transform(split(`{options.labels_col}`, ','), l -> trim(l))")
+        )
+    elif options.labels_col and not isinstance(frame.schema[options.labels_col].dataType, ArrayType):
+        raise ConfigError(
+            f"--labels-col {options.labels_col!r} must be array<string> or a comma-separated string"
+        )
+    return frame
+
+
+def written_columns(frame: DataFrame, options: JobOptions) -> list[str]:
+    """The columns the job adds to the input's: the result and its lineage, or, for a CSV
+    output, the flat columns they become."""
+    from .sinks.files import csv_columns  # the CSV sink names its flat columns
+
+    added = [options.output_col] + ([options.lineage_col] if options.lineage_col else [])
+    if getattr(options, "output_format", None) == "csv":
+        return csv_columns(
+            options.output_col,
+            options.lineage_col,
+            selected=bool(options.multi_label) and options.min_score is not None,
+        )
+    return added
+
+
+def _clashing_column(frame: DataFrame, added: list[str]):
+    """(added, existing) for the first added column that an input column matches as Spark
+    resolves names (ignoring case unless spark.sql.caseSensitive), else None."""
+    sensitive = frame.sparkSession.conf.get("spark.sql.caseSensitive", "false").lower() == "true"
+    fold = (lambda name: name) if sensitive else str.lower
+    existing = {fold(c): c for c in frame.columns}
+    for name in added:
+        if fold(name) in existing:
+            return name, existing[fold(name)]
+    return None
+
+
+def count_input(frame: DataFrame, options: JobOptions) -> dict:
+    """Rows, records the reader could not parse, and a refusal of ids the run cannot tell
+    apart (repeated or null for --incremental, null for --skip-existing), from one scan."""
+    corrupt = corrupt_record_column(frame, options)
+    text = F.col(options.text_column)
+    # (Spark refuses a query of raw files that reads only the corrupt-record column; text is read too)
+    broken = F.col(corrupt).isNotNull() if corrupt else F.lit(False)
+    measures = [
+        F.count(F.lit(1)).alias("rows"),
+        F.count(F.when(broken, 1)).alias("corrupt_records"),
+        F.count(F.when(broken & text.isNull(), 1)).alias("corrupt_records_without_text"),
+    ]
+    if options.incremental:
+        measures.append(F.countDistinct(F.col(options.id_col).cast("string")).alias("ids"))
+    if options.incremental or options.skip_existing:
+        measures.append(F.count(F.col(options.id_col)).alias("rows_with_id"))
+    counts = frame.agg(*measures).head().asDict()
+    if options.skip_existing and counts["rows_with_id"] != counts["rows"]:
+        raise ConfigError(
+            f"--skip-existing tells rows already written by --id-col {options.id_col!r}, but "
+            f"{counts['rows'] - counts['rows_with_id']} of {counts['rows']} rows have a null id (they would be "
+            "appended again on every run): give them ids, or filter them out"
+        )
+    if options.incremental and (counts["ids"] != counts["rows"] or counts["rows_with_id"] != counts["rows"]):
+        raise ConfigError(
+            f"--incremental keeps one row per id, but --id-col {options.id_col!r} has "
+            f"{counts['rows'] - counts['ids']} repeated or null value(s) in {counts['rows']} rows: deduplicate first"
+        )
+    return counts
+
+
+def mark_corrupt_records(result: DataFrame, frame: DataFrame, options: JobOptions) -> DataFrame:
+    """Lineage status 'corrupt_record' for the rows the reader could not parse."""
+    corrupt = corrupt_record_column(frame, options)
+    if not (corrupt and options.lineage_col):
+        return result
+    meta = F.col(options.lineage_col)
+    status = F.when(F.col(corrupt).isNotNull(), F.lit("corrupt_record")).otherwise(meta["status"])
+    return result.withColumn(options.lineage_col, meta.withField("status", status))
