@@ -42,14 +42,13 @@ class DeltaSink(MergingSink):
         return list(self.spark.sql(f"DESCRIBE DETAIL {self.identifier}").head().partitionColumns)
 
     def create(self, frame: DataFrame) -> None:
-        writer = frame.write.format("delta").mode(self.options.write_mode)
+        if self.table:
+            super().create(frame)
+            return
+        writer = frame.write.format("delta").options(**self.options.writer_options)
         if self.options.partition_columns:
             writer = writer.partitionBy(*self.options.partition_columns)
-        writer = writer.options(**self.options.writer_options)
-        if self.table:
-            writer.saveAsTable(self.table)
-        else:
-            writer.save(self.path)
+        writer.save(self.path)
 
     def stream_writer(self, result: DataFrame):
         """Delta's streaming sink: exactly once through the query id and batch id it commits."""

@@ -15,7 +15,6 @@ Guarantees (Iceberg's own, which every write here goes through):
 from __future__ import annotations
 
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from .merging import MergingSink
 
@@ -33,11 +32,10 @@ class IcebergSink(MergingSink):
     def table_partitions(self) -> list[str]:
         return [c.name for c in self.spark.catalog.listColumns(self.table) if c.isPartition]
 
-    def create(self, frame: DataFrame) -> None:
-        writer = frame.writeTo(self.table).using("iceberg").options(**self.options.writer_options)
-        if self.options.partition_columns:
-            writer = writer.partitionedBy(*(F.col(c) for c in self.options.partition_columns))
-        writer.create()
+    def _merge(self, source: DataFrame, update: bool) -> None:
+        # Spark cannot plan a MERGE into an Iceberg table whose source reads that table (an
+        # incremental run's kept rows do): the source is materialized first
+        super()._merge(source.localCheckpoint(), update)
 
     def stream_writer(self, result: DataFrame):
         """Iceberg's streaming sink: exactly once through the query id and epoch it commits."""

@@ -3,7 +3,7 @@ and an incremental run is a `MERGE INTO` on the id that rewrites only what chang
 
 - `--incremental`: the rows classified now and the rows whose other columns changed in the
   input since the last run are merged on the id (`UPDATE` the matched, `INSERT` the new);
-  with `--drop-missing` one `DELETE` of the ids that left the input follows;
+  with `--drop-missing` a second `MERGE` deletes the ids that left the input;
 - `--skip-existing`: an insert-only `MERGE` (ids already in the table are never inserted
   again, however the run is retried);
 - columns the input gained are added to the table first (`ALTER TABLE ... ADD COLUMNS`), so
@@ -56,8 +56,15 @@ class MergingSink(Sink):
         raise NotImplementedError
 
     def create(self, frame: DataFrame) -> None:
-        """A new table holding `frame`, partitioned by --partition-by."""
-        raise NotImplementedError
+        """A new table holding `frame`, partitioned by --partition-by: created empty, then
+        appended to (Delta's create-as-select loses the job's observed counts; a run killed in
+        between leaves an empty table, which the next run fills)."""
+        empty = self.spark.createDataFrame([], frame.schema)
+        writer = empty.writeTo(self.identifier).using(self.format).options(**self.options.writer_options)
+        if self.options.partition_columns:
+            writer = writer.partitionedBy(*(F.col(c) for c in self.options.partition_columns))
+        writer.create()
+        frame.writeTo(self.identifier).append()
 
     # -- schema ------------------------------------------------------------------------------
 
@@ -123,12 +130,14 @@ class MergingSink(Sink):
             self.spark.catalog.dropTempView(view)
 
     def _delete_missing(self, frame: DataFrame) -> None:
+        """Ids that left the input, deleted in one MERGE (Delta's DELETE takes no subquery)."""
         view = f"spark_zsc_ids_{uuid.uuid4().hex[:8]}"
         frame.select(F.col(self.options.id_col).cast("string").alias(ID_KEY)).createOrReplaceTempView(view)
         try:
             self.spark.sql(
-                f"DELETE FROM {self.identifier} WHERE CAST({quoted(self.options.id_col)} AS STRING) "
-                f"NOT IN (SELECT {ID_KEY} FROM {view})"
+                f"MERGE INTO {self.identifier} AS t USING {view} AS s "
+                f"ON CAST(t.{quoted(self.options.id_col)} AS STRING) = s.{ID_KEY} "
+                "WHEN NOT MATCHED BY SOURCE THEN DELETE"
             )
         finally:
             self.spark.catalog.dropTempView(view)
