@@ -49,7 +49,7 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
     frame = storage.check_columns(storage.read_input(spark, options), options)
     counts = storage.count_input(frame, options)
     classifier = classifier_for(options)
-    lineage = classifier.lineage(frame.schema)
+    lineage = classifier.lineage(frame)
     reads_output = options.incremental or options.skip_existing
     existing = (
         storage.read_output(spark, options)
