@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 import string
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Callable, Optional, Sequence, Union
 
 from .engines.hypotheses import Hypotheses
@@ -637,6 +637,10 @@ class ClassifierOptions:
 
     def __getitem__(self, key: str):
         return self.values[key]
+
+    def with_values(self, **values) -> "ClassifierOptions":
+        """These options with some values replaced (by values already checked)."""
+        return replace(self, values={**self.values, **values})
 
     @property
     def engine(self) -> EngineOptions:

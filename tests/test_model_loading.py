@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import time
+from pathlib import Path
 
 import pytest
 import torch
@@ -145,10 +147,30 @@ def test_bad_distribution_options(spark, tiny_model, model, distribution, messag
         clf.transform(_frame(spark, TEXTS[:1]))
 
 
-def test_a_file_is_hashed_once_per_version(tmp_path, monkeypatch):
-    """Fingerprints come from a digest cache keyed by path, size and time: an unchanged file is
-    not read again (shown by swapping its bytes behind the cache's back), a changed one is."""
+def _replace_keeping_size_and_time(path, content: bytes, how: str) -> None:
+    """Put `content` (of the same size) at `path` and set its old modification time back, as
+    `cp -p` does (`how="copy"`: the file rewritten) or `rsync -a` (`"rename"`: a new file
+    renamed over it)."""
+    stat = os.stat(path)
+    assert len(content) == stat.st_size
+    time.sleep(0.02)  # later than the write it replaces, by more than a coarse file clock's tick (10 ms)
+    if how == "copy":
+        with open(path, "wb") as handle:
+            handle.write(content)
+    else:
+        staged = f"{path}.staged"
+        with open(staged, "wb") as handle:
+            handle.write(content)
+        os.replace(staged, path)
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+
+
+@pytest.mark.parametrize("how", ["copy", "rename"])
+def test_a_file_is_hashed_once_per_version(tmp_path, monkeypatch, how):
+    """Fingerprints come from a digest cache: an unchanged file is not read again (shown by
+    altering its cached digest), and a file replaced by one of the same size and time is."""
     import hashlib
+    import json
 
     from spark_zsc.runtime.fingerprints import fingerprint_paths
 
@@ -156,38 +178,98 @@ def test_a_file_is_hashed_once_per_version(tmp_path, monkeypatch):
     weights = tmp_path / "model.safetensors"
     weights.write_bytes(b"weights-1")
     paths = {"model.safetensors": str(weights)}
-    first = fingerprint_paths(paths)
-    assert first == fingerprint_files({"model.safetensors": b"weights-1"})
-    stat = weights.stat()
-    weights.write_bytes(b"weights-2")  # same size; put the old time back: the cache cannot tell
-    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
-    assert fingerprint_paths(paths) == first
-    weights.write_bytes(b"weights-22")  # another size: hashed again
-    assert fingerprint_paths(paths) == fingerprint_files({"model.safetensors": b"weights-22"})
-    assert hashlib.sha256(b"weights-22").hexdigest() in "".join(
-        p.read_text() for p in (tmp_path / "cache" / "digests").iterdir()
+    assert fingerprint_paths(paths) == fingerprint_files({"model.safetensors": b"weights-1"})
+    [entry] = (tmp_path / "cache" / "digests").iterdir()
+    entry.write_text(
+        json.dumps({**json.loads(entry.read_text()), "sha256": hashlib.sha256(b"cached").hexdigest()})
     )
+    assert fingerprint_paths(paths) == fingerprint_files({"model.safetensors": b"cached"})  # not read again
+    _replace_keeping_size_and_time(weights, b"weights-2", how)
+    assert fingerprint_paths(paths) == fingerprint_files({"model.safetensors": b"weights-2"})
 
 
-def test_node_copy_is_checked_by_its_manifest_not_rehashed(tmp_path, monkeypatch):
+@pytest.mark.parametrize("how", ["copy", "rename"])
+def test_node_copy_is_trusted_only_while_its_files_are_the_ones_written(tmp_path, monkeypatch, how):
     monkeypatch.setenv("SPARK_ZSC_CACHE_DIR", str(tmp_path))
     files = {"config.json": b"{}", "model.safetensors": b"weights" * 1000}
     fingerprint = fingerprint_files(files)
     folder = local_model_folder(fingerprint, lambda: files)
-    weights = folder / "model.safetensors"
-    stat = weights.stat()
-    weights.write_bytes(b"W" * len(files["model.safetensors"]))  # same size and time: the manifest holds
-    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns))
     assert (
         local_model_folder(fingerprint, lambda: pytest.fail("a copy whose manifest holds is not fetched"))
         == folder
     )
-    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched: no longer trusted
+    weights = folder / "model.safetensors"
     fetches = []
+    _replace_keeping_size_and_time(weights, b"W" * len(files["model.safetensors"]), how)
     assert local_model_folder(fingerprint, lambda: fetches.append(1) or files) == folder and fetches == [1]
     assert weights.read_bytes() == files["model.safetensors"]
-    (folder / "extra.bin").write_bytes(b"?")  # a file the writer did not leave
+    stat = weights.stat()
+    os.utime(weights, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # touched: no longer trusted
     assert local_model_folder(fingerprint, lambda: fetches.append(2) or files) == folder and fetches == [1, 2]
+    (folder / "extra.bin").write_bytes(b"?")  # a file the writer did not leave
+    assert local_model_folder(fingerprint, lambda: fetches.append(3) or files) == folder and fetches == [
+        1,
+        2,
+        3,
+    ]
+
+
+@pytest.mark.parametrize(
+    "layout,weights,how",
+    [
+        ("safetensors", "model.safetensors", "copy"),
+        ("safetensors", "model.safetensors", "rename"),
+        ("pickle", "pytorch_model.bin", "copy"),
+    ],
+)
+def test_weights_replaced_by_a_same_size_fine_tune_are_named_in_lineage(
+    spark, tmp_path, monkeypatch, layout, weights, how
+):
+    """A fine-tune of the same architecture has exactly the same size; copied in with its old
+    time kept, lineage must name it, as it names the same folder copied where no cache has been."""
+    monkeypatch.setenv("SPARK_ZSC_CONVERTED_DIR", str(tmp_path / "converted"))
+    folder, tuned = (
+        build_random_nli_model(tmp_path / name, SENTENCES, vocab_size=330, seed=seed)
+        for name, seed in (("model", 41), ("tuned", 42))
+    )
+    if layout == "pickle":
+        folder, tuned = (_pickle_only_copy(f, f"{f}-pickled") for f in (folder, tuned))
+    frame = spark.createDataFrame([("x",)], "text string")
+
+    def model_sha256(model):
+        clf = ZeroShotClassifier(model=str(model), inputCol="text", candidateLabels=LABELS, lineageCol="meta")
+        return clf.lineage(frame).fields["model_sha256"]
+
+    before = model_sha256(folder)
+    _replace_keeping_size_and_time(Path(folder, weights), Path(tuned, weights).read_bytes(), how)
+    after = model_sha256(folder)
+    assert after != before and after == model_sha256(shutil.copytree(folder, tmp_path / "fresh_copy"))
+    assert after == model_sha256(tuned)
+
+
+def test_a_folder_with_whole_and_sharded_weights_ships_what_from_pretrained_loads(spark, tmp_path):
+    """from_pretrained prefers model.safetensors to a sharded index in the same folder: the
+    fingerprint covers exactly those files, and every route loads the same weights."""
+    from transformers import AutoModelForSequenceClassification, pipeline
+
+    folder = build_random_nli_model(tmp_path / "model", SENTENCES, vocab_size=330, seed=41)
+    loaded_files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    other = build_random_nli_model(tmp_path / "other", SENTENCES, vocab_size=330, seed=42)
+    AutoModelForSequenceClassification.from_pretrained(other).save_pretrained(
+        tmp_path / "sharded", max_shard_size="100KB"
+    )
+    for shard in (tmp_path / "sharded").glob("model*.safetensors*"):
+        shutil.copy(shard, folder)
+    assert (folder / "model.safetensors.index.json").is_file()
+    assert load_bundle(str(folder)).fingerprint == fingerprint_files(loaded_files)
+    reference = pipeline("zero-shot-classification", model=str(folder))
+    for distribution in ("path", "broadcast"):
+        clf = ZeroShotClassifier(
+            model=str(folder), inputCol="text", candidateLabels=LABELS, distribution=distribution
+        )
+        results = {r.id: r.zsc for r in clf.transform(_frame(spark, TEXTS[:3])).collect()}
+        for i, text in enumerate(TEXTS[:3]):
+            assert_same_result(reference(text, candidate_labels=LABELS), results[i].asDict())
 
 
 def test_auto_loads_from_the_model_folder_on_a_local_master(spark, tmp_path, monkeypatch):

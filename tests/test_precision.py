@@ -68,6 +68,35 @@ def test_bad_device_and_precision_fail_on_the_driver(spark, tiny_model, kwargs, 
     assert set(spark.sparkContext.statusTracker().getJobIdsForGroup()) == jobs
 
 
+def test_config_hash_names_the_precision_tasks_run(spark, tiny_model):
+    """precision auto runs fp32 where tasks run on the CPU and fp16 where Spark gives each task
+    a GPU: scores differ, so rows of the two must not share a config hash."""
+    gpu_session = spark.newSession()  # its own configuration, as a GPU cluster's
+    gpu_session.conf.set("spark.task.resource.gpu.amount", "1")
+
+    def config(session, **params):
+        clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, **params)
+        return clf.lineage(session.createDataFrame([("x",)], "text string")).config_sha256
+
+    on_cpu, on_gpu = config(spark), config(gpu_session)
+    assert on_cpu == config(spark, precision="fp32") == config(gpu_session, device="cpu")
+    assert on_gpu == config(gpu_session, precision="fp16") == config(gpu_session, device="cuda")
+    assert on_cpu != on_gpu
+
+
+def test_a_task_that_cannot_run_the_hashed_precision_fails(spark, tiny_model):
+    """Spark promised each task a GPU (so fp16 is hashed) but the task got none: it fails
+    rather than write fp32 scores under the fp16 hash."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    session = spark.newSession()
+    # the driver reads it; tasks of a local master still get no GPU
+    session.conf.set("spark.task.resource.gpu.amount", "1")
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
+    with pytest.raises(Exception, match="precision=fp16"):
+        clf.transform(session.createDataFrame([(0, "The team won")], "id long, text string")).collect()
+
+
 def test_spark_gpu_addresses_map_through_cuda_visible_devices():
     assert cuda_index("3", visible="") == 3
     assert cuda_index("3", visible="2,3") == 1

@@ -52,15 +52,15 @@ def test_lineage_fields_on_the_transformer(spark, tiny_model):
         "classified",
     ]
     assert rows[2].meta.text_sha256 is None and len({rows[i].meta.config_sha256 for i in rows}) == 1
-    assert meta.config_sha256 == clf.lineage(frame.schema).config_sha256
+    assert meta.config_sha256 == clf.lineage(frame).config_sha256
 
 
 def test_config_hash_changes_with_what_changes_a_label_and_only_that(spark, tiny_model, tiny_encoder):
-    schema = spark.createDataFrame([("x",)], "text string").schema
+    frame = spark.createDataFrame([("x",)], "text string")
     base = dict(model=tiny_model, inputCol="text", candidateLabels=LABELS)
 
     def config(**changes):
-        return ZeroShotClassifier(**{**base, **changes}).lineage(schema).config_sha256
+        return ZeroShotClassifier(**{**base, **changes}).lineage(frame).config_sha256
 
     same = [
         dict(tokenBudget=123),
@@ -95,7 +95,7 @@ def test_a_hub_snapshot_folder_gives_its_revision(spark, tiny_model, tmp_path):
     shutil.copytree(tiny_model, snapshot)
     frame = spark.createDataFrame([("x",)], "text string")
     clf = ZeroShotClassifier(model=str(snapshot), inputCol="text", candidateLabels=LABELS, lineageCol="meta")
-    assert clf.lineage(frame.schema).fields["model_revision"] == "0123abcd"
+    assert clf.lineage(frame).fields["model_revision"] == "0123abcd"
 
 
 def test_sql_lineage_function_classifies_each_row_once(spark, tiny_model):
@@ -117,7 +117,7 @@ def test_sql_lineage_function_classifies_each_row_once(spark, tiny_model):
     assert (
         by_id[0].m.config_sha256
         == reference.lineage(
-            spark.createDataFrame([("x", ["a"])], "text string, l array<string>").schema
+            spark.createDataFrame([("x", ["a"])], "text string, l array<string>")
         ).config_sha256
     )
     assert function.metrics()["rows"] == len(rows)  # the result and its lineage share one UDF call

@@ -54,7 +54,7 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
     frame = sources.check_columns(sources.read_input(spark, options), options)
     counts = sources.count_input(frame, options)
     classifier = classifier_for(options)
-    lineage = classifier.lineage(frame.schema)
+    lineage = classifier.lineage(frame)
     with sink.writer_lock():
         sink.repair()
         reads_output = options.incremental or options.skip_existing

@@ -60,7 +60,7 @@ def run_stream(spark: SparkSession, options: JobOptions) -> dict:
     with progress.progress_for(spark, options, classifier, None):
         query.awaitTermination()
     summary = _summary(options, classifier, query.recentProgress, started, sink.describe())
-    lineage = classifier.lineage(frame.schema)
+    lineage = classifier.lineage(frame)
     record = {
         "config_sha256": lineage.config_sha256,
         "config": lineage.config,

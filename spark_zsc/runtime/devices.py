@@ -12,7 +12,7 @@ import os
 from typing import Optional
 
 from ..errors import ConfigError
-from ..options import EngineOptions
+from ..options import ClassifierOptions, EngineOptions
 
 
 def task_gpu_address() -> Optional[str]:
@@ -59,10 +59,15 @@ def resolve_precision(options: EngineOptions, device: str) -> str:
     return options.precision
 
 
+def spark_gives_tasks_gpus(spark) -> bool:
+    """Whether Spark gives every task of this session a GPU (spark.task.resource.gpu.amount)."""
+    return float(spark.conf.get("spark.task.resource.gpu.amount", "0") or 0) > 0
+
+
 def gpus_available(spark) -> bool:
     """Whether tasks of this session can get a GPU: Spark schedules GPUs for tasks, or a
     local session's machine has one."""
-    if float(spark.conf.get("spark.task.resource.gpu.amount", "0") or 0) > 0:
+    if spark_gives_tasks_gpus(spark):
         return True
     master = spark.conf.get("spark.master", "")
     if master.startswith("local"):
@@ -85,3 +90,19 @@ def check_devices(spark, options: EngineOptions) -> None:
         )
     if options.precision == "int8" and options.device == "auto" and gpus_available(spark):
         raise ConfigError("precision=int8 is for CPUs but tasks get GPUs here: use device='cpu' or fp16/bf16")
+
+
+def task_precision(spark, options: EngineOptions) -> str:
+    """The precision this session's tasks run in, decided as `resolve_device` and
+    `resolve_precision` decide it in a task: under device auto a task runs on a GPU only when
+    Spark gave it one."""
+    on_gpu = options.device == "cuda" or (options.device == "auto" and spark_gives_tasks_gpus(spark))
+    return resolve_precision(options, "cuda" if on_gpu else "cpu")
+
+
+def resolve_devices(spark, options: ClassifierOptions) -> ClassifierOptions:
+    """`options` checked against the devices this session's tasks get, with precision auto
+    replaced by the precision they run: scores differ by precision, so lineage must hash the
+    one that ran, and tasks given it cannot run another."""
+    check_devices(spark, options.engine)
+    return options.with_values(precision=task_precision(spark, options.engine))

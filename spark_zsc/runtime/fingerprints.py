@@ -3,9 +3,11 @@
 A model is named everywhere by a sha256 over its files' names and contents. Hashing 890 MB
 of weights takes a second or more, and a job used to pay it on the driver every run and on
 every worker load; now a file's digest is kept under the cache root, keyed by its real
-path, size and modification time, and computed again only when one of them changes (a
-file rewritten in place with the same size and time keeps its old digest: replace files,
-or clear the cache, rather than editing them under a running cluster).
+path and its `file_version`, and computed again only when that changes. The version holds
+the inode and the status-change time besides the size and modification time: a copy that
+keeps size and time (`cp -p`, `rsync -a`, an unpacked archive; a fine-tune of the same
+architecture has exactly the same size) still writes the file (a new ctime) or puts a new
+one in its place (a new inode), and neither can be set back.
 """
 
 from __future__ import annotations
@@ -45,15 +47,18 @@ def fingerprint_paths(paths: dict) -> str:
     return fingerprint_digests({name: file_digest(path) for name, path in paths.items()})
 
 
-def _version(stat: os.stat_result) -> list:
-    return [stat.st_size, stat.st_mtime_ns]
+def file_version(path) -> list:
+    """What changes whenever a file's content may have: any write changes its ctime, a file
+    put in its place has another inode (size and mtime alone are kept by `cp -p`)."""
+    stat = os.stat(path)
+    return [stat.st_size, stat.st_mtime_ns, stat.st_ino, stat.st_ctime_ns]
 
 
 def file_digest(path) -> bytes:
     """sha256 of a file's content, from the digest cache when the file has not changed."""
     real = os.path.realpath(path)
     entry = cache_root() / "digests" / f"{hashlib.sha256(real.encode()).hexdigest()[:32]}.json"
-    before = _version(os.stat(real))
+    before = file_version(real)
     try:
         cached = json.loads(entry.read_text())
         if cached["path"] == real and cached["version"] == before:
@@ -64,7 +69,7 @@ def file_digest(path) -> bytes:
     with open(real, "rb") as handle:
         while block := handle.read(_CHUNK):
             digest.update(block)
-    if _version(os.stat(real)) == before:  # not changed while it was read: safe to remember
+    if file_version(real) == before:  # not changed while it was read: safe to remember
         entry.parent.mkdir(exist_ok=True)
         tmp = entry.with_name(f".{entry.name}.{uuid.uuid4().hex[:8]}")
         tmp.write_text(json.dumps({"path": real, "version": before, "sha256": digest.hexdigest()}))

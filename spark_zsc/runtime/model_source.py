@@ -24,9 +24,10 @@ from typing import Optional
 
 from ..errors import ConfigError, ModelUnavailable
 from ..log import log
-from .fingerprints import fingerprint_paths
+from .fingerprints import file_version, fingerprint_paths
 
 CONFIG_FILE = "config.json"
+SAFETENSORS_WEIGHTS = "model.safetensors"
 SAFETENSORS_INDEX = "model.safetensors.index.json"
 PICKLE_WEIGHTS = "pytorch_model.bin"
 TOKENIZER_FILES = frozenset(
@@ -221,15 +222,20 @@ def _check_tokenizer(folder: Path, name: str, kind: str) -> None:
 
 
 def _weight_files(folder: Path, name: str, kind: str) -> list[Path]:
+    """The weights `from_pretrained(folder)` loads, found in its order: model.safetensors
+    before a sharded index (a folder may hold both), so what is fingerprinted and shipped is
+    what every route loads."""
+    if (folder / SAFETENSORS_WEIGHTS).is_file():
+        return [folder / SAFETENSORS_WEIGHTS]
     index = folder / SAFETENSORS_INDEX
     if index.is_file():
         shards = sorted(set(json.loads(index.read_text())["weight_map"].values()))
         return [index, *(folder / s for s in shards)]
-    if (folder / "model.safetensors").is_file():
-        return [folder / "model.safetensors"]
     if (folder / PICKLE_WEIGHTS).is_file():
         return [_convert_pickle_checkpoint(folder, kind)]
-    raise ConfigError(f"model {name!r} has no weights in {folder} (model.safetensors or {PICKLE_WEIGHTS})")
+    raise ConfigError(
+        f"model {name!r} has no weights in {folder} ({SAFETENSORS_WEIGHTS} or {PICKLE_WEIGHTS})"
+    )
 
 
 def _convert_pickle_checkpoint(folder: Path, kind: str) -> Path:
@@ -241,15 +247,12 @@ def _convert_pickle_checkpoint(folder: Path, kind: str) -> Path:
     from transformers import AutoModel, AutoModelForSequenceClassification
 
     source = folder / PICKLE_WEIGHTS
-    stat = source.stat()
-    key = hashlib.sha256(f"{kind}:{source.resolve()}:{stat.st_size}:{stat.st_mtime_ns}".encode()).hexdigest()[
-        :16
-    ]
+    key = hashlib.sha256(f"{kind}:{source.resolve()}:{file_version(source)}".encode()).hexdigest()[:16]
     target = (
         Path(os.environ.get("SPARK_ZSC_CONVERTED_DIR", Path.home() / ".cache" / "spark_zsc" / "converted"))
         / key
     )
-    converted = target / "model.safetensors"
+    converted = target / SAFETENSORS_WEIGHTS
     if not converted.is_file():
         started = time.perf_counter()
         try:
@@ -286,7 +289,7 @@ def load_bundle(model: str, kind: str = NLI) -> ModelBundle:
     extra = TOKENIZER_FILES | ({SENTENCE_CONFIG} if kind == EMBEDDING else set())
     paths = [folder / CONFIG_FILE, *_weight_files(folder, model, kind)]
     paths += sorted(p for p in folder.iterdir() if p.name in extra)
-    key = (kind, *((str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in paths))
+    key = (kind, *((str(p.resolve()), *file_version(p)) for p in paths))
     with _bundles_lock:
         if key in _bundles:  # the same files, perhaps asked for under another name
             _bundles.move_to_end(key)

@@ -5,9 +5,10 @@ be memory-mapped and their pages shared instead of copied into each worker. Writ
 race safely: each writes a private temporary folder and renames it into place (atomic
 on one file system); a worker killed mid-write leaves only a temporary folder that is
 never read. A folder is used only when its content matches the fingerprint: checked in
-full before it is written, and afterwards against the manifest of sizes and times the
-writer left, which any truncation, edit or missing file breaks (hashing 890 MB on every
-worker load was a second or more each time).
+full before it is written, and afterwards against the manifest of file versions (size,
+modification time, inode, status-change time) the writer left, which any truncation, edit,
+replacement or missing file breaks (hashing 890 MB on every worker load was a second or
+more each time).
 """
 
 from __future__ import annotations
@@ -23,23 +24,19 @@ from typing import Callable
 
 from ..errors import FingerprintMismatch
 from ..log import log
-from .fingerprints import cache_root, fingerprint_files, fingerprint_paths
+from .fingerprints import cache_root, file_version, fingerprint_files, fingerprint_paths
 
-COMPLETE_MARKER = ".spark_zsc_complete"  # the manifest: fingerprint, and each file's size and time
+COMPLETE_MARKER = ".spark_zsc_complete"  # the manifest: fingerprint, and each file's version
 STALE_TEMP_SECONDS = 3600
 
 
 def _file_versions(folder: Path) -> dict:
-    return {
-        p.name: [p.stat().st_size, p.stat().st_mtime_ns]
-        for p in folder.iterdir()
-        if p.is_file() and p.name != COMPLETE_MARKER
-    }
+    return {p.name: file_version(p) for p in folder.iterdir() if p.is_file() and p.name != COMPLETE_MARKER}
 
 
 def _verified(folder: Path, fingerprint: str) -> bool:
     """Whether `folder` is a whole copy written by `_write`: its manifest names this
-    fingerprint and exactly the files there, at their sizes and times."""
+    fingerprint and exactly the files there, at their versions."""
     try:
         manifest = json.loads((folder / COMPLETE_MARKER).read_text())
         return manifest["fingerprint"] == fingerprint and manifest["files"] == _file_versions(folder)

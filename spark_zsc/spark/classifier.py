@@ -9,13 +9,13 @@ from typing import Optional
 from pyspark import keyword_only
 from pyspark.ml import Transformer
 from pyspark.ml.util import DefaultParamsReadable, DefaultParamsWritable
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructType
 
 from ..errors import ConfigError
 from ..options import PARAM, ClassifierOptions
-from ..runtime.devices import check_devices
+from ..runtime.devices import resolve_devices
 from ..runtime.distribution import load_models, ship_models
 from . import metrics as metrics_
 from .columns import require_column, require_string_column
@@ -76,10 +76,11 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
 
     # -- validation, all on the driver -------------------------------------------------
 
-    def _options(self) -> ClassifierOptions:
-        """Every Param checked by the option table's checks."""
+    def _options(self, spark: SparkSession) -> ClassifierOptions:
+        """Every Param checked by the option table's checks and against `spark`'s devices,
+        precision auto resolved to what its tasks run."""
         values = {o.param: self.getOrDefault(o.param) for o in PARAM_OPTIONS if self.isDefined(o.param)}
-        return ClassifierOptions.of(values, PARAM)
+        return resolve_devices(spark, ClassifierOptions.of(values, PARAM))
 
     def _candidate_labels(self, options: ClassifierOptions, schema: StructType) -> Optional[list]:
         """The fixed labels, or None when they come per row from labelsCol (checked here)."""
@@ -114,13 +115,12 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
     # -- the transform -------------------------------------------------------------------
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
-        options = self._options()
+        spark = dataset.sparkSession
+        options = self._options(spark)
         self._check_columns(options, dataset.schema)
         scoring = options.scoring(self._candidate_labels(options, dataset.schema))
         engine_options, strategy = options.engine, options.strategy
         strategy.check_label_count(scoring.candidate_labels)
-        spark = dataset.sparkSession
-        check_devices(spark, engine_options)
         bundles = load_models(strategy, model=options["model"], embedding_model=options["embedding_model"])
         models = ship_models(spark, bundles, options["distribution"])
         if not self._transformed:
@@ -148,11 +148,12 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
             result = result.withColumn(options["lineage_col"], column)
         return result
 
-    def lineage(self, dataset_schema: StructType) -> Lineage:
-        """The run-wide lineage `transform` would write for input of this schema (models
-        resolved on the driver, nothing shipped): `config_sha256` tells which rows are current."""
-        options = self._options()
-        labels = self._candidate_labels(options, dataset_schema)
+    def lineage(self, dataset: DataFrame) -> Lineage:
+        """The run-wide lineage `transform(dataset)` would write (models resolved on the
+        driver, nothing shipped, the precision its session's tasks run): `config_sha256`
+        tells which rows are current."""
+        options = self._options(dataset.sparkSession)
+        labels = self._candidate_labels(options, dataset.schema)
         bundles = load_models(
             options.strategy, model=options["model"], embedding_model=options["embedding_model"]
         )

@@ -7,7 +7,9 @@
     embedding_model_sha256, shortlist
     labels, template, multi_label         the fixed labels (null when per row), the hypothesis template
     text_sha256                           sha256 of the row's text as classified (UTF-8)
-    config_sha256                         one hash of every setting that changes a label (`LABEL_SETTINGS`)
+    config_sha256                         one hash of every setting that changes a label (`LABEL_SETTINGS`;
+                                          precision as tasks run it: auto is fp16 where they run on
+                                          a GPU, fp32 on the CPU)
     version, classified_at                spark_zsc's version, the run's UTC time
     status                                classified, below_min_score (classified, no label under
                                           minScore), or why not: null_text, blank_text, no_labels

@@ -7,7 +7,7 @@ import re
 
 from ..errors import ConfigError
 from ..options import BY_KEY, SQL, ClassifierOptions, on_face
-from ..runtime.devices import check_devices
+from ..runtime.devices import resolve_devices
 from ..runtime.distribution import load_models, ship_models
 from . import metrics as metrics_
 from .lineage import LINEAGE_SQL_TYPE, Lineage
@@ -50,9 +50,8 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
             + (f" ({', '.join(elsewhere)}: a ZeroShotClassifier and job option only)" if elsewhere else "")
             + f"; its options: {', '.join(o.name(SQL) for o in SQL_OPTIONS)}"
         )
-    checked = ClassifierOptions.of(options, SQL)
+    checked = resolve_devices(spark, ClassifierOptions.of(options, SQL))
     scoring, engine_options, strategy_options = checked.scoring(None), checked.engine, checked.strategy
-    check_devices(spark, engine_options)
     bundles = load_models(
         strategy_options, model=checked["model"], embedding_model=checked["embedding_model"]
     )
