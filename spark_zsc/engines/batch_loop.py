@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Iterator, Optional, Union
 import pandas as pd
 
 from .hypotheses import Hypotheses
-from .results import Abstention
+from .results import INVALID_TEXT, Abstention
 from .windows import TRUNCATED, LongText
 
 RESULT_FIELDS = ("label", "score", "labels", "scores")
@@ -22,6 +22,18 @@ RESULT_FIELDS = ("label", "score", "labels", "scores")
 def result_fields(abstention: Optional[Abstention] = None) -> tuple[str, ...]:
     """The fields of each row's result: RESULT_FIELDS, and `selected` for multi-label with minScore."""
     return RESULT_FIELDS + (abstention.fields if abstention else ())
+
+
+def _as_text(value):
+    """A text as str. The UDF receives texts as bytes: a Spark string may hold bytes that are
+    not UTF-8, and Arrow's conversion to pandas would fail the whole batch on one such row;
+    decoded here, that row alone becomes INVALID_TEXT. Texts given as str pass as they are."""
+    if not isinstance(value, bytes):
+        return value
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return INVALID_TEXT
 
 
 def _as_labels(value) -> Optional[list]:
@@ -42,7 +54,8 @@ def classify_frames(
     count: Callable[[dict], None] = lambda _: None,
 ) -> Iterator[pd.DataFrame]:
     """One frame of `result_fields(abstention)` per input batch, rows in order. A batch is a
-    Series of texts when `fixed_labels` are given, else a (texts, labels) pair of Series.
+    Series of texts (str, or UTF-8 bytes) when `fixed_labels` are given, else a (texts,
+    labels) pair of Series.
     `count` receives each slice's counters."""
     columns = list(result_fields(abstention))
     no_result = (None,) * len(columns)
@@ -52,9 +65,9 @@ def classify_frames(
         """Each batch cut into slices of at most batch_rows rows (one slice by default)."""
         for batch in batches:
             if fixed_labels is not None:
-                texts, labels = batch.tolist(), [fixed_labels] * len(batch)
+                texts, labels = [_as_text(v) for v in batch], [fixed_labels] * len(batch)
             else:
-                texts, labels = batch[0].tolist(), [_as_labels(v) for v in batch[1]]
+                texts, labels = [_as_text(v) for v in batch[0]], [_as_labels(v) for v in batch[1]]
             step = batch_rows or len(texts) or 1
             starts = range(0, max(len(texts), 1), step)
             slices_per_batch.append(len(starts))

@@ -40,7 +40,8 @@ def build_classify_udf(
     strategy: StrategyOptions,
     accumulator,
 ):
-    """A pandas UDF `(text[, labels]) -> struct<label, score, labels, scores>`.
+    """A pandas UDF `(text bytes[, labels]) -> struct<label, score, labels, scores>`: the
+    text column goes in through `text_bytes`.
 
     `models` maps each model kind the strategy runs ('nli', 'embedding') to a distribution
     handle (fingerprint plus a way to fetch the files); only the fingerprints are read
@@ -79,6 +80,14 @@ def build_classify_udf(
         return classify_batches(pairs)
 
     return pandas_udf(classify_per_row, schema)
+
+
+def text_bytes(text: Column) -> Column:
+    """The text as the UDF takes it: its bytes. A Spark string may hold bytes that are not
+    UTF-8 (from files, casts of binary data), and Arrow's conversion of a string column to
+    pandas fails the whole batch on one; the UDF decodes each row itself, so such a row alone
+    goes unclassified (status invalid_text)."""
+    return text.cast("binary")
 
 
 def null_when_unclassified(result: Column) -> Column:
