@@ -15,7 +15,7 @@
 
 `config_sha256` and `text_sha256` are what an incremental run compares: a row is done when
 both are unchanged. Settings that change speed and memory but not labels (tokenBudget,
-batchRows, threads, device, distribution) stay out of the hash.
+batchRows, pairBudget, threads, device, distribution) stay out of the hash.
 """
 
 from __future__ import annotations

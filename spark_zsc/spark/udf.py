@@ -66,6 +66,7 @@ def build_classify_udf(
             long_text=scoring.reading,
             abstention=scoring.abstention,
             batch_rows=engine_options.batch_rows,
+            pair_budget=engine_options.pair_budget,
             count=count,
         )
 
