@@ -202,3 +202,23 @@ def test_the_sql_function_and_the_job_answer_text_that_is_not_utf8(spark, tiny_m
     assert summary["skipped_by_reason"] == {"invalid_text": 5}
     written = {r.id: r.zsc_meta.status for r in spark.read.parquet(str(tmp_path / "out")).collect()}
     assert sorted(i for i, status in written.items() if status == "invalid_text") == list(range(10, 15))
+
+
+def test_labels_that_are_not_utf8_are_dropped_like_blank_ones(spark, tiny_model):
+    from spark_zsc import register_sql_function
+
+    bad = "CAST(X'C328' AS STRING)"
+    frame = spark.sql(
+        f"SELECT * FROM VALUES (0, 'The team won', array('sports', {bad}, 'finance')), "
+        f"(1, 'The team won', array({bad})) AS t(id, text, labels)"
+    )
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels", lineageCol="meta")
+    register_sql_function(spark, "zs_utf8_labels", model=tiny_model)
+    frame.createOrReplaceTempView("utf8_labels")
+    by_sql = {
+        r.id: r.z
+        for r in spark.sql("SELECT id, zs_utf8_labels(text, labels) AS z FROM utf8_labels").collect()
+    }
+    out = {r.id: r for r in clf.transform(frame).collect()}
+    assert sorted(out[0].zsc.labels) == sorted(by_sql[0].labels) == ["finance", "sports"]
+    assert out[1].zsc is None and by_sql[1] is None and out[1].meta.status == "no_labels"

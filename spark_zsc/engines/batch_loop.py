@@ -30,9 +30,10 @@ def result_fields(abstention: Optional[Abstention] = None) -> tuple[str, ...]:
 
 
 def _as_text(value):
-    """A text as str. The UDF receives texts as bytes: a Spark string may hold bytes that are
-    not UTF-8, and Arrow's conversion to pandas would fail the whole batch on one such row;
-    decoded here, that row alone becomes INVALID_TEXT. Texts given as str pass as they are."""
+    """A text (or label) as str. The UDF receives them as bytes: a Spark string may hold bytes
+    that are not UTF-8, and Arrow's conversion to pandas would fail the whole batch on one;
+    decoded here, that value alone becomes INVALID_TEXT (a label so is dropped, as a blank
+    one is). Values given as str pass as they are."""
     if not isinstance(value, bytes):
         return value
     try:
@@ -42,8 +43,8 @@ def _as_text(value):
 
 
 def _as_labels(value) -> Optional[list]:
-    # Arrow hands array<string> cells to pandas as numpy arrays (or None)
-    return None if value is None else list(value)
+    # Arrow hands array<binary> cells to pandas as numpy arrays (or None)
+    return None if value is None else [_as_text(label) for label in value]
 
 
 def slice_starts(label_counts: Sequence[int], batch_rows: int, pair_budget: int) -> list[int]:

@@ -61,7 +61,7 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
     classify = build_classify_udf(models, scoring, engine_options, strategy_options, accumulator)
     raw_name = f"{name}__spark_zsc_raw"
     spark.udf.register(raw_name, classify)
-    raw_call = f"{raw_name}(CAST(text AS BINARY), labels)"  # the text's bytes, as in udf.text_bytes
+    raw_call = f"{raw_name}(CAST(text AS BINARY), CAST(labels AS ARRAY<BINARY>))"  # as udf.as_bytes
     # A SQL function around the pandas UDF turns its struct of nulls into a null; Spark
     # evaluates the two identical UDF calls once.
     spark.sql(

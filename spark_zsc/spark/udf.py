@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Tuple
+from typing import Iterator, Optional, Tuple
 
 import pandas as pd
 from pyspark.sql import Column
@@ -40,8 +40,8 @@ def build_classify_udf(
     strategy: StrategyOptions,
     accumulator,
 ):
-    """A pandas UDF `(text bytes[, labels]) -> struct<label, score, labels, scores>`: the
-    text column goes in through `text_bytes`.
+    """A pandas UDF `(text[, labels]) -> struct<label, score, labels, scores>`, the columns
+    given as `as_bytes` makes them.
 
     `models` maps each model kind the strategy runs ('nli', 'embedding') to a distribution
     handle (fingerprint plus a way to fetch the files); only the fingerprints are read
@@ -83,12 +83,13 @@ def build_classify_udf(
     return pandas_udf(classify_per_row, schema)
 
 
-def text_bytes(text: Column) -> Column:
-    """The text as the UDF takes it: its bytes. A Spark string may hold bytes that are not
-    UTF-8 (from files, casts of binary data), and Arrow's conversion of a string column to
-    pandas fails the whole batch on one; the UDF decodes each row itself, so such a row alone
-    goes unclassified (status invalid_text)."""
-    return text.cast("binary")
+def as_bytes(text: Column, labels: Optional[Column]) -> list[Column]:
+    """The UDF's arguments: the text, and the per-row labels (None: fixed labels), as bytes.
+    A Spark string may hold bytes that are not UTF-8 (from files, casts of binary data), and
+    Arrow's conversion of a string to pandas fails the whole batch on one; the UDF decodes
+    each value itself, so such a text alone goes unclassified (status invalid_text) and such
+    a label is dropped. The SQL function casts the same way."""
+    return [text.cast("binary")] + ([labels.cast("array<binary>")] if labels is not None else [])
 
 
 def null_when_unclassified(result: Column) -> Column:
