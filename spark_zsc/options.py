@@ -22,6 +22,7 @@ import string
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, Callable, Optional, Sequence, Union
 
+from .engines.batch_loop import DEFAULT_PAIR_BUDGET
 from .engines.hypotheses import Hypotheses
 from .engines.results import Abstention
 from .engines.windows import DEFAULT_MAX_WINDOWS, DEFAULT_WINDOW_OVERLAP, LONG_TEXT_MODES, LongText
@@ -370,8 +371,17 @@ OPTIONS: tuple[Option, ...] = (
         int,
         0,
         "Most rows scored at once, a slice of an Arrow batch (spark.sql.execution.arrow.maxRecordsPerBatch); "
-        "bounds the pairs a worker holds with long texts and many labels. 0 = the whole Arrow batch.",
+        "bounds the pairs a worker holds with long texts. 0 = as many rows as pairBudget allows.",
         least=0,
+    ),
+    Option(
+        "pairBudget",
+        int,
+        DEFAULT_PAIR_BUDGET,
+        "With batchRows 0: most (row, label) pairs scored at once, a slice of an Arrow batch of as many rows "
+        "as fit (one at least), so that worker memory stays bounded however many labels rows have. The "
+        f"default {DEFAULT_PAIR_BUDGET:,} leaves a 10,000-row Arrow batch of 20 labels or fewer whole.",
+        least=1,
     ),
     Option(
         "dedupe",
@@ -524,7 +534,8 @@ class EngineOptions:
 
     max_length: int = _default("max_length")  # tokens per pair; 0 = the tokenizer's limit
     token_budget: int = _default("token_budget")  # padded tokens per forward batch; 0 = by device
-    batch_rows: int = _default("batch_rows")  # rows per engine call; 0 = the whole Arrow batch
+    batch_rows: int = _default("batch_rows")  # rows per engine call; 0 = by pair_budget
+    pair_budget: int = _default("pair_budget")  # (row, label) pairs per engine call when batch_rows is 0
     threads: int = _default("threads")  # torch threads per task; 0 = the task's CPUs (spark.task.cpus)
     device: str = _default("device")
     precision: str = _default("precision")

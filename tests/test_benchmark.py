@@ -56,3 +56,15 @@ def test_shortlist_benchmark_smoke(tmp_path):
         (20, 60, 15),
     ]
     assert "| labels | shortlist k |" in (tmp_path / "shortlist-smoke.md").read_text()
+
+
+def test_many_labels_benchmark_dry_run(tmp_path):
+    result = run(
+        [sys.executable, str(REPO / "benchmarks" / "many_labels.py"), "--dry-run", "--out", str(tmp_path)],
+        tmp_path,
+        job_env(tmp_path / "cache"),
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-5000:]
+    assert "| 20 | 400 | pairBudget 200,000 (default) | 1 | 400 |" in result.stdout
+    assert not list(tmp_path.glob("many_labels.*"))  # a dry run writes no results

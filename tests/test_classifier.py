@@ -247,9 +247,10 @@ def test_params_have_docs_defaults_and_setters(tiny_model):
         ZeroShotClassifier("positional")
 
 
-def test_batch_rows_slices_arrow_batches_without_changing_results(spark, tiny_model, hf_pipeline):
+@pytest.mark.parametrize("slicing", [dict(batchRows=2), dict(pairBudget=2 * len(LABELS))])
+def test_slices_of_arrow_batches_do_not_change_results(spark, tiny_model, hf_pipeline, slicing):
     texts = TEXTS * 3
-    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, batchRows=2)
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, **slicing)
     results = _by_id(clf.transform(_text_frame(spark, texts, partitions=1)))
     for i, text in enumerate(texts):
         assert_same_result(hf_pipeline(text, candidate_labels=LABELS), results[i].asDict())

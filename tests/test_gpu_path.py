@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 from transformers import AutoModel, AutoModelForSequenceClassification, AutoTokenizer
 
-from spark_zsc.engines.batch_loop import classify_frames
+from spark_zsc.engines.batch_loop import DEFAULT_PAIR_BUDGET, classify_frames, slice_starts
 from spark_zsc.engines.batching import TokenSequences, bucket_rows, bucket_width, plan_bucketed_batches
 from spark_zsc.engines.embedding import EmbeddingEngine
 from spark_zsc.engines.nli import ZeroShotEngine
@@ -168,6 +168,48 @@ def test_the_batch_loop_gives_one_frame_per_batch_in_row_order(nli):
     assert per_row[0]["label"].tolist()[1] is None and per_row[0]["label"].tolist()[0] in ("a", "b")
 
 
+def test_by_default_a_slice_holds_at_most_the_pair_budget():
+    # a whole 10,000-row Arrow batch at 20 labels; 1,000 rows at 200; 100 rows at 2,000
+    assert slice_starts([20] * 10_000, 0, DEFAULT_PAIR_BUDGET) == [0]
+    assert slice_starts([200] * 10_000, 0, DEFAULT_PAIR_BUDGET) == list(range(0, 10_000, 1_000))
+    assert slice_starts([2_000] * 10_000, 0, DEFAULT_PAIR_BUDGET) == list(range(0, 10_000, 100))
+    # labels per row: consecutive rows up to the budget, a row over it alone; batchRows wins
+    assert slice_starts([3, 3, 500, 1, 1, 0, 6], 0, 6) == [0, 2, 3, 6]
+    assert slice_starts([2_000] * 10, 4, DEFAULT_PAIR_BUDGET) == [0, 4, 8]
+    assert slice_starts([], 0, DEFAULT_PAIR_BUDGET) == slice_starts([], 4, 1) == [0]
+
+
+def test_slices_under_a_pair_budget_give_the_unsliced_results(nli):
+    model, tokenizer = nli
+    engine = ZeroShotEngine(model, tokenizer, token_budget=512)
+    labels = [f"topic number {i}" for i in range(40)]
+    texts = VARIED[:30]
+    per_row = pd.Series([np.array(labels[: 1 + (7 * i) % 40]) for i in range(len(texts))])
+
+    def run(fixed_labels, **slicing):
+        counted = []
+        batch = pd.Series(texts) if fixed_labels else (pd.Series(texts), per_row)
+        [frame] = classify_frames(
+            engine,
+            [batch],
+            fixed_labels=fixed_labels,
+            hypothesis_template="This example is {}.",
+            multi_label=False,
+            count=counted.append,
+            **slicing,
+        )
+        return frame, counted
+
+    for fixed_labels in (labels, None):
+        whole, [unsliced] = run(fixed_labels, batch_rows=len(texts))
+        sliced, counted = run(fixed_labels, pair_budget=100)
+        assert len(counted) > 5 and sum(c["rows"] for c in counted) == len(texts)
+        assert all(c["pairs"] <= 100 for c in counted)  # no row here has more labels than the budget
+        assert sum(c["pairs"] for c in counted) == unsliced["pairs"]
+        for a, b in zip(sliced.itertuples(), whole.itertuples()):  # slicing moves float noise only
+            assert dict(zip(a.labels, a.scores)) == pytest.approx(dict(zip(b.labels, b.scores)), abs=1e-6)
+
+
 def test_the_engines_and_the_batch_loop_import_without_pyspark(tiny_model):
     """The GPU machine has no pyspark: everything below the Spark faces must load without it."""
     script = textwrap.dedent(f"""
@@ -188,7 +230,7 @@ def test_the_engines_and_the_batch_loop_import_without_pyspark(tiny_model):
         assert "spark_zsc.engines.nli" in imported and "spark_zsc.runtime.worker" in imported, imported
         import pandas as pd
         from transformers import AutoModelForSequenceClassification, AutoTokenizer
-        from spark_zsc.engines.batch_loop import classify_frames
+        from spark_zsc.engines.batch_loop import DEFAULT_PAIR_BUDGET, classify_frames, slice_starts
         from spark_zsc.engines.nli import ZeroShotEngine
         engine = ZeroShotEngine(AutoModelForSequenceClassification.from_pretrained({tiny_model!r}),
                                 AutoTokenizer.from_pretrained({tiny_model!r}))

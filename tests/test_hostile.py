@@ -129,3 +129,96 @@ def test_results_do_not_depend_on_partitioning_or_arrow_batch_size(spark, tiny_m
             assert dict(zip(other[key].labels, other[key].scores)) == pytest.approx(
                 dict(zip(expected.labels, expected.scores)), abs=1e-6
             )
+
+
+# Spark strings holding bytes that are not UTF-8, as files and casts of binary data give them:
+# a bad continuation byte, a byte UTF-8 never uses, an encoded surrogate, an overlong "/",
+# a sequence cut short
+NOT_UTF8 = ("C328", "FF", "EDA080", "C0AF", "E282")
+
+
+def _mixed_utf8_frame(spark):
+    """Good texts (ids 0-3) with a row of each NOT_UTF8 between them (ids 10-14)."""
+    good = [f"({i}, '{text}')" for i, text in enumerate(HOSTILE_TEXTS[k] for k in ("cjk", "url", "json"))]
+    good.append("(3, 'The team won the final')")
+    bad = [f"({10 + i}, CAST(X'{hex_bytes}' AS STRING))" for i, hex_bytes in enumerate(NOT_UTF8)]
+    rows = ", ".join(good[:2] + bad[:3] + good[2:] + bad[3:])
+    return spark.sql(f"SELECT * FROM VALUES {rows} AS t(id, text)").repartition(2)
+
+
+def test_text_that_is_not_utf8_gets_a_null_result_and_its_reason(spark, tiny_model, hf_pipeline):
+    import hashlib
+
+    from pyspark.sql import functions as F
+
+    frame = _mixed_utf8_frame(spark)
+    labels = HOSTILE_LABELS[:3]
+    fixed = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=labels, lineageCol="meta")
+    per_row = ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels", lineageCol="meta")
+    with_labels = frame.withColumn("labels", F.array(*map(F.lit, labels)))
+    for clf, data in ((fixed, frame), (per_row, with_labels)):
+        out = {r.id: r for r in clf.transform(data).collect()}
+        assert sorted(out) == [0, 1, 2, 3, 10, 11, 12, 13, 14]
+        for i, row in out.items():
+            if i >= 10:
+                assert row.zsc is None and row.meta.status == "invalid_text", i
+            else:
+                assert row.meta.status == "classified"
+                assert row.meta.text_sha256 == hashlib.sha256(row.text.encode("utf-8")).hexdigest()
+                assert_same_result(hf_pipeline(row.text, candidate_labels=labels), row.zsc.asDict())
+        metrics = clf.metrics()
+        assert (metrics["skipped_invalid_text"], metrics["skipped"], metrics["classified"]) == (5, 5, 4)
+
+
+def test_the_sql_function_and_the_job_answer_text_that_is_not_utf8(spark, tiny_model, tmp_path):
+    import json
+
+    from spark_zsc import register_sql_function
+    from spark_zsc.jobs.cli import main
+
+    from processes import input_flags
+
+    frame = _mixed_utf8_frame(spark)
+    function = register_sql_function(spark, "zs_utf8", model=tiny_model, lineage=True)
+    frame.createOrReplaceTempView("mixed_utf8")
+    rows = spark.sql(
+        "SELECT id, zs_utf8(text, array('a', 'b')) AS z, zs_utf8_meta(text, array('a', 'b')) AS m "
+        "FROM mixed_utf8"
+    ).collect()
+    assert sorted((r.id, r.z is None, r.m.status) for r in rows) == [
+        *((i, False, "classified") for i in range(4)),
+        *((i, True, "invalid_text") for i in range(10, 15)),
+    ]
+    assert function.metrics()["skipped_invalid_text"] == 5
+    frame.write.parquet(str(tmp_path / "in.parquet"))
+    summary_file = tmp_path / "summary.json"
+    flags = [*input_flags(tmp_path / "in.parquet", "a,b"), "--model", tiny_model]
+    assert (
+        main(["classify", *flags, "--output", str(tmp_path / "out"), "--summary-json", str(summary_file)])
+        == 0
+    )
+    summary = json.loads(summary_file.read_text())
+    assert (summary["rows_written"], summary["classified"]) == (9, 4)
+    assert summary["skipped_by_reason"] == {"invalid_text": 5}
+    written = {r.id: r.zsc_meta.status for r in spark.read.parquet(str(tmp_path / "out")).collect()}
+    assert sorted(i for i, status in written.items() if status == "invalid_text") == list(range(10, 15))
+
+
+def test_labels_that_are_not_utf8_are_dropped_like_blank_ones(spark, tiny_model):
+    from spark_zsc import register_sql_function
+
+    bad = "CAST(X'C328' AS STRING)"
+    frame = spark.sql(
+        f"SELECT * FROM VALUES (0, 'The team won', array('sports', {bad}, 'finance')), "
+        f"(1, 'The team won', array({bad})) AS t(id, text, labels)"
+    )
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels", lineageCol="meta")
+    register_sql_function(spark, "zs_utf8_labels", model=tiny_model)
+    frame.createOrReplaceTempView("utf8_labels")
+    by_sql = {
+        r.id: r.z
+        for r in spark.sql("SELECT id, zs_utf8_labels(text, labels) AS z FROM utf8_labels").collect()
+    }
+    out = {r.id: r for r in clf.transform(frame).collect()}
+    assert sorted(out[0].zsc.labels) == sorted(by_sql[0].labels) == ["finance", "sports"]
+    assert out[1].zsc is None and by_sql[1] is None and out[1].meta.status == "no_labels"

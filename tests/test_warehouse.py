@@ -65,6 +65,7 @@ def test_config_hash_changes_with_what_changes_a_label_and_only_that(spark, tiny
     same = [
         dict(tokenBudget=123),
         dict(batchRows=7),
+        dict(pairBudget=7),
         dict(threads=1),
         dict(device="cpu"),
         dict(distribution="broadcast"),

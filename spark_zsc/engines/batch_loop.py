@@ -1,6 +1,7 @@
 """What the pandas UDF does with the Arrow batches of one task, without Spark: each batch
-cut into slices of `batch_rows`, the slices streamed through the worker's engine (on a
-GPU, the next slice tokenized while the current one runs), one result frame per batch.
+cut into slices (of `batch_rows` rows, or by default of as many rows as keep the slice's
+(row, label) pairs within `pair_budget`), the slices streamed through the worker's engine
+(on a GPU, the next slice tokenized while the current one runs), one result frame per batch.
 
 Kept apart from the UDF so that the path a Spark task takes can be run, and measured, on a
 machine without pyspark (the GPU check does).
@@ -8,15 +9,19 @@ machine without pyspark (the GPU check does).
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, Optional, Union
+from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
 
 import pandas as pd
 
 from .hypotheses import Hypotheses
-from .results import Abstention
+from .results import INVALID_TEXT, Abstention
 from .windows import TRUNCATED, LongText
 
 RESULT_FIELDS = ("label", "score", "labels", "scores")
+# What a worker holds for a slice grows with its pairs (ids, pair indices, logits, results),
+# not its rows: 10,000 rows x 2,000 labels is 20 M pairs. 200,000 is a whole default Arrow
+# batch (10,000 rows) at 20 labels, so few labels slice as before; see benchmarks/many_labels.py.
+DEFAULT_PAIR_BUDGET = 200_000
 
 
 def result_fields(abstention: Optional[Abstention] = None) -> tuple[str, ...]:
@@ -24,9 +29,37 @@ def result_fields(abstention: Optional[Abstention] = None) -> tuple[str, ...]:
     return RESULT_FIELDS + (abstention.fields if abstention else ())
 
 
+def _as_text(value):
+    """A text (or label) as str. The UDF receives them as bytes: a Spark string may hold bytes
+    that are not UTF-8, and Arrow's conversion to pandas would fail the whole batch on one;
+    decoded here, that value alone becomes INVALID_TEXT (a label so is dropped, as a blank
+    one is). Values given as str pass as they are."""
+    if not isinstance(value, bytes):
+        return value
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        return INVALID_TEXT
+
+
 def _as_labels(value) -> Optional[list]:
-    # Arrow hands array<string> cells to pandas as numpy arrays (or None)
-    return None if value is None else list(value)
+    # Arrow hands array<binary> cells to pandas as numpy arrays (or None)
+    return None if value is None else [_as_text(label) for label in value]
+
+
+def slice_starts(label_counts: Sequence[int], batch_rows: int, pair_budget: int) -> list[int]:
+    """Where each slice of a batch starts, given each row's labels: every `batch_rows` rows
+    when set, else as many consecutive rows as keep the slice's pairs within `pair_budget`
+    (a row with more labels than that is a slice alone). An empty batch is one empty slice."""
+    if batch_rows:
+        return list(range(0, max(len(label_counts), 1), batch_rows))
+    starts, held = [0], 0
+    for row, pairs in enumerate(label_counts):
+        if held and held + pairs > pair_budget:
+            starts.append(row)
+            held = 0
+        held += pairs
+    return starts
 
 
 def classify_frames(
@@ -39,27 +72,28 @@ def classify_frames(
     long_text: LongText = TRUNCATED,
     abstention: Optional[Abstention] = None,
     batch_rows: int = 0,
+    pair_budget: int = DEFAULT_PAIR_BUDGET,
     count: Callable[[dict], None] = lambda _: None,
 ) -> Iterator[pd.DataFrame]:
     """One frame of `result_fields(abstention)` per input batch, rows in order. A batch is a
-    Series of texts when `fixed_labels` are given, else a (texts, labels) pair of Series.
-    `count` receives each slice's counters."""
+    Series of texts (str, or UTF-8 bytes) when `fixed_labels` are given, else a (texts,
+    labels) pair of Series.
+    `count` receives each slice's counters. A batch is cut into slices by `slice_starts`: a
+    row's pairs are counted as its labels (one window a row, before blanks and repeats go)."""
     columns = list(result_fields(abstention))
     no_result = (None,) * len(columns)
     slices_per_batch: list[int] = []
 
     def slices():
-        """Each batch cut into slices of at most batch_rows rows (one slice by default)."""
         for batch in batches:
             if fixed_labels is not None:
-                texts, labels = batch.tolist(), [fixed_labels] * len(batch)
+                texts, labels = [_as_text(v) for v in batch], [fixed_labels] * len(batch)
             else:
-                texts, labels = batch[0].tolist(), [_as_labels(v) for v in batch[1]]
-            step = batch_rows or len(texts) or 1
-            starts = range(0, max(len(texts), 1), step)
+                texts, labels = [_as_text(v) for v in batch[0]], [_as_labels(v) for v in batch[1]]
+            starts = slice_starts([len(row or ()) for row in labels], batch_rows, pair_budget)
             slices_per_batch.append(len(starts))
-            for start in starts:
-                yield texts[start : start + step], labels[start : start + step]
+            for start, end in zip(starts, starts[1:] + [len(texts)]):
+                yield texts[start:end], labels[start:end]
 
     # On a GPU the next slice is tokenized while the current one runs (across batches too)
     stream = engine.classify_stream(

@@ -14,7 +14,7 @@ import numpy as np
 # One row's answer: top label, its score, every label and score, best first.
 Result = tuple[str, float, list[str], list[float]]
 
-SKIP_REASONS = ("null_text", "blank_text", "no_labels")
+SKIP_REASONS = ("null_text", "invalid_text", "blank_text", "no_labels")
 LONG_TEXT_COUNTERS = ("truncated_rows", "chunked_rows", "windows", "window_capped_rows")  # see BatchStats
 
 
@@ -25,6 +25,7 @@ class BatchStats:
     rows: int = 0
     classified: int = 0
     skipped_null_text: int = 0
+    skipped_invalid_text: int = 0
     skipped_blank_text: int = 0
     skipped_no_labels: int = 0
     pairs: int = 0  # (row, label) pairs the rows asked for
@@ -60,6 +61,17 @@ class BatchStats:
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
+class _InvalidText:
+    """The text of a row whose bytes are not UTF-8 (a Spark string may hold any bytes): the
+    row is not classified, and counted in skipped_invalid_text."""
+
+    def __repr__(self) -> str:
+        return "INVALID_TEXT"
+
+
+INVALID_TEXT = _InvalidText()
+
+
 def clean_labels(labels: Optional[Sequence[Optional[str]]]) -> list[str]:
     """Per-row labels as the engine uses them: blanks dropped, duplicates kept once, first wins."""
     if labels is None:
@@ -76,6 +88,8 @@ def usable_rows(texts, labels, stats: BatchStats) -> tuple[list[list[str]], dict
     for i, (text, candidates) in enumerate(zip(texts, labels)):
         if text is None or (isinstance(text, float) and np.isnan(text)):
             stats.skipped_null_text += 1
+        elif text is INVALID_TEXT:
+            stats.skipped_invalid_text += 1
         elif not str(text).strip():
             stats.skipped_blank_text += 1
         elif not (cleaned := clean_labels(candidates)):

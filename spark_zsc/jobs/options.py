@@ -83,6 +83,7 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
             "max_length",
             "token_budget",
             "batch_rows",
+            "pair_budget",
             "dedupe",
             "threads",
             "device",

@@ -22,7 +22,7 @@ from .columns import require_column, require_string_column
 from .duplicates import group_duplicates
 from .lineage import Lineage
 from .params import PARAM_OPTIONS, ZeroShotParams, keyword_signature, unknown_params
-from .udf import build_classify_udf, null_when_unclassified
+from .udf import as_bytes, build_classify_udf, null_when_unclassified
 
 
 class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, DefaultParamsWritable):
@@ -31,8 +31,8 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
 
     Adds ``outputCol``: ``struct<label, score, labels, scores>`` with labels sorted by
     descending score, or null for a row that could not be classified (null or blank
-    text, no usable labels). The model is loaded on the driver when ``transform`` is
-    called, broadcast once, and loaded once per Python worker.
+    text, text that is not UTF-8, no usable labels). The model is loaded on the driver
+    when ``transform`` is called, broadcast once, and loaded once per Python worker.
 
     ``strategy="embedding"`` scores by cosine similarity of sentence embeddings instead
     (``embeddingModel``, ``temperature``, ``threshold``); ``shortlist=k`` runs NLI only on
@@ -129,9 +129,8 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         classify = build_classify_udf(models, scoring, engine_options, strategy, self._accumulator)
         if options["dedupe"] == "input":
             dataset = group_duplicates(dataset, options["input_col"])
-        inputs = [dataset[options["input_col"]]]
-        if scoring.candidate_labels is None:
-            inputs.append(dataset[options["labels_col"]])
+        per_row = dataset[options["labels_col"]] if scoring.candidate_labels is None else None
+        inputs = as_bytes(dataset[options["input_col"]], per_row)
         # The UDF's struct goes into a temporary column first so that the null-struct
         # fix-up reads its result instead of calling the UDF a second time.
         raw = f"__spark_zsc_{uuid.uuid4().hex[:8]}"

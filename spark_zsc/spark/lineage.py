@@ -12,11 +12,12 @@
                                           a GPU, fp32 on the CPU)
     version, classified_at                spark_zsc's version, the run's UTC time
     status                                classified, below_min_score (classified, no label under
-                                          minScore), or why not: null_text, blank_text, no_labels
+                                          minScore), or why not: null_text, invalid_text (not
+                                          UTF-8), blank_text, no_labels
 
 `config_sha256` and `text_sha256` are what an incremental run compares: a row is done when
 both are unchanged. Settings that change speed and memory but not labels (tokenBudget,
-batchRows, threads, device, distribution) stay out of the hash.
+batchRows, pairBudget, threads, device, distribution) stay out of the hash.
 """
 
 from __future__ import annotations
@@ -114,7 +115,8 @@ class Lineage:
         )
         fields["status"] = (
             f"CASE WHEN {text} IS NULL THEN 'null_text' "
-            rf"WHEN {result}.labels IS NULL THEN CASE WHEN {text} RLIKE '(?U)^\\s*$' THEN 'blank_text' "
+            f"WHEN {result}.labels IS NULL THEN CASE WHEN NOT is_valid_utf8({text}) THEN 'invalid_text' "
+            rf"WHEN {text} RLIKE '(?U)^\\s*$' THEN 'blank_text' "
             f"ELSE 'no_labels' END {below_min_score}ELSE 'classified' END"
         )
         struct = ", ".join(f"'{name}', {fields[name]}" for name in FIELD_ORDER)

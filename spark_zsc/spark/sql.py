@@ -29,11 +29,11 @@ class SqlFunction:
 
 def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunction:
     """Register `name(text, labels)` in `spark`: the ZeroShotClassifier's struct for each row,
-    null for null or blank text or no usable labels. The options are the classifier's
-    params in snake case (`strategy="embedding"`, `shortlist=5`, ...; None = the default);
-    a row with no more labels than `shortlist` runs NLI on all of them. With `lineage=True`
-    it also registers `name_meta(text, labels)`: each row's lineage struct (see
-    `spark_zsc.spark.lineage`), its labels those of the call.
+    null for null or blank text, text that is not UTF-8, or no usable labels. The options
+    are the classifier's params in snake case (`strategy="embedding"`, `shortlist=5`, ...;
+    None = the default); a row with no more labels than `shortlist` runs NLI on all of them.
+    With `lineage=True` it also registers `name_meta(text, labels)`: each row's lineage
+    struct (see `spark_zsc.spark.lineage`), its labels those of the call.
 
     >>> register_sql_function(spark, "zero_shot", model=tiny_model)  # doctest: +ELLIPSIS
     <spark_zsc.spark.sql.SqlFunction object at ...>
@@ -60,12 +60,13 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
     classify = build_classify_udf(models, scoring, engine_options, strategy_options, accumulator)
     raw_name = f"{name}__spark_zsc_raw"
     spark.udf.register(raw_name, classify)
+    raw_call = f"{raw_name}(CAST(text AS BINARY), CAST(labels AS ARRAY<BINARY>))"  # as udf.as_bytes
     # A SQL function around the pandas UDF turns its struct of nulls into a null; Spark
     # evaluates the two identical UDF calls once.
     spark.sql(
         f"CREATE OR REPLACE TEMPORARY FUNCTION {name}(text STRING, labels ARRAY<STRING>) "
         f"RETURNS {result_sql_type(scoring)} "
-        f"RETURN CASE WHEN {raw_name}(text, labels).labels IS NULL THEN NULL ELSE {raw_name}(text, labels) END"
+        f"RETURN CASE WHEN {raw_call}.labels IS NULL THEN NULL ELSE {raw_call} END"
     )
     if checked["lineage"]:
         # the same UDF call as above, so a query using both functions classifies each row once
@@ -73,7 +74,7 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
         spark.sql(
             f"CREATE OR REPLACE TEMPORARY FUNCTION {name}_meta(text STRING, labels ARRAY<STRING>) "
             f"RETURNS {LINEAGE_SQL_TYPE} "
-            f"RETURN {lineage.sql('text', 'labels', f'{raw_name}(text, labels)', 'current_timestamp()')}"
+            f"RETURN {lineage.sql('text', 'labels', raw_call, 'current_timestamp()')}"
         )
     return SqlFunction(name, accumulator)
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Tuple
+from typing import Iterator, Optional, Tuple
 
 import pandas as pd
 from pyspark.sql import Column
@@ -40,7 +40,8 @@ def build_classify_udf(
     strategy: StrategyOptions,
     accumulator,
 ):
-    """A pandas UDF `(text[, labels]) -> struct<label, score, labels, scores>`.
+    """A pandas UDF `(text[, labels]) -> struct<label, score, labels, scores>`, the columns
+    given as `as_bytes` makes them.
 
     `models` maps each model kind the strategy runs ('nli', 'embedding') to a distribution
     handle (fingerprint plus a way to fetch the files); only the fingerprints are read
@@ -65,6 +66,7 @@ def build_classify_udf(
             long_text=scoring.reading,
             abstention=scoring.abstention,
             batch_rows=engine_options.batch_rows,
+            pair_budget=engine_options.pair_budget,
             count=count,
         )
 
@@ -79,6 +81,15 @@ def build_classify_udf(
         return classify_batches(pairs)
 
     return pandas_udf(classify_per_row, schema)
+
+
+def as_bytes(text: Column, labels: Optional[Column]) -> list[Column]:
+    """The UDF's arguments: the text, and the per-row labels (None: fixed labels), as bytes.
+    A Spark string may hold bytes that are not UTF-8 (from files, casts of binary data), and
+    Arrow's conversion of a string to pandas fails the whole batch on one; the UDF decodes
+    each value itself, so such a text alone goes unclassified (status invalid_text) and such
+    a label is dropped. The SQL function casts the same way."""
+    return [text.cast("binary")] + ([labels.cast("array<binary>")] if labels is not None else [])
 
 
 def null_when_unclassified(result: Column) -> Column:
