@@ -26,7 +26,8 @@ class Sink:
 
     # -- what the output is -------------------------------------------------------------------
 
-    def describe(self) -> str:
+    def describe(self, how: str = "") -> str:
+        """Where the output went, for the summary; `how` says how it was written (merged, replaced)."""
         raise NotImplementedError
 
     def exists(self) -> bool:

@@ -31,7 +31,7 @@ from ..log import log
 from ..sources import read_files
 from .base import Sink, whole_version
 from .locks import WriterLock
-from .paths import LocalFiles, base_name, files_for, local_path, sibling
+from .paths import LocalFiles, base_name, files_for, local_path, parent, sibling
 
 RUN_RECORD = "_spark_zsc_run.json"  # beside the data: Spark's readers skip names starting with _
 VERSION_MARK = ".spark_zsc-"  # hidden sibling versions: .<name>.spark_zsc-<id>
@@ -92,8 +92,8 @@ class FileSink(Sink):
             self.path, f".{base_name(self.path)}{VERSION_MARK}{uuid.uuid4().hex[:12]}"
         )
 
-    def describe(self) -> str:
-        return f"{self.format} {self.options.output}"
+    def describe(self, how: str = "") -> str:
+        return f"{self.format} {self.options.output}" + (f" ({how})" if how else "")
 
     def exists(self) -> bool:
         if self.files is not None:
@@ -159,12 +159,12 @@ class FileSink(Sink):
             log.warning("Spark Connect: cannot check %s for leftovers of a killed run from here", self.path)
             return
         prefix = f".{base_name(self.path)}{VERSION_MARK}"
-        leftovers = self.files.siblings(self.path, prefix + "*")
+        leftovers = self.files.matching(parent(self.path), prefix + "*")
         old = [p for p in leftovers if p.endswith("-old")]
         if not self.exists() and old:
             log.warning("restoring %s from %s, left by a run killed while swapping", self.path, old[0])
             self.files.rename(old[0], self.path)
-        for path in self.files.siblings(self.path, prefix + "*"):
+        for path in self.files.matching(parent(self.path), prefix + "*"):
             log.warning("removing %s, left by an earlier run that did not finish", path)
             self.files.delete(path)
         temporary = f"{self.path}/_temporary"
@@ -190,7 +190,7 @@ class FileSink(Sink):
         whole = whole_version(classified, kept)
         self._writer(whole, self.partition_columns()).save(self.next_version)
         self._swap_in()
-        return f"{self.describe()} (replaced)"
+        return self.describe("replaced")
 
     def _swap_in(self) -> None:
         """Put the written next version in place of the output, then drop the old one."""

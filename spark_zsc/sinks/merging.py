@@ -34,8 +34,8 @@ class MergingSink(Sink):
 
     identifier: str  # the table as SQL names it
 
-    def describe(self) -> str:
-        return f"table {self.identifier} ({self.format})"
+    def describe(self, how: str = "") -> str:
+        return f"table {self.identifier} ({self.format}{', ' + how if how else ''})"
 
     def read(self) -> DataFrame:
         return self.spark.table(self.identifier)
@@ -94,7 +94,7 @@ class MergingSink(Sink):
             self.create(frame)
             return self.describe()
         self._merge(frame, update=False)
-        return f"{self.describe()} (merged)"
+        return self.describe("merged")
 
     def replace(self, classified: DataFrame, kept, frame: DataFrame) -> str:
         if not self.exists():
@@ -110,7 +110,7 @@ class MergingSink(Sink):
         self._merge(changed, update=True)
         if self.options.drop_missing:
             self._delete_missing(frame)
-        return f"{self.describe()} (merged)"
+        return self.describe("merged")
 
     def _merge(self, source: DataFrame, update: bool) -> None:
         self._add_new_columns(source)

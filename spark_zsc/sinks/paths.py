@@ -23,6 +23,10 @@ def sibling(path: str, name: str) -> str:
     return f"{parent}/{name}"
 
 
+def parent(path: str) -> str:
+    return sibling(path, "").rstrip("/") or "/"
+
+
 def base_name(path: str) -> str:
     return path.rstrip("/").rsplit("/", 1)[-1]
 
@@ -48,11 +52,11 @@ class LocalFiles:
         elif os.path.lexists(target):
             os.remove(target)
 
-    def siblings(self, path: str, pattern: str) -> list[str]:
-        """Paths in `path`'s folder whose names match the glob `pattern`."""
-        folder = local_path(sibling(path, ""))
-        names = os.listdir(folder) if os.path.isdir(folder) else []
-        return [sibling(path, n) for n in sorted(names) if fnmatch.fnmatchcase(n, pattern)]
+    def matching(self, folder: str, pattern: str) -> list[str]:
+        """Paths in `folder` whose names match the glob `pattern`."""
+        return [
+            f"{folder.rstrip('/')}/{n}" for n in self.list_names(folder) if fnmatch.fnmatchcase(n, pattern)
+        ]
 
     def list_names(self, folder: str) -> list[str]:
         folder = local_path(folder)
@@ -106,8 +110,8 @@ class HadoopFiles:
     def delete(self, path: str) -> None:
         self._fs.delete(self._path(path), True)
 
-    def siblings(self, path: str, pattern: str) -> list[str]:
-        statuses = self._fs.globStatus(self._path(sibling(path, pattern))) or []
+    def matching(self, folder: str, pattern: str) -> list[str]:
+        statuses = self._fs.globStatus(self._path(f"{folder.rstrip('/')}/{pattern}")) or []
         return sorted(str(s.getPath()) for s in statuses)
 
     def list_names(self, folder: str) -> list[str]:

@@ -49,7 +49,7 @@ class TableBatches:
         batch.write.options(**self.writer_options).format(self.provider).mode("overwrite").save(staged)
         files = files_for(spark, self.location)
         prefix = BATCH_FILE.format(query=self._query, batch=batch_id)
-        for earlier in files.siblings(f"{self.location.rstrip('/')}/x", prefix + "*"):  # an earlier attempt's
+        for earlier in files.matching(self.location, prefix + "*"):  # an earlier attempt's
             files.delete(earlier)
         parts = [name for name in files.list_names(staged) if name.startswith("part-")]
         for n, name in enumerate(parts):

@@ -28,7 +28,7 @@ from ..runtime.distribution import is_connect
 from ..spark.lineage import sql_literal
 from .base import Sink, whole_version
 from .locks import WriterLock
-from .paths import files_for
+from .paths import base_name, files_for, parent
 from .streams import TableBatches
 
 RUN_PROPERTY = (
@@ -64,8 +64,8 @@ class TableSink(Sink):
         super().__init__(spark, options)
         self.table, self.format = options.output_table, provider
 
-    def describe(self) -> str:
-        return f"table {self.table} ({self.format})"
+    def describe(self, how: str = "") -> str:
+        return f"table {self.table} ({self.format}{', ' + how if how else ''})"
 
     def exists(self) -> bool:
         return self.spark.catalog.tableExists(self.table)
@@ -145,12 +145,12 @@ class TableSink(Sink):
         self.spark.sql(f"ALTER TABLE {self.table} SET LOCATION '{new_location}'")
         self.spark.sql(f"REFRESH TABLE {self.table}")
         files = files_for(self.spark, base)
-        for path in files.siblings(base, base.rstrip("/").rsplit("/", 1)[-1] + "*"):
+        for path in files.matching(parent(base), base_name(base) + "*"):
             path = path.rstrip("/")
             ours = path == base.rstrip("/") or path.startswith(base.rstrip("/") + LOCATION_MARK)
             if ours and path != new_location.rstrip("/"):
                 files.delete(path)
-        return f"{self.describe()} (replaced)"
+        return self.describe("replaced")
 
     def record_run(self, record: dict) -> None:
         record_in_properties(self.spark, self.table, record)
