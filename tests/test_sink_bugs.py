@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from datetime import datetime
 
 import pandas as pd
 
@@ -118,8 +119,10 @@ def test_skip_existing_refuses_null_ids_and_matches_csv_ids(spark, tiny_model, t
     written = spark.read.option("header", True).csv(out).collect()
     assert sorted(r.id for r in written) == sorted(ids)  # once each, spaces kept
     assert {r.text for r in written} == {"  padded text  ", TEXTS[1]}
-    stamps = pd.to_datetime(["2024-01-01 10:00:00", "2024-01-02 11:30:00"])
-    write(tmp_path, {"id": stamps, "text": TEXTS[:2]}, name="stamped.parquet")
+    stamps = [datetime(2024, 1, 1, 10, 0), datetime(2024, 1, 2, 11, 30)]
+    spark.createDataFrame(list(zip(stamps, TEXTS[:2])), "id timestamp, text string").write.parquet(
+        str(tmp_path / "stamped.parquet")
+    )
     out = str(tmp_path / "csv_stamped")
     for _ in range(2):
         stamped = flags(

@@ -132,15 +132,12 @@ def test_two_runs_at_once_on_one_delta_table_never_half_apply(spark, tiny_model,
         base = ["--input", str(tmp_path / "in.parquet"), "--text-col", "text", "--id-col", "id"]
         return [*base, "--labels", ",".join(labels), "--model", tiny_model, "--output", path, "--incremental"]
 
-    processes = [
-        start(
-            cli(*flags(labels), "--master", "local[1]", "--no-progress", *conf),
-            tmp_path,
-            env,
-            tmp_path / f"run{n}.log",
-        )
-        for n, labels in enumerate((LABELS, list(reversed(LABELS))))
-    ]
+    processes = []
+    for n, labels in enumerate((LABELS, list(reversed(LABELS)))):
+        folder = tmp_path / f"run{n}"  # each job its own working folder (its own Derby metastore)
+        folder.mkdir()
+        job = cli(*flags(labels), "--master", "local[1]", "--no-progress", *conf)
+        processes.append(start(job, folder, env, tmp_path / f"run{n}.log"))
     try:
         for process in processes:
             process.wait(timeout=400)
