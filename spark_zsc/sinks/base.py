@@ -39,6 +39,16 @@ class Sink:
     def partition_columns(self) -> list[str]:
         return self.options.partition_columns
 
+    def keep_partitioning(self, existing: list[str], where: str) -> list[str]:
+        """An existing output's partition columns, which a different --partition-by contradicts."""
+        wanted = self.options.partition_columns
+        if wanted and wanted != existing:
+            raise ConfigError(
+                f"--partition-by {','.join(wanted)} contradicts {where}, partitioned by "
+                f"{','.join(existing) or 'nothing'}: drop --partition-by (an existing output keeps its own)"
+            )
+        return existing
+
     def check(self) -> None:
         """Refuse, before any work, what this output cannot take (runs before `read`)."""
         self.partition_columns()  # a --partition-by that contradicts the output fails now

@@ -120,13 +120,9 @@ class FileSink(Sink):
         keeps_rows = self.options.write_mode == "append" or self.options.incremental
         if not (keeps_rows and self.exists()) or self.files is None:
             return wanted
-        existing = folder_partitions(self.files, self.path)
-        if wanted and wanted != existing:
-            raise ConfigError(
-                f"--partition-by {','.join(wanted)} contradicts --output {self.options.output!r}, partitioned by "
-                f"{','.join(existing) or 'nothing'}: drop --partition-by (the folder keeps its own)"
-            )
-        return existing
+        return self.keep_partitioning(
+            folder_partitions(self.files, self.path), f"--output {self.options.output!r}"
+        )
 
     def read(self) -> DataFrame:
         """The output as written: partition values as the text of their folder names (no type

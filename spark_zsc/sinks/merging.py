@@ -18,7 +18,6 @@ import uuid
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ..errors import ConfigError
 from .base import Sink
 from .tables import record_in_properties
 
@@ -43,14 +42,7 @@ class MergingSink(Sink):
     def partition_columns(self) -> list[str]:
         if not self.exists():
             return self.options.partition_columns
-        existing = self.table_partitions()
-        wanted = self.options.partition_columns
-        if wanted and wanted != existing:
-            raise ConfigError(
-                f"--partition-by {','.join(wanted)} contradicts {self.identifier}, partitioned by "
-                f"{','.join(existing) or 'nothing'}: drop --partition-by"
-            )
-        return existing
+        return self.keep_partitioning(self.table_partitions(), self.identifier)
 
     def table_partitions(self) -> list[str]:
         raise NotImplementedError

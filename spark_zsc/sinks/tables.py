@@ -78,13 +78,7 @@ class TableSink(Sink):
         if not self.exists():
             return self.options.partition_columns
         existing = [c.name for c in self.spark.catalog.listColumns(self.table) if c.isPartition]
-        wanted = self.options.partition_columns
-        if wanted and wanted != existing:
-            raise ConfigError(
-                f"--partition-by {','.join(wanted)} contradicts --output-table {self.table!r}, partitioned by "
-                f"{','.join(existing) or 'nothing'}: drop --partition-by"
-            )
-        return existing
+        return self.keep_partitioning(existing, f"--output-table {self.table!r}")
 
     def check_incremental(self) -> None:
         if not self.exists():
