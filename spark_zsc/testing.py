@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-# The shape of valhalla/distilbart-mnli-12-1 (REFERENCE.md section 1).
+# The shape of valhalla/distilbart-mnli-12-1 (its config.json).
 DISTILBART_MNLI_12_1_SHAPE = dict(
     d_model=1024,
     encoder_layers=12,

@@ -1,6 +1,6 @@
 """The Spark-free scoring engine: texts and candidate labels in, zero-shot scores out.
 
-It follows `transformers.pipeline("zero-shot-classification")` (REFERENCE.md section 2)
+It follows `transformers.pipeline("zero-shot-classification")`
 score for score, and spends the model's time only on work whose result is read:
 
     rows -> distinct (text, hypothesis) pairs -> token ids -> batches of similar length
