@@ -14,9 +14,11 @@ Guarantees (Delta's own, which every write here goes through):
 
 from __future__ import annotations
 
+from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame
 
 from .merging import MergingSink, quoted
+from .paths import files_for
 
 
 class DeltaSink(MergingSink):
@@ -30,13 +32,14 @@ class DeltaSink(MergingSink):
     def exists(self) -> bool:
         if self.table:
             return self.spark.catalog.tableExists(self.table)
-        try:
+        files = files_for(self.spark, self.path)
+        if files is not None:
+            return files.exists(f"{self.path}/_delta_log")
+        try:  # Spark Connect, a path off this machine: ask the server
             self.spark.sql(f"DESCRIBE DETAIL {self.identifier}").collect()
             return True
-        except Exception as error:  # no _delta_log there (or nothing at all)
-            if "DELTA_MISSING_DELTA_TABLE" in str(error) or "not a Delta table" in str(error):
-                return False
-            raise
+        except AnalysisException:  # no Delta table there
+            return False
 
     def table_partitions(self) -> list[str]:
         return list(self.spark.sql(f"DESCRIBE DETAIL {self.identifier}").head().partitionColumns)
