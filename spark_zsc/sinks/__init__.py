@@ -6,7 +6,7 @@ retried batch and with a concurrent writer.
     tables.py   --output-table of files (parquet, orc, json, csv, Hive format)
     delta.py    Delta tables and paths;  iceberg.py  Iceberg tables (merging.py: what they share)
     streams.py  a stream's micro-batches into a table of files;  locks.py  one writer per output
-    paths.py    file operations on a local disk or through Hadoop
+    run_records.py  each run's record beside its output;  paths.py  local or Hadoop file operations
 """
 
 from __future__ import annotations

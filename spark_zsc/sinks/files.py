@@ -20,7 +20,6 @@ Guarantees:
 from __future__ import annotations
 
 import ctypes
-import json
 import uuid
 
 from pyspark.sql import DataFrame
@@ -32,8 +31,8 @@ from ..sources import read_files
 from .base import Sink, whole_version
 from .locks import WriterLock
 from .paths import LocalFiles, base_name, files_for, local_path, parent, sibling
+from .run_records import record_in_folder
 
-RUN_RECORD = "_spark_zsc_run.json"  # beside the data: Spark's readers skip names starting with _
 VERSION_MARK = ".spark_zsc-"  # hidden sibling versions: .<name>.spark_zsc-<id>
 CSV_KEEPS_SPACES = {"ignoreLeadingWhiteSpace": "false", "ignoreTrailingWhiteSpace": "false"}
 
@@ -220,4 +219,4 @@ class FileSink(Sink):
                 "Spark Connect: cannot write %s's run record from here; it is in the summary", self.path
             )
             return
-        self.files.write_text(f"{self.path}/{RUN_RECORD}", json.dumps(record, indent=2, default=str))
+        record_in_folder(self.files, self.path, record)

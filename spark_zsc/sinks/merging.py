@@ -19,7 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from .base import Sink
-from .tables import record_in_properties
+from .run_records import record_in_properties
 
 ID_KEY = "__spark_zsc_id"
 

@@ -17,7 +17,6 @@ Guarantees:
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 
@@ -25,15 +24,12 @@ from pyspark.sql import DataFrame
 
 from ..errors import ConfigError
 from ..runtime.distribution import is_connect
-from ..spark.lineage import sql_literal
 from .base import Sink, whole_version
 from .locks import WriterLock
 from .paths import base_name, files_for, parent
+from .run_records import record_in_properties
 from .streams import TableBatches
 
-RUN_PROPERTY = (
-    "spark_zsc.run"  # table properties spark_zsc.run.<part>: config_sha256, config, options, summary
-)
 STREAM_TABLE_FORMATS = ("parquet", "orc", "json")  # folders of files whose names a stream can choose
 LOCATION_MARK = "__spark_zsc_"  # table locations written by a swap: <location>__spark_zsc_<id>
 
@@ -46,17 +42,6 @@ def describe_table(spark, table: str) -> dict:
 def table_provider(spark, table: str) -> str:
     """The data source an existing table is stored as (parquet, orc, json, hive, delta, iceberg, ...)."""
     return describe_table(spark, table).get("Provider", "hive").lower()
-
-
-def record_in_properties(spark, table: str, record: dict) -> None:
-    """The run's record as table properties, one per part (Spark redacts a property whose
-    value looks like a secret, and the options' `token_budget` does: it must not hide the rest)."""
-    pairs = ", ".join(
-        f"'{RUN_PROPERTY}.{part}' = "
-        f"{sql_literal(value if isinstance(value, str) else json.dumps(value, default=str))}"
-        for part, value in record.items()
-    )
-    spark.sql(f"ALTER TABLE {table} SET TBLPROPERTIES ({pairs})")
 
 
 class TableSink(Sink):
