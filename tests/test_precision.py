@@ -78,10 +78,13 @@ def test_config_hash_names_the_precision_tasks_run(spark, tiny_model):
         clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, **params)
         return clf.lineage(session.createDataFrame([("x",)], "text string")).config_sha256
 
-    on_cpu, on_gpu = config(spark), config(gpu_session)
-    assert on_cpu == config(spark, precision="fp32") == config(gpu_session, device="cpu")
-    assert on_gpu == config(gpu_session, precision="fp16") == config(gpu_session, device="cuda")
-    assert on_cpu != on_gpu
+    try:
+        on_cpu, on_gpu = config(spark), config(gpu_session)
+        assert on_cpu == config(spark, precision="fp32") == config(gpu_session, device="cpu")
+        assert on_gpu == config(gpu_session, precision="fp16") == config(gpu_session, device="cuda")
+        assert on_cpu != on_gpu
+    finally:  # the new session became the active one: later tests must not inherit its GPUs
+        gpu_session.conf.unset("spark.task.resource.gpu.amount")
 
 
 def test_a_task_that_cannot_run_the_hashed_precision_fails(spark, tiny_model):
@@ -93,8 +96,11 @@ def test_a_task_that_cannot_run_the_hashed_precision_fails(spark, tiny_model):
     # the driver reads it; tasks of a local master still get no GPU
     session.conf.set("spark.task.resource.gpu.amount", "1")
     clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
-    with pytest.raises(Exception, match="precision=fp16"):
-        clf.transform(session.createDataFrame([(0, "The team won")], "id long, text string")).collect()
+    try:
+        with pytest.raises(Exception, match="precision=fp16"):
+            clf.transform(session.createDataFrame([(0, "The team won")], "id long, text string")).collect()
+    finally:  # the new session became the active one: later tests must not inherit its GPUs
+        session.conf.unset("spark.task.resource.gpu.amount")
 
 
 def test_spark_gpu_addresses_map_through_cuda_visible_devices():
