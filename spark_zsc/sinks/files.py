@@ -125,7 +125,7 @@ class FileSink(Sink):
 
     def read(self) -> DataFrame:
         """The output as written: partition values as the text of their folder names (no type
-        inference), cast back to the types the job wrote."""
+        inference, which would turn "007" into 7); an incremental run casts them to the input's types."""
         conf = "spark.sql.sources.partitionColumnTypeInference.enabled"
         before = self.spark.conf.get(conf, "true")
         self.spark.conf.set(conf, "false")
