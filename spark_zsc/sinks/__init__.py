@@ -15,7 +15,7 @@ from ..errors import ConfigError
 from ..jobs.options import JobOptions
 from ..sources import check_data_source
 from .base import Sink
-from .delta import DeltaSink
+from .delta import DeltaSink, is_delta_folder
 from .files import FileSink
 from .iceberg import IcebergSink
 from .paths import files_for
@@ -34,22 +34,18 @@ def output_format(spark, options: JobOptions) -> str:
     if options.output_table:
         return options.output_format or spark.conf.get("spark.sql.sources.default", "parquet")
     files = files_for(spark, options.output)
-    if (
-        not options.output_format
-        and files is not None
-        and files.exists(f"{options.output.rstrip('/')}/_delta_log")
-    ):
+    if not options.output_format and files is not None and is_delta_folder(files, options.output):
         return "delta"  # a Delta path stays Delta
     return options.file_format
 
 
 def sink_for(spark, options: JobOptions) -> Sink:
     """The sink of the job's output (refuses a data source Spark does not have)."""
+    if not (options.output or options.output_table):
+        raise ConfigError("give exactly one of --output PATH or --output-table NAME")
     file_format = output_format(spark, options)
     if file_format in MERGING:
         return MERGING[file_format](spark, options)
     if options.output_table:
         return TableSink(spark, options, file_format)
-    if not options.output:
-        raise ConfigError("give exactly one of --output PATH or --output-table NAME")
     return FileSink(spark, options, file_format)

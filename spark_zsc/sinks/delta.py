@@ -21,6 +21,11 @@ from .merging import MergingSink, quoted
 from .paths import files_for
 
 
+def is_delta_folder(files, path: str) -> bool:
+    """A folder Delta writes has its transaction log in `_delta_log`."""
+    return files.exists(f"{path.rstrip('/')}/_delta_log")
+
+
 class DeltaSink(MergingSink):
     format = "delta"
 
@@ -34,7 +39,7 @@ class DeltaSink(MergingSink):
             return self.spark.catalog.tableExists(self.table)
         files = files_for(self.spark, self.path)
         if files is not None:
-            return files.exists(f"{self.path}/_delta_log")
+            return is_delta_folder(files, self.path)
         try:  # Spark Connect, a path off this machine: ask the server
             self.spark.sql(f"DESCRIBE DETAIL {self.identifier}").collect()
             return True
