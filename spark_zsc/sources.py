@@ -11,6 +11,7 @@ from pyspark.sql.types import ArrayType, StringType
 
 from .errors import ConfigError
 from .jobs.options import JobOptions, SourceOptions
+from .paths import files_for
 from .runtime.distribution import is_connect
 from .spark.columns import require_column
 
@@ -48,6 +49,9 @@ def read_input(spark: SparkSession, options: SourceOptions) -> DataFrame:
             raise ConfigError(f"--input-table {options.input_table!r} does not exist in the metastore")
         return spark.table(options.input_table)
     check_data_source(spark, options.input_format, "--input-format")
+    files = files_for(spark, options.input)  # None on Spark Connect off this machine: the reader says
+    if files is not None and not files.found(options.input):
+        raise ConfigError(f"--input {options.input!r} does not exist")
     try:
         return read_files(
             spark.read, options.input, options.input_format, options.csv_column_names, options.reader_options

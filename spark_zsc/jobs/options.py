@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import os
 import re
 from typing import Optional
 from urllib.parse import urlparse
@@ -228,10 +227,6 @@ def key_values(value, option: str, example: str) -> dict:
     return pairs
 
 
-def is_local_path(path: str) -> bool:
-    return urlparse(path).scheme in ("", "file")
-
-
 def local_path(path: str) -> str:
     """A local path or file: URL as a path this process can open."""
     return urlparse(path).path if path.startswith("file:") else path
@@ -324,8 +319,6 @@ class SourceOptions:
             raise ConfigError("give --master (classic Spark) or --remote (Spark Connect), not both")
         if bool(self.input) == bool(self.input_table):
             raise ConfigError("give exactly one of --input PATH or --input-table NAME")
-        if self.input and is_local_path(self.input) and not os.path.exists(local_path(self.input)):
-            raise ConfigError(f"--input {self.input!r} does not exist")
         if not self.text_column:
             raise ConfigError("--text-col is required: name the column that holds the text")
         names = self.csv_column_names
@@ -390,18 +383,6 @@ class JobOptions(SourceOptions):
                 f"--skip-existing appends the missing rows; --mode {self.mode} contradicts it (drop --mode)"
             )
         self._validate_incremental()
-        if (
-            self.output
-            and not self.estimate
-            and not self.stream
-            and is_local_path(self.output)
-            and self.write_mode == "error"
-            and os.path.exists(local_path(self.output))
-        ):
-            raise ConfigError(
-                f"--output {self.output!r} already exists: pass --mode overwrite or --mode append, "
-                "--skip-existing, or another path"
-            )
         self.writer_options  # noqa: B018 (parsing it refuses a bad KEY=VALUE now)
 
     def _validate_stream(self) -> None:

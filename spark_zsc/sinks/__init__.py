@@ -6,19 +6,19 @@ retried batch and with a concurrent writer.
     tables.py   --output-table of files (parquet, orc, json, csv, Hive format)
     delta.py    Delta tables and paths;  iceberg.py  Iceberg tables (merging.py: what they share)
     streams.py  a stream's micro-batches into a table of files;  locks.py  one writer per output
-    run_records.py  each run's record beside its output;  paths.py  local or Hadoop file operations
+    run_records.py  each run's record beside its output (file operations: ../paths.py)
 """
 
 from __future__ import annotations
 
 from ..errors import ConfigError
 from ..jobs.options import JobOptions
+from ..paths import files_for
 from ..sources import check_data_source
 from .base import Sink
 from .delta import DeltaSink, is_delta_folder
 from .files import FileSink
 from .iceberg import IcebergSink
-from .paths import files_for
 from .tables import TableSink, table_provider
 
 MERGING = {"delta": DeltaSink, "iceberg": IcebergSink}

@@ -17,8 +17,8 @@ from __future__ import annotations
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame
 
+from ..paths import files_for
 from .merging import MergingSink, quoted
-from .paths import files_for
 
 
 def is_delta_folder(files, path: str) -> bool:

@@ -6,8 +6,11 @@ Guarantees:
   `<output>/_temporary` only; the next run removes them before it writes. An `--incremental`
   run writes a whole new version beside the output (`.<name>.spark_zsc-<id>`) and swaps it
   in: on a local disk one `renameat2(RENAME_EXCHANGE)` (readers see the old version or the
-  new one); elsewhere two renames, and a run killed between them is repaired by the next run
-  before it reads (the path is briefly absent, never half-written).
+  new one); on HDFS two atomic renames, and a run killed between them is repaired by the next
+  run before it reads (the path is briefly absent, never half-written). On an object store a
+  folder rename copies object by object, so a swap could leave a half-moved output as the
+  only copy: `--incremental` into files there is refused before any work (a metastore table,
+  whose location is switched in one step, or Delta and Iceberg, which commit, do it safely).
 - retried run: `--skip-existing` appends only ids not written yet; `--incremental` rewrites
   the version whole; the run record is rewritten.
 - concurrent writer: refused. Every write takes the output's lock (`.<name>.spark_zsc_lock`
@@ -27,10 +30,10 @@ from pyspark.sql import functions as F
 
 from ..errors import ConfigError
 from ..log import log
+from ..paths import LocalFiles, base_name, files_for, local_path, parent, sibling
 from ..sources import read_files
 from .base import Sink, whole_version
 from .locks import WriterLock
-from .paths import LocalFiles, base_name, files_for, local_path, parent, sibling
 from .run_records import record_in_folder
 
 VERSION_MARK = ".spark_zsc-"  # hidden sibling versions: .<name>.spark_zsc-<id>
@@ -110,6 +113,13 @@ class FileSink(Sink):
             raise ConfigError(
                 f"--incremental into --output {self.options.output!r} needs classic Spark (it swaps folders "
                 "through the driver's Hadoop file system): on Spark Connect write a Delta or Iceberg table"
+            )
+        if self.files.is_object_store:
+            raise ConfigError(
+                f"--incremental into --output {self.options.output!r}: {self.files.scheme} renames a folder "
+                "object by object, so swapping in the new version is not one step and a crash could leave "
+                "half an output. Write a Delta path (--output-format delta) or table, an Iceberg table, or "
+                "--output-table NAME (a table of files whose location is switched in one step)"
             )
 
     def partition_columns(self) -> list[str]:

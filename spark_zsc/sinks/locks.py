@@ -25,7 +25,7 @@ from datetime import datetime, timezone
 
 from ..errors import OutputBusy
 from ..log import log
-from .paths import base_name, sibling
+from ..paths import base_name, sibling
 
 HEARTBEAT_SECONDS = 10
 STALE_SECONDS = 120  # a dozen missed heartbeats: that run's driver is gone

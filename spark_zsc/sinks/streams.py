@@ -1,8 +1,10 @@
 """`--stream --output-table` into a table of files (parquet, orc, json): `foreachBatch`, each
 micro-batch written once however often Spark retries it.
 
-A batch is staged under the checkpoint, then its files move into the table's folder under
-names made of the stream's query id and the batch id (`spark-zsc-<query>-<batch>-<n>`); a
+A batch is staged in the table's folder (`_spark_zsc_staging`, which readers skip: on the
+table's own file system, where a file moves by a rename, wherever the checkpoint is), then its
+files move into the table's folder under names made of the stream's query id and the batch id
+(`spark-zsc-<query>-<batch>-<n>`); a
 retried batch first removes what an earlier attempt of the same batch of the same stream
 left, so it replaces that attempt instead of adding to it. The query id is the one Spark keeps
 in the checkpoint (`<checkpoint>/metadata`): another stream into the same table, or this one
@@ -22,9 +24,10 @@ import json
 
 from pyspark.sql import DataFrame
 
-from .paths import files_for
+from ..paths import files_for
 
 BATCH_FILE = "spark-zsc-{query}-{batch:012d}-"  # a table file's name starts with its stream and batch
+STAGING = "_spark_zsc_staging"  # Spark's file index skips names starting with "_"
 
 
 def query_id(spark, checkpoint: str) -> str:
@@ -39,13 +42,12 @@ class TableBatches:
     def __init__(self, table: str, provider: str, location: str, checkpoint: str, writer_options: dict):
         self.table, self.provider, self.location = table, provider, location
         self.checkpoint, self.writer_options = checkpoint.rstrip("/"), writer_options
-        self.staging = f"{self.checkpoint}/spark_zsc_staging"
         self._query = None
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession
         self._query = self._query or query_id(spark, self.checkpoint)
-        staged = f"{self.staging}/{batch_id}"
+        staged = f"{self.location.rstrip('/')}/{STAGING}/{self._query}-{batch_id}"
         batch.write.options(**self.writer_options).format(self.provider).mode("overwrite").save(staged)
         files = files_for(spark, self.location)
         prefix = BATCH_FILE.format(query=self._query, batch=batch_id)

@@ -1,20 +1,36 @@
 """The file operations the sinks need, on a local disk or through the driver's Hadoop file
 system (HDFS, object stores, anything with a Hadoop connector), behind one small interface.
 
-Local paths (no scheme, or `file:`) go through `os`, so that they work on Spark Connect too
-(no JVM on the client; the server shares this disk when it runs here). Any other path needs
-classic Spark's JVM.
+A path means what it means to Spark: on classic Spark it is resolved through the session's
+Hadoop configuration, so a path without a scheme is on `fs.defaultFS` (HDFS on YARN, DBFS on
+Databricks, the local disk elsewhere). Paths that resolve to the local disk go through `os`
+(one-step folder swaps, exclusive creates); every other one through its Hadoop file system.
+
+On Spark Connect the client has no Hadoop file system: `file:` paths, and paths without a
+scheme when the Connect server runs on this machine, are taken as this disk's; any other path
+has no file operations here (None), and the sinks ask the server through Spark instead.
+
+Object stores (S3, GCS, Azure Blob, DBFS, anything but the local disk and HDFS) rename a folder
+object by object: a rename there is not a step a reader or a crash sees whole.
 """
 
 from __future__ import annotations
 
 import fnmatch
+import glob
 import os
 import shutil
 import time
+from urllib.parse import urlparse
 
-from ..jobs.options import is_local_path, local_path
-from ..runtime.distribution import is_connect
+from py4j.protocol import Py4JJavaError
+
+from .jobs.options import local_path
+from .runtime.distribution import is_connect
+
+FILE_SYSTEMS = ("file", "hdfs", "viewfs")  # atomic folder renames; any other scheme: an object store
+S3A = "org.apache.hadoop.fs.s3a.S3AFileSystem"
+PRECONDITION_FAILED, CONDITIONAL_CONFLICT = 412, 409  # S3's answers to a conditional write that lost
 
 
 def sibling(path: str, name: str) -> str:
@@ -34,8 +50,14 @@ def base_name(path: str) -> str:
 class LocalFiles:
     """Paths on this machine's disk."""
 
+    is_object_store = False
+
     def exists(self, path: str) -> bool:
         return os.path.exists(local_path(path))
+
+    def found(self, path: str) -> bool:
+        """`path` exists, or is a glob that matches something (an input may be one)."""
+        return bool(glob.glob(local_path(path)))
 
     def rename(self, source: str, target: str) -> bool:
         """False where `source` is gone (another process moved it first)."""
@@ -98,11 +120,18 @@ class HadoopFiles:
     """Paths through the driver's Hadoop file system (classic Spark only)."""
 
     def __init__(self, spark, path: str):
+        self._jvm = spark._jvm
         self._path = spark._jvm.org.apache.hadoop.fs.Path
         self._fs = self._path(path).getFileSystem(spark._jsc.hadoopConfiguration())
+        self.scheme = str(self._fs.getUri().getScheme())
+        self.is_object_store = self.scheme not in FILE_SYSTEMS
 
     def exists(self, path: str) -> bool:
         return self._fs.exists(self._path(path))
+
+    def found(self, path: str) -> bool:
+        """`path` exists, or is a glob that matches something (an input may be one)."""
+        return bool(self._fs.globStatus(self._path(path)))
 
     def rename(self, source: str, target: str) -> bool:
         return bool(self._fs.rename(self._path(source), self._path(target)))
@@ -120,6 +149,9 @@ class HadoopFiles:
         return sorted(str(s.getPath().getName()) for s in self._fs.listStatus(self._path(folder)))
 
     def create_new(self, path: str, text: str) -> bool:
+        """Write a file that must not exist yet, in one step; False where it does."""
+        if self._fs.getClass().getName() == S3A:
+            return self._put_if_absent(path, text)
         try:
             stream = self._fs.create(self._path(path), False)  # overwrite=False: fails if it exists
         except Exception as error:  # py4j wraps FileAlreadyExistsException
@@ -128,6 +160,28 @@ class HadoopFiles:
             raise
         stream.write(bytearray(text.encode()))
         stream.close()
+        return True
+
+    def _put_if_absent(self, path: str, text: str) -> bool:
+        """S3A's create(overwrite=false) looks, then writes: two runs can both look first. S3's
+        conditional write (If-None-Match: *) lets the store itself refuse the second."""
+        model = self._jvm.software.amazon.awssdk.services.s3.model
+        request = (
+            model.PutObjectRequest.builder()
+            .bucket(self._fs.getBucket())
+            .key(self._fs.pathToKey(self._path(path)))
+            .ifNoneMatch("*")
+            .build()
+        )
+        body = self._jvm.software.amazon.awssdk.core.sync.RequestBody.fromString(text)
+        client = self._fs.getS3AInternals().getAmazonS3Client("spark_zsc writer lock")
+        try:
+            client.putObject(request, body)
+        except Py4JJavaError as error:
+            status = getattr(error.java_exception, "statusCode", lambda: None)()
+            if status in (PRECONDITION_FAILED, CONDITIONAL_CONFLICT):
+                return False
+            raise
         return True
 
     def write_text(self, path: str, text: str) -> None:
@@ -151,7 +205,10 @@ class HadoopFiles:
         return self._fs.getFileStatus(self._path(path)).getModificationTime() / 1000
 
     def touch(self, path: str) -> None:
-        self._fs.setTimes(self._path(path), int(time.time() * 1000), -1)
+        if self.is_object_store:  # an object's time is its last write (S3A's setTimes does nothing)
+            self.write_text(path, self.read_text(path) or "")
+        else:
+            self._fs.setTimes(self._path(path), int(time.time() * 1000), -1)
 
 
 def _read_all(stream, length: int) -> bytearray:
@@ -166,8 +223,15 @@ def _read_all(stream, length: int) -> bytearray:
 
 
 def files_for(spark, path: str):
-    """The file operations for `path`: local ones where it is on this disk, Hadoop's on
-    classic Spark, None on Spark Connect for a path elsewhere (no JVM on the client)."""
-    if is_local_path(path):
-        return LocalFiles()
-    return None if is_connect(spark) else HadoopFiles(spark, path)
+    """The file operations for `path`: local ones where it resolves to this disk, its Hadoop
+    file system's elsewhere; None on Spark Connect for a path off this machine (see above)."""
+    if is_connect(spark):
+        scheme = urlparse(path).scheme
+        here = scheme == "file" or (scheme == "" and _connect_server_is_here(spark))
+        return LocalFiles() if here else None
+    files = HadoopFiles(spark, path)
+    return LocalFiles() if files.scheme == "file" else files
+
+
+def _connect_server_is_here(spark) -> bool:
+    return spark.client.host in ("localhost", "127.0.0.1", "[::1]", "::1")
