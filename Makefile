@@ -1,7 +1,8 @@
 # From a fresh clone, with Python 3.11, Java 17 and make:
 #   make demo   create .venv, install, run the README's main job on the sample tickets
 #   make test   the same environment; format and lint checks, then the tests
-#   make jars   the table formats' jars the tests use (Delta, Iceberg), from Maven into .cache/jars, once
+#   make jars   the jars the tests use, from Maven into .cache/jars, once: Delta and Iceberg; S3A
+#               (hadoop-aws, AWS SDK) in s3a/; Hadoop's MiniDFSCluster in hdfs/
 # Variables: PYTHON (the interpreter that makes .venv), TORCH (the torch requirement, installed first),
 # PYSPARK (the pyspark the tests run on: the newest line Delta and Iceberg both support, see
 # jars/pom.xml), DEMO_OUTPUT (where the demo writes), PYTEST_ARGS (e.g. make test PYTEST_ARGS=tests/test_jobs.py).
@@ -62,14 +63,17 @@ test: $(STAMP) java jars
 
 env: $(STAMP)
 
-# Maven resolves jars/pom.xml (and caches downloads in ~/.m2); the tests put every jar in
-# $(JARS) on Spark's class path and reach no network.
+# Maven resolves jars/pom.xml, jars/s3a/pom.xml and jars/hdfs/pom.xml (and caches downloads in
+# ~/.m2); the tests put the jars in $(JARS) on Spark's class path (and s3a/ on its extraClassPath,
+# hdfs/ on the MiniDFSCluster's) and reach no network.
 jars: $(JARS)/.fetched
 
-$(JARS)/.fetched: jars/pom.xml
-	@command -v mvn >/dev/null || { echo "fetching the Delta and Iceberg jars needs Maven (mvn): install it"; exit 1; }
+$(JARS)/.fetched: jars/pom.xml jars/s3a/pom.xml jars/hdfs/pom.xml
+	@command -v mvn >/dev/null || { echo "fetching the tests' jars (Delta, Iceberg, S3A, HDFS) needs Maven (mvn): install it"; exit 1; }
 	rm -rf $(JARS)
 	mvn -q -B -f jars/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$(CURDIR)/$(JARS)"
+	mvn -q -B -f jars/s3a/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$(CURDIR)/$(JARS)/s3a"
+	mvn -q -B -f jars/hdfs/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$(CURDIR)/$(JARS)/hdfs"
 	@touch $@
 
 java:

@@ -43,6 +43,7 @@ def spark(tmp_path_factory):
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     os.environ["SPARK_ZSC_CACHE_DIR"] = str(tmp_path_factory.mktemp("node_cache"))
     from pyspark.sql import SparkSession
+    from stores import S3A_JARS
 
     from processes import table_formats_conf
 
@@ -57,8 +58,36 @@ def spark(tmp_path_factory):
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "16")
         .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={tmp_path_factory.mktemp('derby')}")
+        .config("spark.driver.extraClassPath", f"{S3A_JARS}/*")  # S3A, for the `s3` fixture's server
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(spark, tmp_path_factory):
+    """An S3-compatible server on 127.0.0.1, which the test session reaches through S3A."""
+    from stores import S3Server
+
+    server = S3Server(tmp_path_factory.mktemp("s3"))
+    try:
+        conf = spark._jsc.hadoopConfiguration()
+        for key, value in server.hadoop_conf().items():
+            conf.set(key, value)
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def hdfs(tmp_path_factory):
+    """A real HDFS (MiniDFSCluster) on 127.0.0.1: its hdfs:// URI."""
+    from stores import Hdfs
+
+    cluster = Hdfs(tmp_path_factory.mktemp("hdfs"))
+    try:
+        yield cluster.uri
+    finally:
+        cluster.stop()

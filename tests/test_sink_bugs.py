@@ -13,8 +13,8 @@ from datetime import datetime
 import pandas as pd
 
 from spark_zsc.jobs.cli import main
+from spark_zsc.paths import LocalFiles
 from spark_zsc.sinks.locks import WriterLock, lock_path
-from spark_zsc.sinks.paths import LocalFiles
 
 from helpers import TEXTS
 from processes import job_env, run

@@ -92,13 +92,17 @@ def test_a_stream_killed_mid_batch_is_completed_by_the_next_run(tiny_model, tmp_
     flags = _stream_args(tmp_path, tiny_model, "--output-table", "enriched", "--batch-rows", "4")[1:]
     flags += ["--conf", f"spark.sql.warehouse.dir={tmp_path / 'warehouse'}", "--master", "local[2]"]
     env = job_env(tmp_path_factory.getbasetemp() / "job_node_cache")
-    staging = tmp_path / "checkpoint" / "spark_zsc_staging"
+    staging = tmp_path / "warehouse" / "enriched" / "_spark_zsc_staging"  # <query id>-<batch id>
+
+    def second_batch_staged() -> bool:
+        return staging.exists() and any(p.name.endswith("-1") for p in staging.iterdir())
+
     process = start(cli(*flags), tmp_path, env, tmp_path / "killed.log")
     try:
         deadline = time.monotonic() + 240
-        while not (staging / "1").exists() and process.poll() is None and time.monotonic() < deadline:
+        while not second_batch_staged() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert (staging / "1").exists(), (tmp_path / "killed.log").read_text()[-3000:]
+        assert second_batch_staged(), (tmp_path / "killed.log").read_text()[-3000:]
     finally:
         kill_group(process)
     assert process.returncode == -9  # killed, not finished
