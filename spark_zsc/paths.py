@@ -194,8 +194,7 @@ class HadoopFiles:
             return None
         stream = self._fs.open(self._path(path))
         try:
-            jvm_bytes = self._fs.getFileStatus(self._path(path)).getLen()
-            return bytes(_read_all(stream, jvm_bytes)).decode()
+            return bytes(stream.readAllBytes()).decode()  # one call through py4j, not one a byte
         finally:
             stream.close()
 
@@ -209,17 +208,6 @@ class HadoopFiles:
             self.write_text(path, self.read_text(path) or "")
         else:
             self._fs.setTimes(self._path(path), int(time.time() * 1000), -1)
-
-
-def _read_all(stream, length: int) -> bytearray:
-    """Read a Hadoop input stream of `length` bytes through py4j, byte by byte in small files."""
-    data = bytearray()
-    while len(data) < length:
-        byte = stream.read()
-        if byte < 0:
-            break
-        data.append(byte)
-    return data
 
 
 def files_for(spark, path: str):
