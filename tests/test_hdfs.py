@@ -7,12 +7,14 @@ from __future__ import annotations
 import json
 
 import pandas as pd
+import pytest
 from stores import assert_same_results, dead_writers_lock, results
 
+from spark_zsc.errors import OutputBusy
 from spark_zsc.jobs.cli import main
 from spark_zsc.paths import HadoopFiles, files_for
 from spark_zsc.sinks.files import VERSION_MARK
-from spark_zsc.sinks.locks import lock_path
+from spark_zsc.sinks.locks import WriterLock, lock_path
 
 from helpers import LABELS, TEXTS
 from processes import cli, input_flags, job_env, run
@@ -77,6 +79,10 @@ def test_paths_without_a_scheme_mean_hdfs_and_incremental_swaps_there(
     assert "restoring" in second.stdout and files.list_names(f"{hdfs}/data") == ["in", "out"]
     reference = full_run(tmp_path, tiny_model, second_input, "second")
     assert_same_results(results(spark.read.parquet(out)), results(spark.read.parquet(reference)))
+    assert not files.exists(lock_path(out))
+    with WriterLock(files, out, "--output"):  # a live run's lock, made by the NameNode, refuses a second
+        with pytest.raises(OutputBusy, match="being written by another spark_zsc run"):
+            WriterLock(files, out, "--output").__enter__()
     assert not files.exists(lock_path(out))
 
     missing = ["classify", *input_flags(f"{hdfs}/data/missing", "a,b"), "--output", f"{hdfs}/data/x"]

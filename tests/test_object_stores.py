@@ -145,6 +145,30 @@ def test_one_writer_at_a_time_on_s3a(spark, s3):
         assert len(won) == 1, won
         assert s3.read(path).decode() == f"runner {won[0]}"
 
+    for attempt in range(3):  # runs that find one dead run's lock at once: one takes it over
+        output, start, outcomes = f"{bucket}/dead-{attempt}", threading.Barrier(4), []
+        dead_writers_lock(files, output)
+
+        def take(output=output, start=start, outcomes=outcomes) -> None:
+            lock = WriterLock(files, output, "--output")
+            start.wait()
+            try:
+                lock.__enter__()
+                outcomes.append(lock)
+            except OutputBusy:
+                outcomes.append("refused")
+
+        threads = [threading.Thread(target=take) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        holders = [o for o in outcomes if o != "refused"]
+        assert len(holders) == 1 and len(outcomes) == 4, outcomes
+        assert json.loads(s3.read(lock_path(output))) == holders[0].owner
+        holders[0].__exit__(None, None, None)
+        assert s3.keys(lock_path(output)) == []  # released, no takeover mark left
+
     before = files.modified_seconds(f"{bucket}/race-0")
     threading.Event().wait(1.5)  # object times have one-second steps
     files.touch(f"{bucket}/race-0")

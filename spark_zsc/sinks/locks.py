@@ -9,8 +9,11 @@ host, process and start time.
 
 A run killed while holding it leaves the file behind. It is stale, and taken over, when its
 holder's process is gone (same host) or its heartbeat stopped more than `STALE_SECONDS` ago
-(another host). Taking over renames the stale file away first: a rename succeeds once, so two
-runs that both saw it stale cannot both take it.
+(another host). Taking over needs a mark beside the lock named after the dead run, created
+in the same one step as a lock: of the runs that found that run's lock dead, one creates the
+mark and removes the lock, and only while the lock still holds that run; a later one finds a
+live holder and is refused. (Not a rename: an object store renames by copy and delete, so two
+runs could both "rename" one file and one of them then delete the other's new lock.)
 """
 
 from __future__ import annotations
@@ -96,14 +99,27 @@ class WriterLock:
                 f"If that run is dead on another machine, its lock {self.path} expires {STALE_SECONDS} s "
                 "after its last heartbeat (or delete it)"
             )
-        tombstone = f"{self.path}.stale-{self.owner['run']}"
-        if self.files.rename(self.path, tombstone):
-            log.warning(
-                "taking over %s, left by a run that ended without releasing it: %s", self.path, holder
-            )
-            self.files.delete(tombstone)
+        if holder is not None:  # None: released since it was found
+            self._take_over(holder)
         if not self.files.create_new(self.path, text):
             raise OutputBusy(f"{self.what}: another spark_zsc run took its lock first; run again after it")
+
+    def _take_over(self, dead: dict) -> None:
+        """Remove the lock `dead` left, unless another run took it over first (see above)."""
+        mark = f"{self.path}.taken-{dead.get('run', 'unreadable')}"
+        if not self.files.create_new(mark, json.dumps(self.owner)):
+            raise OutputBusy(
+                f"{self.what}: another spark_zsc run is taking over the lock a dead run left; run again "
+                f"after it (if no run is, delete {mark})"
+            )
+        try:
+            if self._holder() == dead:
+                log.warning(
+                    "taking over %s, left by a run that ended without releasing it: %s", self.path, dead
+                )
+                self.files.delete(self.path)
+        finally:
+            self.files.delete(mark)
 
     def _holder(self):
         try:
