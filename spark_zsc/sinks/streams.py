@@ -4,11 +4,11 @@ micro-batch written once however often Spark retries it.
 A batch is staged in the table's folder (`_spark_zsc_staging`, which readers skip: on the
 table's own file system, where a file moves by a rename, wherever the checkpoint is), then its
 files move into the table's folder under names made of the stream's query id and the batch id
-(`spark-zsc-<query>-<batch>-<n>`); a
-retried batch first removes what an earlier attempt of the same batch of the same stream
-left, so it replaces that attempt instead of adding to it. The query id is the one Spark keeps
-in the checkpoint (`<checkpoint>/metadata`): another stream into the same table, or this one
-after its checkpoint was reset, has another id and never touches these files.
+(`spark-zsc-<query>-<batch>-<n>`); a retried batch first removes what an earlier attempt of
+the same batch of the same stream left, so it replaces that attempt instead of adding to it.
+The query id is the one Spark keeps in the checkpoint (`<checkpoint>/metadata`): another
+stream into the same table, or this one after its checkpoint was reset, has another id and
+never touches these files.
 
 Guarantees:
 - crash: a run killed while a batch moves in leaves part of that batch in the table until the
