@@ -37,18 +37,31 @@ def hf_pipeline(tiny_model):
 
 
 @pytest.fixture(scope="session")
-def spark(tmp_path_factory):
+def s3_server(tmp_path_factory):
+    """An S3-compatible server on 127.0.0.1, started before the test session: every Hadoop
+    configuration the session makes, the metastore client's too, must reach it from the start."""
+    from stores import S3Server
+
+    server = S3Server(tmp_path_factory.mktemp("s3"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory, s3_server):
     # Workers must run this interpreter (the venv's), and keep their model cache here.
     os.environ["PYSPARK_PYTHON"] = sys.executable
     os.environ["PYSPARK_DRIVER_PYTHON"] = sys.executable
     os.environ["SPARK_ZSC_CACHE_DIR"] = str(tmp_path_factory.mktemp("node_cache"))
     from pyspark.sql import SparkSession
-    from stores import S3A_JARS
 
     from processes import table_formats_conf
 
     builder = SparkSession.builder
-    for key, value in table_formats_conf(tmp_path_factory.mktemp("iceberg")).items():
+    conf = {**table_formats_conf(tmp_path_factory.mktemp("iceberg")), **s3_server.spark_conf()}
+    for key, value in conf.items():
         builder = builder.config(key, value)
     session = (
         builder.master("local[2]")
@@ -58,7 +71,6 @@ def spark(tmp_path_factory):
         .config("spark.sql.execution.arrow.maxRecordsPerBatch", "16")
         .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("warehouse")))
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={tmp_path_factory.mktemp('derby')}")
-        .config("spark.driver.extraClassPath", f"{S3A_JARS}/*")  # S3A, for the `s3` fixture's server
         .getOrCreate()
     )
     session.sparkContext.setLogLevel("ERROR")
@@ -67,18 +79,9 @@ def spark(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def s3(spark, tmp_path_factory):
-    """An S3-compatible server on 127.0.0.1, which the test session reaches through S3A."""
-    from stores import S3Server
-
-    server = S3Server(tmp_path_factory.mktemp("s3"))
-    try:
-        conf = spark._jsc.hadoopConfiguration()
-        for key, value in server.hadoop_conf().items():
-            conf.set(key, value)
-        yield server
-    finally:
-        server.stop()
+def s3(spark, s3_server):
+    """The S3-compatible server the test session reaches through S3A (`s3a://` buckets)."""
+    return s3_server
 
 
 @pytest.fixture(scope="session")

@@ -122,7 +122,7 @@ class S3Server:
         }
 
     def spark_conf(self) -> dict:
-        """For a job of its own: S3A on its class path, these settings in its Hadoop configuration."""
+        """For a session: S3A on its class path, these settings in every Hadoop configuration it makes."""
         return {
             "spark.driver.extraClassPath": f"{S3A_JARS}/*",
             "spark.executor.extraClassPath": f"{S3A_JARS}/*",
