@@ -1,21 +1,34 @@
 # From a fresh clone, with Python 3.11, Java 17 and make:
 #   make demo   create .venv, install, run the README's main job on the sample tickets
 #   make test   the same environment; format and lint checks, then the tests
-#   make jars   the jars the tests use, from Maven into .cache/jars, once: Delta and Iceberg; S3A
-#               (hadoop-aws, AWS SDK) in s3a/; Hadoop's MiniDFSCluster in hdfs/
-# Variables: PYTHON (the interpreter that makes .venv), TORCH (the torch requirement, installed first),
-# PYSPARK (the pyspark the tests run on: the newest line Delta and Iceberg both support, see
-# jars/pom.xml), DEMO_OUTPUT (where the demo writes), PYTEST_ARGS (e.g. make test PYTEST_ARGS=tests/test_jobs.py).
+#   make jars   the jars the tests use, from Maven into .cache/jars/spark-LINE, once: Delta and
+#               Iceberg; S3A (hadoop-aws, AWS SDK) in s3a/; Hadoop's MiniDFSCluster in hdfs/; on
+#               Spark 3.5 the Spark Connect server in connect/ (4.x ships it)
+# SPARK picks the Spark line, each in its own environment: 4.1 (the default, in .venv) or 3.5 (in
+# .venv-spark3.5): `make test SPARK=3.5`, or `make test-spark3.5`.
+# Variables: PYTHON (the interpreter that makes the environment), TORCH (the torch requirement,
+# installed first), PYSPARK and DELTA (the line's pins: the newest 4.x line Delta and Iceberg both
+# support, see jars/pom.xml; on 3.5, the newest release whose Connect server is on Maven),
+# DEMO_OUTPUT (where the demo writes), PYTEST_ARGS (e.g. make test PYTEST_ARGS=tests/test_jobs.py).
 
 PYTHON ?= python3.11
 TORCH ?= torch==2.13.0
+SPARK ?= 4.1
+ifeq ($(SPARK),4.1)
 PYSPARK ?= pyspark==4.1.4
 DELTA ?= delta-spark==4.4.0
-JARS := .cache/jars
+VENV := .venv
+else ifeq ($(SPARK),3.5)
+PYSPARK ?= pyspark==3.5.7
+DELTA ?= delta-spark==3.3.2
+VENV := .venv-spark3.5
+else
+$(error SPARK=$(SPARK): the tests run on Spark 4.1 (the default) or 3.5)
+endif
+JARS := .cache/jars/spark-$(SPARK)
 DEMO_OUTPUT ?= /tmp/tickets_zsc
 PYTEST_ARGS ?=
 
-VENV := .venv
 VPYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 LINT_PATHS := spark_zsc tests benchmarks jobs notebooks
@@ -41,7 +54,7 @@ endif
 endif
 endif
 
-.PHONY: demo test env java jars FORCE
+.PHONY: demo test test-spark3.5 env java jars print-venv FORCE
 
 demo: $(STAMP) java
 	$(VPYTHON) -m spark_zsc classify --input examples/tickets.csv --input-format csv \
@@ -61,19 +74,31 @@ test: $(STAMP) java jars
 	$(VPYTHON) -m pytest -q $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
+# The other line, in its own environment and jars folder.
+test-spark3.5:
+	$(MAKE) test SPARK=3.5
+
 env: $(STAMP)
 
-# Maven resolves jars/pom.xml, jars/s3a/pom.xml and jars/hdfs/pom.xml (and caches downloads in
-# ~/.m2); the tests put the jars in $(JARS) on Spark's class path (and s3a/ on its extraClassPath,
-# hdfs/ on the MiniDFSCluster's) and reach no network.
+print-venv:
+	@echo $(VENV)
+
+# Maven resolves jars/pom.xml, jars/s3a/pom.xml, jars/hdfs/pom.xml and, for 3.5, jars/connect/pom.xml
+# (and caches downloads in ~/.m2), with the versions jars/maven_flags.py reads from the installed
+# pyspark; the tests put the jars in $(JARS) on Spark's class path (and s3a/ on its extraClassPath,
+# hdfs/ on the MiniDFSCluster's, connect/ on the Connect server's) and reach no network.
 jars: $(JARS)/.fetched
 
-$(JARS)/.fetched: jars/pom.xml jars/s3a/pom.xml jars/hdfs/pom.xml
+COPY_JARS = mvn -q -B dependency:copy-dependencies -DincludeScope=runtime $(MAVEN_FLAGS)
+$(JARS)/.fetched: MAVEN_FLAGS = $(shell $(VPYTHON) jars/maven_flags.py $(SPARK))
+$(JARS)/.fetched: jars/pom.xml jars/s3a/pom.xml jars/hdfs/pom.xml jars/connect/pom.xml jars/maven_flags.py | $(STAMP)
 	@command -v mvn >/dev/null || { echo "fetching the tests' jars (Delta, Iceberg, S3A, HDFS) needs Maven (mvn): install it"; exit 1; }
+	$(VPYTHON) jars/maven_flags.py $(SPARK) >/dev/null
 	rm -rf $(JARS)
-	mvn -q -B -f jars/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$(CURDIR)/$(JARS)"
-	mvn -q -B -f jars/s3a/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$(CURDIR)/$(JARS)/s3a"
-	mvn -q -B -f jars/hdfs/pom.xml dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$(CURDIR)/$(JARS)/hdfs"
+	$(COPY_JARS) -f jars/pom.xml -DoutputDirectory="$(CURDIR)/$(JARS)"
+	$(COPY_JARS) -f jars/s3a/pom.xml -DoutputDirectory="$(CURDIR)/$(JARS)/s3a"
+	$(COPY_JARS) -f jars/hdfs/pom.xml -DoutputDirectory="$(CURDIR)/$(JARS)/hdfs"
+	$(if $(filter 3.5,$(SPARK)),$(COPY_JARS) -f jars/connect/pom.xml -DoutputDirectory="$(CURDIR)/$(JARS)/connect")
 	@touch $@
 
 java:

@@ -9,9 +9,12 @@ import sys
 import time
 from pathlib import Path
 
+import pyspark
+
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
-JARS = REPO / ".cache" / "jars"  # `make jars`: Delta and Iceberg for the pinned pyspark
+SPARK_LINE = ".".join(pyspark.__version__.split(".")[:2])
+JARS = REPO / ".cache" / "jars" / f"spark-{SPARK_LINE}"  # `make jars`: for the installed pyspark's line
 
 
 def table_formats_conf(iceberg_warehouse: Path) -> dict:
@@ -21,7 +24,9 @@ def table_formats_conf(iceberg_warehouse: Path) -> dict:
     its procedures, makes CREATE TEMPORARY FUNCTION fail on Spark 4.1.)"""
     jars = sorted(JARS.glob("*.jar"))
     if not jars:
-        raise RuntimeError(f"no jars in {JARS}: run `make jars` (the tests need real Delta and Iceberg)")
+        raise RuntimeError(
+            f"no jars in {JARS}: run `make jars SPARK={SPARK_LINE}` (the tests need real Delta and Iceberg)"
+        )
     return {
         "spark.jars": ",".join(str(j) for j in jars),
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -38,7 +43,9 @@ def conf_flags(conf: dict) -> list[str]:
     return [flag for key, value in conf.items() for flag in ("--conf", f"{key}={value}")]
 
 
-def job_env(cache_dir: Path) -> dict:
+def job_env(cache_dir: Path, connect: bool = False) -> dict:
+    """The environment of a job run here; `connect`: one that starts a local Spark Connect server
+    (`remote("local[2]")`), whose server pyspark 3.5 does not ship: it is given as users give it."""
     env = dict(os.environ)
     env.update(
         PYSPARK_PYTHON=sys.executable,
@@ -46,6 +53,11 @@ def job_env(cache_dir: Path) -> dict:
         SPARK_ZSC_CACHE_DIR=str(cache_dir),
         PYTHONUNBUFFERED="1",
     )
+    if connect and SPARK_LINE == "3.5":
+        server = sorted((JARS / "connect").glob("spark-connect_*.jar"))
+        if not server:
+            raise RuntimeError(f"no Spark Connect jar in {JARS / 'connect'}: run `make jars SPARK=3.5`")
+        env["PYSPARK_SUBMIT_ARGS"] = f"--jars {server[0]} pyspark-shell"
     return env
 
 
