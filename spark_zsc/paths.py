@@ -164,25 +164,41 @@ class HadoopFiles:
 
     def _put_if_absent(self, path: str, text: str) -> bool:
         """S3A's create(overwrite=false) looks, then writes: two runs can both look first. S3's
-        conditional write (If-None-Match: *) lets the store itself refuse the second."""
-        model = self._jvm.software.amazon.awssdk.services.s3.model
-        request = (
-            model.PutObjectRequest.builder()
-            .bucket(self._fs.getBucket())
-            .key(self._fs.pathToKey(self._path(path)))
-            .ifNoneMatch("*")
-            .build()
-        )
-        body = self._jvm.software.amazon.awssdk.core.sync.RequestBody.fromString(text)
-        client = self._fs.getS3AInternals().getAmazonS3Client("spark_zsc writer lock")
+        conditional write (If-None-Match: *) lets the store itself refuse the second. S3A holds
+        AWS SDK v2 from Hadoop 3.4 (Spark 4), SDK v1 before (Spark 3.5's Hadoop 3.3)."""
+        key = self._fs.pathToKey(self._path(path))
+        hadoop = self._jvm.org.apache.hadoop.util.VersionInfo.getVersion()
+        sdk_v2 = tuple(int(n) for n in hadoop.split(".")[:2]) >= (3, 4)
         try:
-            client.putObject(request, body)
+            if sdk_v2:
+                self._put_if_absent_sdk_v2(key, text)
+            else:
+                self._put_if_absent_sdk_v1(key, text)
         except Py4JJavaError as error:
-            status = getattr(error.java_exception, "statusCode", lambda: None)()
+            exception = error.java_exception
+            status = exception.statusCode() if sdk_v2 else exception.getStatusCode()
             if status in (PRECONDITION_FAILED, CONDITIONAL_CONFLICT):
                 return False
             raise
         return True
+
+    def _put_if_absent_sdk_v2(self, key: str, text: str) -> None:
+        model = self._jvm.software.amazon.awssdk.services.s3.model
+        request = (
+            model.PutObjectRequest.builder().bucket(self._fs.getBucket()).key(key).ifNoneMatch("*").build()
+        )
+        body = self._jvm.software.amazon.awssdk.core.sync.RequestBody.fromString(text)
+        self._fs.getS3AInternals().getAmazonS3Client("spark_zsc writer lock").putObject(request, body)
+
+    def _put_if_absent_sdk_v1(self, key: str, text: str) -> None:
+        model = self._jvm.com.amazonaws.services.s3.model
+        data = bytearray(text.encode())
+        metadata = model.ObjectMetadata()
+        metadata.setContentLength(len(data))
+        body = self._jvm.java.io.ByteArrayInputStream(data)
+        request = model.PutObjectRequest(self._fs.getBucket(), key, body, metadata)
+        request.putCustomRequestHeader("If-None-Match", "*")  # SDK v1 has no field for it
+        self._fs.getAmazonS3ClientForTesting("spark_zsc writer lock").putObject(request)
 
     def write_text(self, path: str, text: str) -> None:
         stream = self._fs.create(self._path(path), True)

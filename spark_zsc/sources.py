@@ -16,6 +16,8 @@ from .runtime.distribution import is_connect
 from .spark.columns import require_column
 
 CORRUPT_RECORD = "_corrupt_record"  # where Spark's readers put lines they cannot parse (PERMISSIVE mode)
+# Sources built into Spark 4 that Spark 3.5 has only as a package: what to add there
+BUILT_IN_FROM_SPARK_4 = {"xml": "--packages com.databricks:spark-xml_2.12:0.18.0"}
 
 
 def check_data_source(spark: SparkSession, name: str, option: str) -> None:
@@ -28,6 +30,9 @@ def check_data_source(spark: SparkSession, name: str, option: str) -> None:
         sources.lookupDataSource(name, spark._jsparkSession.sessionState().conf())
     except Exception as error:
         message = error.java_exception.getMessage() if hasattr(error, "java_exception") else str(error)
+        package = BUILT_IN_FROM_SPARK_4.get(name.lower())
+        if package and int(spark.version.split(".")[0]) < 4:
+            message += f" ({name} is built into Spark 4; on Spark {spark.version} add its package: {package})"
         raise ConfigError(f"{option} {name!r}: {message}") from None
 
 

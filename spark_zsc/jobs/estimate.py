@@ -107,7 +107,7 @@ def _input_rows(spark: SparkSession, frame: DataFrame, options: JobOptions) -> t
         counted = re.search(r"(\d+) rows", statistics)
         if counted:
             return int(counted.group(1)), "table statistics"
-    return frame.count(), "count"
+    return int(frame.count()), "count"  # int: Spark Connect 3.5 counts as a numpy integer
 
 
 def _sample(frame: DataFrame, rows: int, size: int) -> list:

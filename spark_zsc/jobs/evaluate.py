@@ -106,7 +106,7 @@ def _run(
     if multi_label_gold:
         return {
             **run,
-            **_multi_label_run(classified, options, labels, rows.count()),
+            **_multi_label_run(classified, options, labels, int(rows.count())),
             **_long_texts(classifier),
         }
     result = F.col(_RESULT)

@@ -113,9 +113,12 @@ class Lineage:
         below_min_score = (
             f"WHEN {result}.score < {below!r} THEN 'below_min_score' " if below is not None else ""
         )
+        # A text is UTF-8 where encoding it gives its own bytes back: encode() goes through a Java
+        # string, which replaces every byte that is not UTF-8 (Spark 3.5 has no is_valid_utf8).
         fields["status"] = (
             f"CASE WHEN {text} IS NULL THEN 'null_text' "
-            f"WHEN {result}.labels IS NULL THEN CASE WHEN NOT is_valid_utf8({text}) THEN 'invalid_text' "
+            f"WHEN {result}.labels IS NULL THEN "
+            f"CASE WHEN CAST({text} AS BINARY) <> encode({text}, 'UTF-8') THEN 'invalid_text' "
             rf"WHEN {text} RLIKE '(?U)^\\s*$' THEN 'blank_text' "
             f"ELSE 'no_labels' END {below_min_score}ELSE 'classified' END"
         )

@@ -5,6 +5,8 @@ from __future__ import annotations
 import inspect
 import re
 
+from pyspark.errors import ParseException
+
 from ..errors import ConfigError
 from ..options import BY_KEY, SQL, ClassifierOptions, on_face
 from ..runtime.devices import resolve_devices
@@ -51,6 +53,7 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
             + f"; its options: {', '.join(o.name(SQL) for o in SQL_OPTIONS)}"
         )
     checked = resolve_devices(spark, ClassifierOptions.of(options, SQL))
+    _check_sql_functions(spark)
     scoring, engine_options, strategy_options = checked.scoring(None), checked.engine, checked.strategy
     bundles = load_models(
         strategy_options, model=checked["model"], embedding_model=checked["embedding_model"]
@@ -77,6 +80,23 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
             f"RETURN {lineage.sql('text', 'labels', raw_call, 'current_timestamp()')}"
         )
     return SqlFunction(name, accumulator)
+
+
+def _check_sql_functions(spark) -> None:
+    """The function is a SQL function (CREATE FUNCTION ... RETURN) around the pandas UDF: only
+    that turns a struct of nulls into NULL and casts the text to bytes before Arrow sees it. Open
+    source Spark has SQL functions from Spark 4 (Databricks runtimes before it): asked of Spark itself
+    with a probe, before any model is loaded."""
+    probe = "spark_zsc_sql_function_probe"
+    try:
+        spark.sql(f"CREATE OR REPLACE TEMPORARY FUNCTION {probe}() RETURNS INT RETURN 1")
+    except ParseException:
+        raise ConfigError(
+            f"register_sql_function needs SQL functions (CREATE FUNCTION ... RETURN), which Spark "
+            f"{spark.version} does not have (Spark 4 has them): on this Spark, classify with "
+            "ZeroShotClassifier or the classify job, which give the same results"
+        ) from None
+    spark.sql(f"DROP TEMPORARY FUNCTION IF EXISTS {probe}")
 
 
 SQL_OPTIONS = on_face(SQL)
