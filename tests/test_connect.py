@@ -8,7 +8,7 @@ import sys
 
 from spark_zsc import ZeroShotClassifier
 
-from helpers import LABELS, TEXTS
+from helpers import LABELS, SQL_FUNCTIONS, TEXTS
 from processes import REPO, input_flags, job_env, run
 
 APP_TEXTS = TEXTS + [None, "  ", "<s>old</s> new"]
@@ -30,7 +30,7 @@ def run_classify_app(spark, tiny_model, tmp_path, where: str) -> dict:
             where,
         ],
         tmp_path,
-        job_env(tmp_path / "cache"),
+        job_env(tmp_path / "cache", connect=where.startswith("remote:")),
         timeout=400,
     )
     assert result.returncode == 0, result.stdout[-5000:]
@@ -41,7 +41,11 @@ def run_classify_app(spark, tiny_model, tmp_path, where: str) -> dict:
         .transform(spark.createDataFrame(list(enumerate(APP_TEXTS)), "id long, text string"))
         .collect()
     }
-    for source in ("classifier", "classifier_dedupe_input", "sql"):
+    if SQL_FUNCTIONS:
+        assert remote["sql_refused"] is None
+    else:
+        assert "needs SQL functions" in remote["sql_refused"] and remote["sql"] is None
+    for source in ("classifier", "classifier_dedupe_input", *(["sql"] if SQL_FUNCTIONS else [])):
         assert remote[source].keys() == local.keys()
         for key, expected in local.items():
             got = remote[source][key]
@@ -75,7 +79,7 @@ def test_cli_on_spark_connect(spark, tiny_model, tmp_path):
         "local[2]",
         "--skip-existing",
     ]
-    result = run(cli(*flags), tmp_path, job_env(tmp_path / "cache"), timeout=400)
+    result = run(cli(*flags), tmp_path, job_env(tmp_path / "cache", connect=True), timeout=400)
     assert result.returncode == 0, result.stdout[-5000:]
     assert "n/a (Spark Connect has no accumulators)" in result.stdout
     frame = pd.read_parquet(tmp_path / "out")
@@ -92,6 +96,6 @@ def test_cli_on_spark_connect(spark, tiny_model, tmp_path):
         else:
             assert list(row.zsc["labels"]) == classic[row.id].labels
     # the same job again adds nothing: ids already written are skipped on Connect too
-    again = run(cli(*flags), tmp_path, job_env(tmp_path / "cache"), timeout=400)
+    again = run(cli(*flags), tmp_path, job_env(tmp_path / "cache", connect=True), timeout=400)
     assert again.returncode == 0, again.stdout[-5000:]
     assert len(pd.read_parquet(tmp_path / "out")) == len(texts)

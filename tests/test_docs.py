@@ -9,8 +9,14 @@ import pytest
 import spark_zsc.spark.classifier
 import spark_zsc.spark.sql
 
+from helpers import needs_sql_functions
 
-@pytest.mark.parametrize("module", [spark_zsc.spark.classifier, spark_zsc.spark.sql])
+
+@pytest.mark.parametrize(
+    "module",
+    [spark_zsc.spark.classifier, pytest.param(spark_zsc.spark.sql, marks=needs_sql_functions)],
+    ids=["classifier", "sql"],
+)
 def test_docstring_examples(spark, tiny_model, module):
     result = doctest.testmod(
         module, extraglobs={"spark": spark, "tiny_model": tiny_model}, optionflags=doctest.ELLIPSIS

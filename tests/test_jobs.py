@@ -398,6 +398,37 @@ def test_checks_that_need_the_session_fail_before_classifying(spark, tiny_model,
     assert not (tmp_path / "out").exists()
 
 
+def test_an_xml_input_is_read_on_spark_4_and_names_its_package_on_spark_3_5(spark, tiny_model, tmp_path):
+    """XML is a source Spark 4 has built in; Spark 3.5 has it only from the spark-xml package:
+    there the job is refused before any work, naming the package to add."""
+    from spark_zsc.errors import ConfigError
+    from spark_zsc.jobs.classify import run_classify
+    from spark_zsc.jobs.options import build_job_options
+
+    rows = "".join(f"<row><id>{i}</id><text>{text}</text></row>" for i, text in enumerate(TEXTS))
+    (tmp_path / "in.xml").write_text(f"<rows>{rows}</rows>")
+    options = build_job_options(
+        dict(
+            input=str(tmp_path / "in.xml"),
+            input_format="xml",
+            input_options=["rowTag=row"],
+            text_col="text",
+            id_col="id",
+            labels="a,b",
+            model=tiny_model,
+            output=str(tmp_path / "out"),
+        )
+    )
+    if int(spark.version.split(".")[0]) < 4:
+        with pytest.raises(ConfigError, match="add its package: --packages com.databricks:spark-xml_2.12"):
+            run_classify(spark, options)
+        assert not (tmp_path / "out").exists()
+    else:
+        run_classify(spark, options)
+        out = spark.read.parquet(str(tmp_path / "out"))
+        assert sorted(r.id for r in out.collect()) == list(range(len(TEXTS)))
+
+
 def _packaged_encoder_installed() -> bool:
     from spark_zsc.options import DEFAULT_EMBEDDING_MODEL
     from spark_zsc.runtime.model_source import _packaged_folder

@@ -162,11 +162,14 @@ def test_a_saved_classifier_loads_with_every_param(spark, tiny_model, tmp_path):
     }
 
 
-def test_what_0_1_0_saved_still_loads(spark):
-    """A classifier and a PipelineModel written by spark_zsc 0.1.0 (committed as it wrote them)."""
+@pytest.mark.parametrize("saved", ["saved_by_0.1.0", "saved_on_spark_3.5", "saved_on_spark_4.1"])
+def test_what_was_saved_loads_on_this_spark(spark, saved):
+    """A classifier and a PipelineModel (a SQLTransformer, then the classifier), committed as
+    they were written: by spark_zsc 0.1.0 on Spark 4.3, by 0.3.0 on pyspark 3.5.7 and on 4.1.4.
+    Each loads on the Spark line running the tests, the other line's included."""
     from pyspark.ml import PipelineModel
 
-    saved = REPO / "tests" / "data" / "saved_by_0.1.0"
+    folder = REPO / "tests" / "data" / saved
     expected = dict(
         model="/models/tiny-nli",
         inputCol="text",
@@ -177,8 +180,8 @@ def test_what_0_1_0_saved_still_loads(spark):
         shortlist=2,
         multiLabel=True,
     )
-    classifier = ZeroShotClassifier.load(str(saved / "classifier"))
-    stage = PipelineModel.load(str(saved / "pipeline")).stages[1]
+    classifier = ZeroShotClassifier.load(str(folder / "classifier"))
+    stage = PipelineModel.load(str(folder / "pipeline")).stages[1]
     for loaded in (classifier, stage):
         assert isinstance(loaded, ZeroShotClassifier)
         assert {name: loaded.getOrDefault(name) for name in expected} == expected

@@ -157,9 +157,9 @@ def test_incremental_into_a_table_of_files_on_spark_connect_is_refused_before_wo
         f"args = {flags(tmp_path, tiny_model, '--output-table', 'tickets', '--incremental', '--remote', 'local[2]')!r}\n"
         "status = main(args)\n"
         "after = spark.sql('DESCRIBE TABLE EXTENDED tickets').where(\"col_name = 'Location'\").head().data_type\n"
-        "print(json.dumps({'status': status, 'same_location': after == location, 'rows': spark.table('tickets').count()}))\n"
+        "print(json.dumps({'status': status, 'same_location': after == location, 'rows': int(spark.table('tickets').count())}))\n"
     )
-    result = run([sys.executable, str(app)], tmp_path, job_env(tmp_path / "cache"), timeout=400)
+    result = run([sys.executable, str(app)], tmp_path, job_env(tmp_path / "cache", connect=True), timeout=400)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "needs classic Spark" in result.stdout
     report = json.loads(result.stdout.strip().splitlines()[-1])

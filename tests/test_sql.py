@@ -6,9 +6,10 @@ import pytest
 
 from spark_zsc import ConfigError, register_sql_function
 
-from helpers import LABELS, TEXTS, assert_same_result
+from helpers import LABELS, SQL_FUNCTIONS, TEXTS, assert_same_result, needs_sql_functions
 
 
+@needs_sql_functions
 def test_sql_function_scores_like_the_pipeline_and_nulls_null_text(spark, tiny_model, hf_pipeline):
     function = register_sql_function(spark, "zero_shot", model=tiny_model, multi_label=True)
     rows = list(enumerate(TEXTS)) + [(100, None), (101, "  ")]
@@ -27,6 +28,7 @@ def test_sql_function_scores_like_the_pipeline_and_nulls_null_text(spark, tiny_m
     assert metrics["classified"] == len(TEXTS)
 
 
+@needs_sql_functions
 def test_sql_function_with_labels_from_a_column(spark, tiny_model, hf_pipeline):
     register_sql_function(spark, "zs_topic", model=tiny_model, hypothesis_template="Topic: {}")
     row = spark.sql("SELECT zs_topic('Our team won the final!', split('sports,finance', ',')) AS z").head()
@@ -38,6 +40,7 @@ def test_sql_function_with_labels_from_a_column(spark, tiny_model, hf_pipeline):
     )
 
 
+@needs_sql_functions
 def test_sql_function_with_the_embedding_strategy(spark, tiny_model, tiny_encoder):
     from pyspark.sql import functions as F
 
@@ -69,3 +72,13 @@ def test_sql_function_bad_options(spark, tiny_model):
         register_sql_function(spark, "zs", model=tiny_model, hypothesis_template="none")
     with pytest.raises(ConfigError, match="is not a sentence encoder"):
         register_sql_function(spark, "zs", strategy="embedding", embedding_model=tiny_model)
+
+
+@pytest.mark.skipif(SQL_FUNCTIONS, reason="this Spark has SQL functions: the function is registered")
+def test_without_sql_functions_the_sql_function_is_refused_before_any_work(spark, tmp_path):
+    """Spark 3.5 has no SQL functions: refused before a model is looked for, saying what gives
+    the same results there; nothing left registered."""
+    with pytest.raises(ConfigError, match="needs SQL functions .* ZeroShotClassifier or the classify job"):
+        register_sql_function(spark, "zero_shot", model=str(tmp_path / "no_model_here"))
+    assert not spark.catalog.functionExists("zero_shot")
+    assert not spark.catalog.functionExists("spark_zsc_sql_function_probe")

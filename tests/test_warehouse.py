@@ -17,7 +17,7 @@ from spark_zsc.jobs.cli import main
 from spark_zsc.runtime.model_source import load_bundle
 from spark_zsc.sinks.files import exchange
 
-from helpers import LABELS, TEXTS
+from helpers import LABELS, TEXTS, needs_sql_functions
 from processes import REPO, cli, job_env, kill_group, run, start
 from warehouse import ROWS, classify_args, job, rows_by_id, write_csv
 
@@ -99,6 +99,7 @@ def test_a_hub_snapshot_folder_gives_its_revision(spark, tiny_model, tmp_path):
     assert clf.lineage(frame).fields["model_revision"] == "0123abcd"
 
 
+@needs_sql_functions
 def test_sql_lineage_function_classifies_each_row_once(spark, tiny_model):
     function = register_sql_function(spark, "zs_lin", model=tiny_model, lineage=True)
     spark.createDataFrame(
