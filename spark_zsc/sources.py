@@ -4,6 +4,7 @@ any work; records the reader could not parse counted and marked."""
 
 from __future__ import annotations
 
+from py4j.protocol import Py4JJavaError
 from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -61,10 +62,22 @@ def read_input(spark: SparkSession, options: SourceOptions) -> DataFrame:
         return read_files(
             spark.read, options.input, options.input_format, options.csv_column_names, options.reader_options
         )
-    except (AnalysisException, IllegalArgumentException) as error:  # the reader refused its options or files
+    # the reader refused its options or files (Spark 3.5 raises a failure of the schema inference
+    # job, e.g. an unknown charset, as the Java error)
+    except (AnalysisException, IllegalArgumentException, Py4JJavaError) as error:
         raise ConfigError(
-            f"--input {options.input!r} cannot be read as {options.input_format}: {error}"
+            f"--input {options.input!r} cannot be read as {options.input_format}: {_reason(error)}"
         ) from None
+
+
+def _reason(error: Exception) -> str:
+    """Spark's message; for a Java error, its root cause's (the rest is a stack trace)."""
+    if not isinstance(error, Py4JJavaError):
+        return str(error)
+    cause = error.java_exception
+    while cause.getCause() is not None:
+        cause = cause.getCause()
+    return cause.toString()
 
 
 def corrupt_record_column(frame: DataFrame, options: SourceOptions):

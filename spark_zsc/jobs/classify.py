@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from .. import sinks, sources
 from ..engines.results import LONG_TEXT_COUNTERS
 from ..errors import ConfigError, MetricsUnavailable
+from ..runtime.distribution import is_connect
 from ..sinks.base import missing_ids
 from ..spark.classifier import ZeroShotClassifier
 from . import incremental, progress
@@ -46,6 +47,7 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
     done before them). The output's lock is held from before it is read until the run is
     recorded: a second run on the same output is refused, never let in."""
     started = time.perf_counter()
+    _check_observations(spark)
     sink = sinks.sink_for(spark, options)  # refuses a data source Spark does not have
     check_output_target(sink, options)
     sink.check()
@@ -92,6 +94,16 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
             }
         )
     return summary
+
+
+def _check_observations(spark) -> None:
+    """The job counts what it writes with an Observation, which Spark Connect has from Spark 4."""
+    if is_connect(spark) and int(spark.version.split(".")[0]) < 4:
+        raise ConfigError(
+            f"the classify job on Spark Connect needs Spark 4 (Spark Connect {spark.version} cannot "
+            "observe the counts of what a job writes): run it on classic Spark (--master), or "
+            "classify over Connect with ZeroShotClassifier"
+        )
 
 
 def _summary(

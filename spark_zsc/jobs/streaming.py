@@ -75,14 +75,19 @@ def _summary(options: JobOptions, classifier, progress_reports, started: float, 
         metrics = classifier.metrics()
     except MetricsUnavailable:
         metrics = {}
-    rows = sum(p.numInputRows for p in progress_reports)
+    # Spark 4 reports each batch's progress as an object, Spark 3.5 as a dict of its JSON
+    progress_reports = [
+        p if isinstance(p, dict) else {"batchId": p.batchId, "numInputRows": p.numInputRows}
+        for p in progress_reports
+    ]
+    rows = sum(p["numInputRows"] for p in progress_reports)
     wall = time.perf_counter() - started
     return {
         "model": options.models_description,
         "stream": True,
         "trigger": options.trigger_interval or "availableNow",
         "checkpoint": options.checkpoint,
-        "batches": len({p.batchId for p in progress_reports if p.numInputRows}),
+        "batches": len({p["batchId"] for p in progress_reports if p["numInputRows"]}),
         "rows_written": rows,
         "classified": metrics.get("classified"),
         "pairs": metrics.get("pairs"),

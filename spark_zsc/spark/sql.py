@@ -53,8 +53,8 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
             + f"; its options: {', '.join(o.name(SQL) for o in SQL_OPTIONS)}"
         )
     checked = resolve_devices(spark, ClassifierOptions.of(options, SQL))
-    _check_sql_functions(spark)
     scoring, engine_options, strategy_options = checked.scoring(None), checked.engine, checked.strategy
+    _check_sql_functions(spark)  # after the options' own checks, before any model is looked for
     bundles = load_models(
         strategy_options, model=checked["model"], embedding_model=checked["embedding_model"]
     )
