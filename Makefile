@@ -31,7 +31,7 @@ PYTEST_ARGS ?=
 
 VPYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-LINT_PATHS := spark_zsc tests benchmarks jobs notebooks
+LINT_PATHS := spark_zsc tests benchmarks jobs notebooks jars
 
 # .venv is stale, and made again, where its Python does not run or is not $(PYTHON)'s version (a
 # Python upgraded or removed under it), or where the stamp says it was installed for another folder

@@ -9,7 +9,8 @@ import pytest
 # register_sql_function is built on SQL functions (CREATE FUNCTION ... RETURN), which open source
 # Spark has from Spark 4: on Spark 3.5 it is refused before any work (test_sql.py checks that),
 # and what the function returns is tested on Spark 4 only.
-SQL_FUNCTIONS = int(pyspark.__version__.split(".")[0]) >= 4
+SPARK_4 = int(pyspark.__version__.split(".")[0]) >= 4
+SQL_FUNCTIONS = SPARK_4
 needs_sql_functions = pytest.mark.skipif(
     not SQL_FUNCTIONS, reason="register_sql_function needs SQL functions: Spark 4 has them, 3.5 does not"
 )

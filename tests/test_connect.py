@@ -8,7 +8,7 @@ import sys
 
 from spark_zsc import ZeroShotClassifier
 
-from helpers import LABELS, SQL_FUNCTIONS, TEXTS
+from helpers import LABELS, SPARK_4, SQL_FUNCTIONS, TEXTS
 from processes import REPO, input_flags, job_env, run
 
 APP_TEXTS = TEXTS + [None, "  ", "<s>old</s> new"]
@@ -80,6 +80,11 @@ def test_cli_on_spark_connect(spark, tiny_model, tmp_path):
         "--skip-existing",
     ]
     result = run(cli(*flags), tmp_path, job_env(tmp_path / "cache", connect=True), timeout=400)
+    if not SPARK_4:  # Spark Connect 3.5 has no Observation: refused before any work
+        assert result.returncode == 2, result.stdout[-5000:]
+        assert "the classify job on Spark Connect needs Spark 4" in result.stdout
+        assert not (tmp_path / "out").exists()
+        return
     assert result.returncode == 0, result.stdout[-5000:]
     assert "n/a (Spark Connect has no accumulators)" in result.stdout
     frame = pd.read_parquet(tmp_path / "out")
