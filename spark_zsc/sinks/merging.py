@@ -106,11 +106,6 @@ class MergingSink(Sink):
 
     def _merge(self, source: DataFrame, update: bool) -> None:
         self._add_new_columns(source)
-        # The rows to merge are classified once, by an action of their own: a MERGE reads its
-        # source in more than one pass, and Delta 3 on Spark 3.5 runs the source where the job's
-        # observed counts are not reported (its summary said 0 rows written).
-        source = source.persist()
-        source.count()
         id_col, view = self.options.id_col, f"spark_zsc_source_{uuid.uuid4().hex[:8]}"
         source.createOrReplaceTempView(view)
         columns = [quoted(c) for c in source.columns]
@@ -125,7 +120,6 @@ class MergingSink(Sink):
             self.spark.sql(f"MERGE INTO {self.identifier} AS t USING {view} AS s ON {key} {matched}{insert}")
         finally:
             self.spark.catalog.dropTempView(view)
-            source.unpersist()
 
     def _delete_missing(self, frame: DataFrame) -> None:
         """Ids that left the input, deleted in one MERGE (Delta's DELETE takes no subquery)."""
