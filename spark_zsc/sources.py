@@ -13,7 +13,7 @@ from pyspark.sql.types import ArrayType, StringType
 from .errors import ConfigError
 from .jobs.options import JobOptions, SourceOptions
 from .paths import files_for
-from .runtime.distribution import is_connect
+from .runtime.distribution import is_connect, spark_major
 from .spark.columns import require_column
 
 CORRUPT_RECORD = "_corrupt_record"  # where Spark's readers put lines they cannot parse (PERMISSIVE mode)
@@ -32,7 +32,7 @@ def check_data_source(spark: SparkSession, name: str, option: str) -> None:
     except Exception as error:
         message = error.java_exception.getMessage() if hasattr(error, "java_exception") else str(error)
         package = BUILT_IN_FROM_SPARK_4.get(name.lower())
-        if package and int(spark.version.split(".")[0]) < 4:
+        if package and spark_major(spark) < 4:
             message += f" ({name} is built into Spark 4; on Spark {spark.version} add its package: {package})"
         raise ConfigError(f"{option} {name!r}: {message}") from None
 

@@ -10,7 +10,7 @@ from pyspark.sql import functions as F
 from .. import sinks, sources
 from ..engines.results import LONG_TEXT_COUNTERS
 from ..errors import ConfigError, MetricsUnavailable
-from ..runtime.distribution import is_connect
+from ..runtime.distribution import is_connect, spark_major
 from ..sinks.base import missing_ids
 from ..spark.classifier import ZeroShotClassifier
 from . import incremental, progress
@@ -98,7 +98,7 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
 
 def _check_observations(spark) -> None:
     """The job counts what it writes with an Observation, which Spark Connect has from Spark 4."""
-    if is_connect(spark) and int(spark.version.split(".")[0]) < 4:
+    if is_connect(spark) and spark_major(spark) < 4:
         raise ConfigError(
             f"the classify job on Spark Connect needs Spark 4 (Spark Connect {spark.version} cannot "
             "observe the counts of what a job writes): run it on classic Spark (--master), or "

@@ -85,6 +85,11 @@ def is_connect(spark) -> bool:
     return type(spark).__module__.startswith("pyspark.sql.connect")
 
 
+def spark_major(spark) -> int:
+    """The session's Spark major version (3 or 4): what some features need is the line."""
+    return int(spark.version.split(".")[0])
+
+
 def executors_share_this_machine(spark) -> bool:
     """A `local` master: every task runs in a worker of this machine, reading its disk."""
     return spark.sparkContext.master.startswith("local")
