@@ -11,12 +11,6 @@ import pytest
 # and what the function returns is tested on Spark 4 only.
 SPARK_4 = int(pyspark.__version__.split(".")[0]) >= 4
 SQL_FUNCTIONS = SPARK_4
-# A known bug, open: Delta 3.3's MERGE on Spark 3.5 runs its source where the job's Observation is
-# not reported, so a --skip-existing or --incremental run into Delta says "0 rows written" (the
-# rows themselves are right). Strict: the day it passes, this marker must go.
-merge_counts_lost_on_delta_3 = pytest.mark.xfail(
-    not SPARK_4, reason="Delta 3.3 MERGE on Spark 3.5: the summary's observed counts read 0", strict=True
-)
 needs_sql_functions = pytest.mark.skipif(
     not SQL_FUNCTIONS, reason="register_sql_function needs SQL functions: Spark 4 has them, 3.5 does not"
 )

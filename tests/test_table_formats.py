@@ -12,7 +12,7 @@ import pytest
 
 from spark_zsc.jobs.cli import main
 
-from helpers import LABELS, TEXTS, merge_counts_lost_on_delta_3
+from helpers import LABELS, TEXTS
 from processes import cli, conf_flags, job_env, kill_group, run, start, table_formats_conf
 
 FORMATS = {"delta": "zsc_delta_tickets", "iceberg": "ice.db.zsc_tickets"}
@@ -47,9 +47,7 @@ def properties(spark, table: str) -> dict:
     return {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
 
 
-@pytest.mark.parametrize(
-    "table_format", [pytest.param("delta", marks=merge_counts_lost_on_delta_3), "iceberg"]
-)
+@pytest.mark.parametrize("table_format", sorted(FORMATS))
 def test_incremental_runs_on_a_real_table_equal_a_full_run(spark, tiny_model, tmp_path, table_format):
     table = FORMATS[table_format]
     spark.sql(f"DROP TABLE IF EXISTS {table}")
@@ -107,7 +105,6 @@ def test_appends_and_skip_existing_on_a_real_table(spark, tiny_model, tmp_path, 
     assert provider(spark, table) == table_format
 
 
-@merge_counts_lost_on_delta_3
 def test_a_delta_path_output(spark, tiny_model, tmp_path):
     path = str(tmp_path / "delta_out")
     write_input(tmp_path / "in.parquet", {i: t for i, t in enumerate(TEXTS[:4])})

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 
-from pyspark.sql import Observation, SparkSession
+from pyspark import StorageLevel
+from pyspark.sql import DataFrame, Observation, SparkSession
 from pyspark.sql import functions as F
 
 from .. import sinks, sources
@@ -68,22 +70,19 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
             pending = missing_ids(frame, existing, options)
         else:
             pending = frame
-        observation = Observation("spark_zsc")
-        result = sources.mark_corrupt_records(classifier.transform(pending), frame, options).observe(
-            observation,
-            F.count(F.lit(1)).alias("written"),
-            F.count(F.col(options.output_col)).alias("classified"),
-        )
+        rows = sources.mark_corrupt_records(classifier.transform(pending), frame, options)
+        cached = (options.incremental or options.skip_existing) and sink.merge_hides_observations
         # against an existing output, --skip-existing and --incremental classify an unknown share of the rows
         total = counts["rows"] if pending is frame else None
         with progress.progress_for(spark, options, classifier, total):
-            if options.incremental:
-                destination = sink.replace(result, kept, frame)
-            elif options.skip_existing:
-                destination = sink.append_missing(result)
-            else:
-                destination = sink.write(result)
-        observed = observation.get
+            with _counted(rows, options, cached) as (result, counts_written):
+                if options.incremental:
+                    destination = sink.replace(result, kept, frame)
+                elif options.skip_existing:
+                    destination = sink.append_missing(result)
+                else:
+                    destination = sink.write(result)
+        observed = counts_written()
         summary = _summary(options, classifier, counts, observed, kept is not None, started, destination)
         sink.record_run(
             {
@@ -94,6 +93,28 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
             }
         )
     return summary
+
+
+@contextmanager
+def _counted(rows: DataFrame, options: JobOptions, cached: bool):
+    """`rows` as the sink is to write them, and what returns their counts once written: an
+    Observation counts them as they are written, in the same pass. Where the sink's MERGE
+    hides observations, the rows are classified once into Spark's cache and counted there,
+    and the MERGE reads them from the cache."""
+    written, classified = (
+        F.count(F.lit(1)).alias("written"),
+        F.count(F.col(options.output_col)).alias("classified"),
+    )
+    if not cached:
+        observation = Observation("spark_zsc")
+        yield rows.observe(observation, written, classified), lambda: observation.get
+        return
+    rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        counts = rows.agg(written, classified).first().asDict()
+        yield rows, lambda: counts
+    finally:
+        rows.unpersist()
 
 
 def _check_observations(spark) -> None:

@@ -20,6 +20,7 @@ from ..jobs.options import JobOptions
 
 class Sink:
     format: str  # the data source it writes
+    merge_hides_observations = False  # see DeltaSink
 
     def __init__(self, spark: SparkSession, options: JobOptions):
         self.spark, self.options = spark, options

@@ -18,6 +18,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame
 
 from ..paths import files_for
+from ..runtime.distribution import spark_major
 from .merging import MergingSink, quoted
 
 
@@ -33,6 +34,12 @@ class DeltaSink(MergingSink):
         super().__init__(spark, options)
         self.table, self.path = options.output_table, (options.output or "").rstrip("/") or None
         self.identifier = self.table or f"delta.{quoted(self.path)}"
+
+    @property
+    def merge_hides_observations(self) -> bool:
+        """Delta 3 (Spark 3.5) materializes a MERGE's source in a query of its own, apart from
+        the MERGE whose metrics Spark reports: an Observation on the source reads 0 rows."""
+        return spark_major(self.spark) < 4
 
     def exists(self) -> bool:
         if self.table:
