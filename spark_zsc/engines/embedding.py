@@ -11,7 +11,7 @@ the text and the label's hypothesis:
 
 The default temperature 0.05 is the scale all-MiniLM-L6-v2 was trained with (its
 contrastive loss multiplies cosines by 20). Much cheaper than NLI, which runs the model
-once per (text, label) pair, and usually less accurate; see the README's evaluation.
+once per (text, label) pair, and usually less accurate; see the docs: jobs/evaluate.md.
 """
 
 from __future__ import annotations

@@ -15,12 +15,35 @@ import numpy as np
 Result = tuple[str, float, list[str], list[float]]
 
 SKIP_REASONS = ("null_text", "invalid_text", "blank_text", "no_labels")
-LONG_TEXT_COUNTERS = ("truncated_rows", "chunked_rows", "windows", "window_capped_rows")  # see BatchStats
+LONG_TEXT_COUNTERS = ("truncated_rows", "chunked_rows", "windows", "window_capped_rows")
+COUNTERS = {  # what each of BatchStats' counters counts, and the sum as_dict adds
+    "rows": "rows the model's UDF saw",
+    "classified": "rows given a result",
+    "skipped": "rows not classified: the sum of the four skipped_ counters",
+    "skipped_null_text": "rows whose text is null",
+    "skipped_invalid_text": "rows whose text's bytes are not UTF-8",
+    "skipped_blank_text": "rows whose text is empty or whitespace",
+    "skipped_no_labels": "rows whose labels are null, empty or all blank",
+    "pairs": "(row, label) pairs the rows asked for",
+    "forward_pairs": "distinct pairs the NLI model ran (repeats within a batch run once)",
+    "shortlist_skipped_pairs": "pairs a shortlist kept away from the NLI model",
+    "embedded_texts": "texts and hypotheses the embedding model encoded",
+    "truncated_rows": "longText=truncate: rows whose text was cut to fit the model",
+    "chunked_rows": "longText=chunk: rows read in more than one window",
+    "windows": "windows read for the chunked rows",
+    "window_capped_rows": "chunked rows longer than maxWindows windows (the rest unread)",
+    "below_min_score": "rows whose top score is under minScore (no label, or otherLabel)",
+    "tokens": "real tokens the models ran",
+    "padded_tokens": "padding added to fill forward batches",
+    "forward_batches": "forward batches the models ran",
+    "forward_seconds": "seconds spent in the models' forward passes, summed over tasks",
+    "top_labels": "rows per top label (rows under minScore count under otherLabel when set)",
+}
 
 
 @dataclass
 class BatchStats:
-    """What one engine call did; summed into the classifier's metrics."""
+    """What one engine call did; summed into the classifier's metrics (`COUNTERS` says what each counts)."""
 
     rows: int = 0
     classified: int = 0
@@ -28,20 +51,20 @@ class BatchStats:
     skipped_invalid_text: int = 0
     skipped_blank_text: int = 0
     skipped_no_labels: int = 0
-    pairs: int = 0  # (row, label) pairs the rows asked for
-    forward_pairs: int = 0  # distinct pairs the NLI model ran
-    shortlist_skipped_pairs: int = 0  # pairs the shortlist kept away from the NLI model
-    embedded_texts: int = 0  # texts and hypotheses the embedding model encoded
-    truncated_rows: int = 0  # longText=truncate: rows whose text was cut to fit the model
-    chunked_rows: int = 0  # longText=chunk: rows read in more than one window
-    windows: int = 0  # windows read for the chunked rows
-    window_capped_rows: int = 0  # chunked rows longer than maxWindows windows (the rest unread)
-    below_min_score: int = 0  # rows whose top score is under minScore (no label)
-    tokens: int = 0  # real tokens the models ran
-    padded_tokens: int = 0  # padding added to fill forward batches
+    pairs: int = 0
+    forward_pairs: int = 0
+    shortlist_skipped_pairs: int = 0
+    embedded_texts: int = 0
+    truncated_rows: int = 0
+    chunked_rows: int = 0
+    windows: int = 0
+    window_capped_rows: int = 0
+    below_min_score: int = 0
+    tokens: int = 0
+    padded_tokens: int = 0
     forward_batches: int = 0
     forward_seconds: float = 0.0
-    top_labels: dict = field(default_factory=dict)  # top label -> rows
+    top_labels: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
         out = {f.name: getattr(self, f.name) for f in fields(self)}

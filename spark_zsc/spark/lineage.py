@@ -1,23 +1,8 @@
 """Lineage: what produced each row's label, as a struct column beside the result.
 
-    model, model_sha256, model_revision   the model whose scores are the result (the NLI model, or
-                                          the sentence encoder under strategy embedding), as given,
-                                          its weights' fingerprint, its hub commit (null if local)
-    strategy, embedding_model,            how labels were scored; the encoder where one runs
-    embedding_model_sha256, shortlist
-    labels, template, multi_label         the fixed labels (null when per row), the hypothesis template
-    text_sha256                           sha256 of the row's text as classified (UTF-8)
-    config_sha256                         one hash of every setting that changes a label (`LABEL_SETTINGS`;
-                                          precision as tasks run it: auto is fp16 where they run on
-                                          a GPU, fp32 on the CPU)
-    version, classified_at                spark_zsc's version, the run's UTC time
-    status                                classified, below_min_score (classified, no label under
-                                          minScore), or why not: null_text, invalid_text (not
-                                          UTF-8), blank_text, no_labels
-
+`FIELDS` and `STATUSES` say what each holds (the docs' reference page is made from them).
 `config_sha256` and `text_sha256` are what an incremental run compares: a row is done when
-both are unchanged. Settings that change speed and memory but not labels (tokenBudget,
-batchRows, pairBudget, threads, device, distribution) stay out of the hash.
+both are unchanged.
 """
 
 from __future__ import annotations
@@ -33,12 +18,39 @@ from pyspark.sql import functions as F
 
 from ..options import BY_KEY
 
-LINEAGE_SQL_TYPE = (
-    "STRUCT<model: STRING, model_sha256: STRING, model_revision: STRING, strategy: STRING, "
-    "embedding_model: STRING, embedding_model_sha256: STRING, shortlist: INT, labels: ARRAY<STRING>, "
-    "template: STRING, multi_label: BOOLEAN, text_sha256: STRING, config_sha256: STRING, version: STRING, "
-    "classified_at: TIMESTAMP, status: STRING>"
+# name, SQL type, what it holds
+FIELDS = (
+    (
+        "model",
+        "STRING",
+        "the model whose scores are the result (the NLI model; the sentence encoder under strategy embedding), as given",
+    ),
+    ("model_sha256", "STRING", "that model's weights' sha256 fingerprint"),
+    ("model_revision", "STRING", "its hub commit (null for a local folder)"),
+    ("strategy", "STRING", "how labels were scored: nli or embedding"),
+    ("embedding_model", "STRING", "the sentence encoder, where one runs (strategy embedding, shortlist)"),
+    ("embedding_model_sha256", "STRING", "its weights' sha256 fingerprint"),
+    ("shortlist", "INT", "the shortlist's k (null: none)"),
+    ("labels", "ARRAY<STRING>", "the fixed labels (null when they come per row)"),
+    ("template", "STRING", "the hypothesis template"),
+    ("multi_label", "BOOLEAN", "whether each label was scored alone"),
+    ("text_sha256", "STRING", "sha256 of the row's text as classified (UTF-8)"),
+    ("config_sha256", "STRING", "one hash of every setting that changes a label (see below)"),
+    ("version", "STRING", "spark_zsc's version"),
+    ("classified_at", "TIMESTAMP", "the run's time (UTC)"),
+    ("status", "STRING", "classified, or why not (see below)"),
 )
+FIELD_ORDER = tuple(name for name, _, _ in FIELDS)
+LINEAGE_SQL_TYPE = "STRUCT<" + ", ".join(f"{name}: {kind}" for name, kind, _ in FIELDS) + ">"
+STATUSES = {
+    "classified": "the row has its result",
+    "below_min_score": "classified, but its top score is under minScore: label null (or otherLabel)",
+    "null_text": "not classified: the text is null",
+    "invalid_text": "not classified: the text's bytes are not UTF-8",
+    "blank_text": "not classified: the text is empty or whitespace",
+    "no_labels": "not classified: the row's labels are null, empty or all blank",
+    "corrupt_record": "not classified: the reader could not parse the record (jobs only; kept in _corrupt_record)",
+}
 # the options (by key) whose values change a label; the models count by their fingerprints
 LABEL_SETTINGS = ("strategy", "shortlist", "hypothesis_template", "multi_label", "max_length", "precision")
 # settings added after 0.2.0 count only when set, so rows written before them stay current
@@ -129,25 +141,6 @@ class Lineage:
         """The lineage struct of each row of a DataFrame, from its text column and (null-fixed) result column."""
         stamp = f"TIMESTAMP '{classified_at.strftime('%Y-%m-%d %H:%M:%S.%f')}+00:00'"
         return F.expr(self.sql(_column(text), None, _column(result), stamp))
-
-
-FIELD_ORDER = (
-    "model",
-    "model_sha256",
-    "model_revision",
-    "strategy",
-    "embedding_model",
-    "embedding_model_sha256",
-    "shortlist",
-    "labels",
-    "template",
-    "multi_label",
-    "text_sha256",
-    "config_sha256",
-    "version",
-    "classified_at",
-    "status",
-)
 
 
 def _column(name: str) -> str:

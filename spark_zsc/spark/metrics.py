@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from pyspark.accumulators import AccumulatorParam
 
-from ..engines.results import BatchStats
+from ..engines.results import COUNTERS, BatchStats
 from ..errors import MetricsUnavailable
 
+METRICS = {
+    **COUNTERS,
+    "model_loads": "models loaded by Python workers (a worker keeps its model across tasks and actions)",
+    "model_load_seconds": "seconds those loads took, summed",
+}
 METRIC_NAMES = (*BatchStats().as_dict().keys(), "model_loads", "model_load_seconds")
 
 
