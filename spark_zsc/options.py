@@ -301,7 +301,8 @@ OPTIONS: tuple[Option, ...] = (
         None,
         "label -> description read in the label's place (the output keeps the label): a phrase goes into "
         "the template, a sentence (ending in . ! or ?) is the hypothesis as written. Labels without one "
-        "are read as they are.",
+        "are read as they are. Given alone (no candidate labels, no labels column), the described labels "
+        "are the label set, in their order.",
         check=_label_descriptions,
         repeatable=True,  # the job flag: --label NAME=DESCRIPTION, repeated
         flag_name="label",

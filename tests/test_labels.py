@@ -112,6 +112,50 @@ def test_descriptions_with_per_row_labels_and_from_sql(spark, tiny_model, hf_pip
             assert_same_result(_described_reference(hf_pipeline, text, labels), from_sql[i].asDict())
 
 
+# every label described, in an order of their own (not LABELS', not sorted)
+ONLY_DESCRIBED = {
+    "outage": "The service is down: no power, no network.",
+    "billing": "a charge, an invoice or a refund",
+    "sports": "a game, a match or a race",
+}
+
+
+def test_labels_given_only_with_descriptions_are_the_label_set_in_their_order(spark, tiny_model, tmp_path):
+    """As users of ai_classify give {label: description} alone: the Transformer, the SQL function
+    (the labels argument left out) and the job (--label flags only) classify into the described
+    labels, as if they were also given as the candidate labels."""
+    labels = list(ONLY_DESCRIBED)
+    described = ZeroShotClassifier(
+        model=tiny_model, inputCol="text", labelDescriptions=ONLY_DESCRIBED, lineageCol="meta"
+    )
+    explicit = ZeroShotClassifier(
+        model=tiny_model, inputCol="text", candidateLabels=labels, labelDescriptions=ONLY_DESCRIBED
+    )
+    results = described.transform(_frame(spark, TEXTS)).collect()
+    assert {r.id: r.zsc for r in results} == _by_id(explicit.transform(_frame(spark, TEXTS)))
+    assert {tuple(r.meta.labels) for r in results} == {tuple(labels)}
+    for row in results:
+        assert sorted(row.zsc.labels) == sorted(labels)
+    if SQL_FUNCTIONS:
+        register_sql_function(spark, "zs_only_described", model=tiny_model, label_descriptions=ONLY_DESCRIBED)
+        _frame(spark, TEXTS).createOrReplaceTempView("only_described_rows")
+        in_sql = "array(" + ", ".join(f"'{label}'" for label in labels) + ")"
+        rows = spark.sql(
+            "SELECT id, zs_only_described(text) AS bare, "
+            f"zs_only_described(text, {in_sql}) AS given FROM only_described_rows"
+        ).collect()
+        assert all(r.bare == r.given and r.bare is not None for r in rows)
+
+    source = tmp_path / "tickets.parquet"
+    _frame(spark, TEXTS).write.parquet(str(source))
+    args = ["classify", "--input", str(source), "--text-col", "text", "--model", tiny_model]
+    args += [f"--label={label}={description}" for label, description in ONLY_DESCRIBED.items()]
+    assert main([*args, "--output", str(tmp_path / "out")]) == 0
+    written = spark.read.parquet(str(tmp_path / "out"))
+    assert _by_id(written) == _by_id(explicit.transform(spark.read.parquet(str(source))))
+    assert {tuple(r.zsc_meta.labels) for r in written.collect()} == {tuple(labels)}
+
+
 def test_a_description_of_no_candidate_label_is_refused_before_spark_works(spark, tiny_model):
     jobs_before = set(spark.sparkContext.statusTracker().getJobIdsForGroup())
     clf = ZeroShotClassifier(

@@ -143,6 +143,7 @@ def _summary(
     pending_run = options.skip_existing or merged
     return {
         "model": options.models_description,
+        "strategy": options.strategy,
         "rows_read": counts["rows"],
         "corrupt_records": counts["corrupt_records"],
         "rows_already_written": counts["rows"] - observed["written"] if pending_run else 0,
@@ -152,6 +153,7 @@ def _summary(
         "skipped_by_reason": reasons,
         "pairs": metrics["pairs"],
         "forward_pairs": metrics.get("forward_pairs"),  # the pairs the model ran: repeats once
+        "embedded_texts": metrics.get("embedded_texts"),  # texts and hypotheses the encoder ran
         **{name: metrics.get(name) for name in ROW_COUNTERS},
         "model_loads": metrics["model_loads"],
         "wall_seconds": round(wall, 2),
@@ -197,6 +199,22 @@ def _pairs_asked(summary: dict) -> str:
     return f"of {summary['pairs']:,} asked: a repeated text is scored once; --dedupe input finds repeats anywhere"
 
 
+def _model_work(summary: dict) -> list[str]:
+    """What the strategy ran: NLI pairs (a shortlist's encoder runs too), or the texts and
+    hypotheses the embedding strategy encoded, which runs no pairs."""
+    if summary["strategy"] == "embedding":
+        encoded = summary["embedded_texts"]
+        per_second = round(encoded / summary["wall_seconds"], 2) if encoded is not None else None
+        return [
+            f"  texts encoded     {counter_text(encoded, 'd')}   (texts and hypotheses, each once per worker)",
+            f"  encoded/s         {counter_text(per_second, '.2f')}",
+        ]
+    return [
+        f"  pairs run         {counter_text(summary['forward_pairs'], 'd')}   ({_pairs_asked(summary)})",
+        f"  pairs/s           {counter_text(summary['pairs_per_second'], '.2f')}",
+    ]
+
+
 def format_summary(summary: dict, top: int = 15) -> str:
     reasons = (
         ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in summary["skipped_by_reason"].items()) or "none"
@@ -214,8 +232,7 @@ def format_summary(summary: dict, top: int = 15) -> str:
         f"  long texts        {_long_texts(summary)}",
         f"  wall time         {summary['wall_seconds']:>12,.1f} s",
         f"  rows/s            {summary['rows_per_second']:>12,.2f}",
-        f"  pairs run         {counter_text(summary['forward_pairs'], 'd')}   ({_pairs_asked(summary)})",
-        f"  pairs/s           {counter_text(summary['pairs_per_second'], '.2f')}",
+        *_model_work(summary),
         f"  model loads       {counter_text(summary['model_loads'], 'd')}",
         f"  output            {summary['output']}",
         "  top labels:",

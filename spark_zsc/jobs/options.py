@@ -371,8 +371,12 @@ class JobOptions(SourceOptions):
             raise ConfigError("give exactly one of --output PATH or --output-table NAME")
         if self.labels is not None and self.labels_col:
             raise ConfigError("give --labels or --labels-col, not both")
+        if self.labels_col is None and not self.labels and self.label_descriptions:
+            self.labels = list(self.label_descriptions)  # described labels alone are the label set, in order
         if self.labels_col is None and not self.labels:
-            raise ConfigError('no candidate labels: give --labels "a,b,c" or --labels-col COLUMN')
+            raise ConfigError(
+                'no candidate labels: give --labels "a,b,c", --labels-col COLUMN or --label NAME=DESCRIPTION'
+            )
         if self.labels_col is None:
             self.strategy_options().check_label_count(self.labels)
         check_scoring_rules(self.values_by_key(), None if self.labels_col else self.labels, JOB)

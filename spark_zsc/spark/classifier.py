@@ -97,8 +97,11 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
                 )
             return None
         if not options["candidate_labels"]:
+            if options["label_descriptions"]:  # described labels alone are the label set, in their order
+                return list(options["label_descriptions"])
             raise ConfigError(
-                "no candidate labels: set candidateLabels=[...] or labelsCol='a column of labels'"
+                "no candidate labels: set candidateLabels=[...], labelsCol='a column of labels' "
+                "or labelDescriptions={label: description}"
             )
         return options["candidate_labels"]
 

@@ -12,7 +12,7 @@ from ..options import BY_KEY, SQL, ClassifierOptions, on_face
 from ..runtime.devices import resolve_devices
 from ..runtime.distribution import load_models, ship_models
 from . import metrics as metrics_
-from .lineage import LINEAGE_SQL_TYPE, Lineage
+from .lineage import LINEAGE_SQL_TYPE, Lineage, sql_literal
 from .udf import build_classify_udf, result_sql_type
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -35,7 +35,9 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
     are the classifier's params in snake case (`strategy="embedding"`, `shortlist=5`, ...;
     None = the default); a row with no more labels than `shortlist` runs NLI on all of them.
     With `lineage=True` it also registers `name_meta(text, labels)`: each row's lineage
-    struct (see `spark_zsc.spark.lineage`), its labels those of the call.
+    struct (see `spark_zsc.spark.lineage`), its labels those of the call. With
+    `label_descriptions`, `labels` may be left out: `name(text)` classifies into the described
+    labels, in their order.
 
     >>> register_sql_function(spark, "zero_shot", model=tiny_model)  # doctest: +ELLIPSIS
     <spark_zsc.spark.sql.SqlFunction object at ...>
@@ -66,8 +68,11 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
     raw_call = f"{raw_name}(CAST(text AS BINARY), CAST(labels AS ARRAY<BINARY>))"  # as udf.as_bytes
     # A SQL function around the pandas UDF turns its struct of nulls into a null; Spark
     # evaluates the two identical UDF calls once.
+    # described labels are the labels of a call that gives none: name(text)
+    described = checked["label_descriptions"]
+    labels = "labels ARRAY<STRING>" + (f" DEFAULT {sql_literal(list(described))}" if described else "")
     spark.sql(
-        f"CREATE OR REPLACE TEMPORARY FUNCTION {name}(text STRING, labels ARRAY<STRING>) "
+        f"CREATE OR REPLACE TEMPORARY FUNCTION {name}(text STRING, {labels}) "
         f"RETURNS {result_sql_type(scoring)} "
         f"RETURN CASE WHEN {raw_call}.labels IS NULL THEN NULL ELSE {raw_call} END"
     )
@@ -75,7 +80,7 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
         # the same UDF call as above, so a query using both functions classifies each row once
         lineage = Lineage.of(checked, bundles, labels=None)
         spark.sql(
-            f"CREATE OR REPLACE TEMPORARY FUNCTION {name}_meta(text STRING, labels ARRAY<STRING>) "
+            f"CREATE OR REPLACE TEMPORARY FUNCTION {name}_meta(text STRING, {labels}) "
             f"RETURNS {LINEAGE_SQL_TYPE} "
             f"RETURN {lineage.sql('text', 'labels', raw_call, 'current_timestamp()')}"
         )
