@@ -53,7 +53,7 @@ def default_of(option) -> str:
 
 
 def options_page() -> str:
-    from spark_zsc.jobs.evaluate_options import EVALUATE_OPTIONS
+    from spark_zsc.jobs.evaluate.options import EVALUATE_OPTIONS
     from spark_zsc.jobs.options import CLASSIFY_OPTIONS, SOURCE_OPTIONS
     from spark_zsc.options import JOB, OPTIONS, PARAM, SQL
 

@@ -48,7 +48,7 @@ def test_the_generated_reference_pages_are_current():
 
 
 def test_every_option_and_metric_is_in_the_reference():
-    from spark_zsc.jobs.evaluate_options import EVALUATE_OPTIONS
+    from spark_zsc.jobs.evaluate.options import EVALUATE_OPTIONS
     from spark_zsc.jobs.options import CLASSIFY_OPTIONS
     from spark_zsc.options import OPTIONS
     from spark_zsc.spark.metrics import METRIC_NAMES

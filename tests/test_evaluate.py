@@ -11,7 +11,7 @@ import pytest
 
 from spark_zsc.errors import ConfigError
 from spark_zsc.jobs.cli import main
-from spark_zsc.jobs.evaluation import Cell, metrics_from_cells
+from spark_zsc.jobs.evaluate.metrics import Cell, metrics_from_cells
 
 from helpers import TEXTS
 from processes import job_env, run, spark_submit
@@ -265,8 +265,8 @@ def test_bad_evaluate_options_fail_before_spark_starts(tmp_path, tiny_model, cap
 
 
 def test_unmapped_gold_values_and_an_empty_set_fail_before_any_model_runs(spark, tiny_model, tmp_path):
-    from spark_zsc.jobs.evaluate import run_evaluate
-    from spark_zsc.jobs.evaluate_options import EvaluateOptions
+    from spark_zsc.jobs.evaluate.job import run_evaluate
+    from spark_zsc.jobs.evaluate.options import EvaluateOptions
     from spark_zsc.jobs.options import build_job_options
 
     data = _write_gold_csv(tmp_path / "gold.csv")

@@ -10,7 +10,7 @@ import inspect
 import pytest
 
 from spark_zsc import ConfigError, ZeroShotClassifier, register_sql_function
-from spark_zsc.jobs.evaluate_options import EvaluateOptions
+from spark_zsc.jobs.evaluate.options import EvaluateOptions
 from spark_zsc.jobs.options import JobOptions, add_job_arguments, build_job_options, load_yaml
 from spark_zsc.options import JOB, OPTIONS, SQL
 from spark_zsc.options import LABELS as LABELS_KIND

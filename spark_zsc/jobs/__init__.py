@@ -1,2 +1,2 @@
-"""The command line and the jobs: `classify` and `evaluate`, their options, input/output,
-and the evaluation's metrics and report."""
+"""The command line and the jobs: `classify` (with `--stream` and `--estimate`) and its
+options, and the `evaluate` package."""

@@ -24,7 +24,7 @@ def _parser() -> argparse.ArgumentParser:
     classify = commands.add_parser("classify", help="classify a file or table into a file or table")
     add_job_arguments(classify, JobOptions)
     classify.add_argument("--summary-json", help="also write the end-of-job summary as JSON to this file")
-    from .evaluate_options import EvaluateOptions
+    from .evaluate.options import EvaluateOptions
 
     evaluate = commands.add_parser(
         "evaluate", help="measure accuracy against a gold column, for several templates and label wordings"
@@ -121,7 +121,7 @@ def _check_models(options):
 
 
 def _options_class(name: str) -> type:
-    from .evaluate_options import EvaluateOptions
+    from .evaluate.options import EvaluateOptions
 
     return EvaluateOptions if name == "evaluate" else JobOptions
 
@@ -130,7 +130,7 @@ def _command(name: str, options):
     """(run, format summary) of a subcommand; `classify --estimate` measures instead of
     writing. The evaluate job's modules (matplotlib among them) are imported only when it runs."""
     if name == "evaluate":
-        from .evaluate import format_evaluation, run_evaluate
+        from .evaluate.job import format_evaluation, run_evaluate
 
         return run_evaluate, format_evaluation
     if options.estimate:

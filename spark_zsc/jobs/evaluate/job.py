@@ -9,15 +9,15 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType
 
-from ..engines.results import LONG_TEXT_COUNTERS
-from ..errors import ConfigError, MetricsUnavailable
-from ..log import log
-from ..runtime.distribution import is_connect
-from ..sources import read_input
-from ..spark.classifier import ZeroShotClassifier
-from ..spark.columns import require_column, require_string_column
-from .evaluate_options import EvaluateOptions
-from .evaluation import CURVE_BINS, Cell, LabelCell, metrics_from_cells, multi_label_metrics, threshold_for
+from ...engines.results import LONG_TEXT_COUNTERS
+from ...errors import ConfigError, MetricsUnavailable
+from ...log import log
+from ...runtime.distribution import is_connect
+from ...sources import read_input
+from ...spark.classifier import ZeroShotClassifier
+from ...spark.columns import require_column, require_string_column
+from .metrics import CURVE_BINS, Cell, LabelCell, metrics_from_cells, multi_label_metrics, threshold_for
+from .options import EvaluateOptions
 from .report import wording_name as _wording_name
 from .report import write_report
 

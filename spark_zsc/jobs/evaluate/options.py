@@ -6,9 +6,9 @@ from __future__ import annotations
 import dataclasses
 from typing import Optional
 
-from ..errors import ConfigError
-from ..options import BY_KEY, DEFAULT_TEMPLATE
-from .options import SOURCE_OPTIONS, SourceOptions, job_option
+from ...errors import ConfigError
+from ...options import BY_KEY, DEFAULT_TEMPLATE
+from ..options import SOURCE_OPTIONS, SourceOptions, job_option
 
 REPORT_FORMATS = ("markdown", "html")
 
