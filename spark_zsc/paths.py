@@ -26,7 +26,7 @@ from urllib.parse import urlparse
 from py4j.protocol import Py4JJavaError
 
 from .jobs.options import local_path
-from .runtime.distribution import is_connect
+from .runtime.session import hadoop_configuration, is_connect, jvm
 
 FILE_SYSTEMS = ("file", "hdfs", "viewfs")  # atomic folder renames; any other scheme: an object store
 S3A = "org.apache.hadoop.fs.s3a.S3AFileSystem"
@@ -120,9 +120,9 @@ class HadoopFiles:
     """Paths through the driver's Hadoop file system (classic Spark only)."""
 
     def __init__(self, spark, path: str):
-        self._jvm = spark._jvm
-        self._path = spark._jvm.org.apache.hadoop.fs.Path
-        self._fs = self._path(path).getFileSystem(spark._jsc.hadoopConfiguration())
+        self._jvm = jvm(spark)
+        self._path = self._jvm.org.apache.hadoop.fs.Path
+        self._fs = self._path(path).getFileSystem(hadoop_configuration(spark))
         self.scheme = str(self._fs.getUri().getScheme())
         self.is_object_store = self.scheme not in FILE_SYSTEMS
 

@@ -13,7 +13,7 @@ from pyspark.sql.types import ArrayType, StringType
 from .errors import ConfigError
 from .jobs.options import JobOptions, SourceOptions
 from .paths import files_for
-from .runtime.distribution import is_connect, spark_major
+from .runtime.session import is_connect, lookup_data_source, spark_major
 from .spark.columns import require_column
 
 CORRUPT_RECORD = "_corrupt_record"  # where Spark's readers put lines they cannot parse (PERMISSIVE mode)
@@ -26,9 +26,8 @@ def check_data_source(spark: SparkSession, name: str, option: str) -> None:
     (On Spark Connect the server resolves sources: an unknown one fails at the read or write.)"""
     if is_connect(spark):
         return
-    sources = spark._jvm.org.apache.spark.sql.execution.datasources.DataSource
     try:
-        sources.lookupDataSource(name, spark._jsparkSession.sessionState().conf())
+        lookup_data_source(spark, name)
     except Exception as error:
         message = error.java_exception.getMessage() if hasattr(error, "java_exception") else str(error)
         package = BUILT_IN_FROM_SPARK_4.get(name.lower())

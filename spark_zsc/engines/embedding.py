@@ -31,6 +31,7 @@ from .batching import (
     model_inputs,
     sequence_limit,
 )
+from .bounded_cache import BoundedCache
 from .hypotheses import Hypotheses
 from .pairs import plain_backend
 from .results import BatchStats, Result, ranked, usable_rows
@@ -49,25 +50,10 @@ def embedding_scores(
     return logits / logits.sum()
 
 
-class _BoundedCache(dict):
-    """Embeddings by string, for the life of the worker; emptied when it holds `limit`
-    entries or 20 M characters of keys (repeats come in bursts: one job's labels, one
-    evaluation's texts)."""
-
-    KEY_CHARACTERS_LIMIT = 20_000_000
-
-    def __init__(self, limit: int):
-        super().__init__()
-        self.limit = limit
-        self.key_characters = 0
-
-    def put_all(self, keys, vectors) -> None:
-        characters = sum(len(k) for k in keys)
-        if len(self) + len(keys) > self.limit or self.key_characters + characters > self.KEY_CHARACTERS_LIMIT:
-            self.clear()
-            self.key_characters = 0
-        self.update(zip(keys, vectors))
-        self.key_characters += characters
+def _embedding_cache(limit: int) -> BoundedCache:
+    """Embeddings (or token counts) by string, for the life of the worker: at most `limit` of
+    them and 20 M characters of keys, the least recently used going first."""
+    return BoundedCache(limit, max_weight=20_000_000, weight=lambda key, value: len(key))
 
 
 class EmbeddingEngine(StagedEngine):
@@ -109,9 +95,9 @@ class EmbeddingEngine(StagedEngine):
         self._specials = (laid_out.ids[:start], laid_out.ids[start + len(probe.ids) :])
         self._type_id = laid_out.type_ids[0] if laid_out.type_ids else 0
         self._room = self.max_length - len(laid_out.ids) + len(probe.ids)  # text tokens per input
-        self._texts = _BoundedCache(self.TEXT_CACHE_LIMIT)
-        self._hypotheses = _BoundedCache(self.HYPOTHESIS_CACHE_LIMIT)
-        self._lengths = _BoundedCache(self.TEXT_CACHE_LIMIT)  # text -> tokens: its windows, untokenized
+        self._texts = _embedding_cache(self.TEXT_CACHE_LIMIT)
+        self._hypotheses = _embedding_cache(self.HYPOTHESIS_CACHE_LIMIT)
+        self._lengths = _embedding_cache(self.TEXT_CACHE_LIMIT)  # text -> tokens: its windows, untokenized
 
     def with_scoring(self, temperature: float, threshold: float) -> "EmbeddingEngine":
         """This engine scoring with another temperature and threshold; the model and the
@@ -203,7 +189,9 @@ class EmbeddingEngine(StagedEngine):
         lengths = {text: n for text in texts if (n := self._lengths.get(text)) is not None}
         tokens = self._tokenized(text for text in texts if text not in lengths)
         lengths.update((text, len(ids)) for text, ids in tokens.items())
-        self._lengths.put_all(list(tokens), [len(ids) for ids in tokens.values()])  # may empty it: read above
+        self._lengths.put_all(
+            list(tokens), [len(ids) for ids in tokens.values()]
+        )  # may drop older entries: read above
         return lengths, tokens
 
     def launch(self, prepared: "PreparedEmbeddings") -> tuple["PreparedEmbeddings", PendingOutputs]:

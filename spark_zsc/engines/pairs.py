@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from .batching import TokenSequences, flatten
+from .bounded_cache import BoundedCache
 
 _PROBE_FIRST = "premise probe"
 _PROBE_SECOND = "hypothesis probe"
@@ -97,7 +98,7 @@ class PairEncoder:
         self._backend.encode_special_tokens = True
         self.max_length = max_length
         self.needs_type_ids = "token_type_ids" in getattr(tokenizer, "model_input_names", ())
-        self._hypotheses: dict[str, list[int]] = {}
+        self._hypotheses: BoundedCache[str, list[int]] = BoundedCache(self._HYPOTHESIS_CACHE_LIMIT)
 
     def _encode(self, texts: list[str]) -> list[list[int]]:
         return [e.ids for e in self._backend.encode_batch(texts, add_special_tokens=False)]
@@ -116,12 +117,12 @@ class PairEncoder:
         return self._encode(texts)
 
     def encode_hypotheses(self, hypotheses: list[str]) -> list[list[int]]:
-        missing = list(dict.fromkeys(h for h in hypotheses if h not in self._hypotheses))
+        known = {h: ids for h in dict.fromkeys(hypotheses) if (ids := self._hypotheses.get(h)) is not None}
+        missing = [h for h in dict.fromkeys(hypotheses) if h not in known]
         if missing:
-            if len(self._hypotheses) + len(missing) > self._HYPOTHESIS_CACHE_LIMIT:
-                self._hypotheses.clear()
-            self._hypotheses.update(zip(missing, self._encode(missing)))
-        return [self._hypotheses[h] for h in hypotheses]
+            known.update(zip(missing, self._encode(missing)))
+            self._hypotheses.put_all(missing, (known[h] for h in missing))
+        return [known[h] for h in hypotheses]
 
     def pairs(
         self,

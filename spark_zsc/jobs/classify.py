@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 from .. import sinks, sources
 from ..engines.results import LONG_TEXT_COUNTERS
 from ..errors import ConfigError, MetricsUnavailable
-from ..runtime.distribution import is_connect, spark_major
+from ..runtime.session import is_connect, spark_major
 from ..sinks.base import missing_ids
 from ..spark.classifier import ZeroShotClassifier
 from . import incremental, progress

@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 from .. import sources
 from ..engines.results import BatchStats, usable_rows
 from ..errors import ConfigError, MetricsUnavailable
-from ..runtime.distribution import is_connect
+from ..runtime.session import is_connect
 from ..sinks.tables import describe_table
 from .classify import classifier_for
 from .options import JobOptions

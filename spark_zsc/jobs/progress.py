@@ -16,7 +16,7 @@ import time
 from typing import Callable, Optional
 
 from ..log import log
-from ..runtime.distribution import is_connect
+from ..runtime.session import is_connect
 from .options import JobOptions
 
 TERMINAL_SECONDS = 5.0  # a line this often on a terminal

@@ -24,6 +24,7 @@ from ..errors import ConfigError
 from ..log import log
 from ..options import StrategyOptions
 from .model_source import ModelBundle, load_bundle
+from .session import is_connect
 
 
 class BroadcastModel:
@@ -79,15 +80,6 @@ class ArtifactModel:
 
         with zipfile.ZipFile(SparkFiles.get(self.file_name)) as archive:
             return {name: archive.read(name) for name in archive.namelist()}
-
-
-def is_connect(spark) -> bool:
-    return type(spark).__module__.startswith("pyspark.sql.connect")
-
-
-def spark_major(spark) -> int:
-    """The session's Spark major version (3 or 4): what some features need is the line."""
-    return int(spark.version.split(".")[0])
 
 
 def executors_share_this_machine(spark) -> bool:

@@ -23,8 +23,9 @@ Operational truths (the reasons it looks the way it does):
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
 from typing import Callable, Generic, Hashable, NamedTuple, Sequence, TypeVar
+
+from ..engines.bounded_cache import BoundedCache
 
 Value = TypeVar("Value")
 
@@ -38,38 +39,30 @@ class ModelKey(NamedTuple):
 
 class ModelCache(Generic[Value]):
     def __init__(self, capacity: int, on_evict: Callable[[Hashable], None] = lambda key: None):
-        self.capacity = capacity
-        self._on_evict = on_evict
-        self._entries: "OrderedDict[Hashable, Value]" = OrderedDict()  # least recently used first
-        self._lock = threading.Lock()
+        self._entries: BoundedCache[Hashable, Value] = BoundedCache(capacity, on_evict=on_evict)
+        self._lock = threading.Lock()  # one load at a time: two tasks never load one model twice
+
+    @property
+    def capacity(self) -> int:
+        return self._entries.capacity
 
     def acquire(self, keys: Sequence[Hashable], load: Callable[[Hashable], Value]) -> tuple[dict, list]:
         """The values of `keys` (loaded with `load` where missing) and the keys loaded now.
         Room is made before a load, so a worker never holds more than `capacity` models."""
         with self._lock:
-            for key in keys:
-                if key in self._entries:
-                    self._entries.move_to_end(key)
+            self._entries.touch(keys)
             loaded = []
             for key in keys:
                 if key not in self._entries:
-                    while len(self._entries) >= self.capacity:
-                        evicted, _ = self._entries.popitem(last=False)
-                        self._on_evict(evicted)
-                    self._entries[key] = load(key)
+                    self._entries.make_room()
+                    self._entries.put(key, load(key))
                     loaded.append(key)
-            return {key: self._entries[key] for key in keys}, loaded
+            return {key: self._entries.get(key) for key in keys}, loaded
 
     def drop(self, stale: Callable[[Hashable], bool]) -> list:
         """Evict every entry whose key is `stale`; the keys evicted."""
-        with self._lock:
-            evicted = [key for key in self._entries if stale(key)]
-            for key in evicted:
-                del self._entries[key]
-                self._on_evict(key)
-            return evicted
+        return self._entries.drop(stale)
 
     def __iter__(self):
         """The keys, least recently used first."""
-        with self._lock:
-            return iter(list(self._entries))
+        return iter(self._entries)

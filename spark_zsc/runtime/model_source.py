@@ -15,13 +15,12 @@ import hashlib
 import json
 import os
 import shutil
-import threading
 import time
-from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from ..engines.bounded_cache import BoundedCache
 from ..errors import ConfigError, ModelUnavailable
 from ..log import log
 from .fingerprints import file_version, fingerprint_paths
@@ -273,8 +272,8 @@ def _convert_pickle_checkpoint(folder: Path, kind: str) -> Path:
     return converted
 
 
-_bundles: "OrderedDict[tuple, ModelBundle]" = OrderedDict()
-_bundles_lock = threading.Lock()
+# the last two models (a cascade uses two), and the bytes read of them, not every model ever used
+_bundles: BoundedCache[tuple, ModelBundle] = BoundedCache(2)
 
 
 def load_bundle(model: str, kind: str = NLI) -> ModelBundle:
@@ -290,10 +289,9 @@ def load_bundle(model: str, kind: str = NLI) -> ModelBundle:
     paths = [folder / CONFIG_FILE, *_weight_files(folder, model, kind)]
     paths += sorted(p for p in folder.iterdir() if p.name in extra)
     key = (kind, *((str(p.resolve()), *file_version(p)) for p in paths))
-    with _bundles_lock:
-        if key in _bundles:  # the same files, perhaps asked for under another name
-            _bundles.move_to_end(key)
-            return dataclasses.replace(_bundles[key], name=model)
+    known = _bundles.get(key)
+    if known is not None:  # the same files, perhaps asked for under another name
+        return dataclasses.replace(known, name=model)
     _check_tokenizer(folder, model, kind)
     named = {p.name: str(p) for p in paths}
     bundle = ModelBundle(
@@ -307,9 +305,5 @@ def load_bundle(model: str, kind: str = NLI) -> ModelBundle:
         bundle.fingerprint[:12],
         time.perf_counter() - started,
     )
-    with _bundles_lock:
-        # keep the last two models (a cascade uses two), and the bytes read of them, not every model ever used
-        while len(_bundles) >= 2:
-            _bundles.popitem(last=False)  # the least recently used
-        _bundles[key] = bundle
+    _bundles.put(key, bundle)
     return bundle

@@ -18,7 +18,7 @@ from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame
 
 from ..paths import files_for
-from ..runtime.distribution import spark_major
+from ..runtime.session import spark_major
 from .merging import MergingSink, quoted
 
 

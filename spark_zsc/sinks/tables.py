@@ -24,7 +24,7 @@ from pyspark.sql import DataFrame
 
 from ..errors import ConfigError
 from ..paths import base_name, files_for, parent
-from ..runtime.distribution import is_connect
+from ..runtime.session import is_connect
 from .base import Sink, whole_version
 from .locks import WriterLock
 from .run_records import record_in_properties

@@ -16,13 +16,13 @@ from pyspark.sql.types import ArrayType, StringType, StructType
 from ..errors import ConfigError
 from ..options import PARAM, ClassifierOptions
 from ..runtime.devices import resolve_devices
-from ..runtime.distribution import load_models, ship_models
 from . import metrics as metrics_
 from .columns import require_column, require_string_column
+from .driver import models_for, prepare_udf
 from .duplicates import group_duplicates
 from .lineage import Lineage
 from .params import PARAM_OPTIONS, ZeroShotParams, keyword_signature, unknown_params
-from .udf import as_bytes, build_classify_udf, null_when_unclassified
+from .udf import as_bytes, null_when_unclassified
 
 
 class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, DefaultParamsWritable):
@@ -122,14 +122,10 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         options = self._options(spark)
         self._check_columns(options, dataset.schema)
         scoring = options.scoring(self._candidate_labels(options, dataset.schema))
-        engine_options, strategy = options.engine, options.strategy
-        strategy.check_label_count(scoring.candidate_labels)
-        bundles = load_models(strategy, model=options["model"], embedding_model=options["embedding_model"])
-        models = ship_models(spark, bundles, options["distribution"])
         if not self._transformed:
             self._accumulator = metrics_.new_accumulator(spark)
             self._transformed = True
-        classify = build_classify_udf(models, scoring, engine_options, strategy, self._accumulator)
+        classify, bundles = prepare_udf(spark, options, scoring, self._accumulator)
         if options["dedupe"] == "input":
             dataset = group_duplicates(dataset, options["input_col"])
         per_row = dataset[options["labels_col"]] if scoring.candidate_labels is None else None
@@ -156,7 +152,4 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         tells which rows are current."""
         options = self._options(dataset.sparkSession)
         labels = self._candidate_labels(options, dataset.schema)
-        bundles = load_models(
-            options.strategy, model=options["model"], embedding_model=options["embedding_model"]
-        )
-        return Lineage.of(options, bundles, labels)
+        return Lineage.of(options, models_for(options), labels)

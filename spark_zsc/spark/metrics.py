@@ -30,7 +30,7 @@ class _SumDict(AccumulatorParam):
 
 def new_accumulator(spark):
     """An accumulator, or None on Spark Connect, which has none."""
-    from ..runtime.distribution import is_connect
+    from ..runtime.session import is_connect
 
     return None if is_connect(spark) else spark.sparkContext.accumulator({}, _SumDict())
 

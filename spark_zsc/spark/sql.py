@@ -10,10 +10,10 @@ from pyspark.errors import ParseException
 from ..errors import ConfigError
 from ..options import BY_KEY, SQL, ClassifierOptions, on_face
 from ..runtime.devices import resolve_devices
-from ..runtime.distribution import load_models, ship_models
 from . import metrics as metrics_
+from .driver import prepare_udf
 from .lineage import LINEAGE_SQL_TYPE, Lineage, sql_literal
-from .udf import build_classify_udf, result_sql_type
+from .udf import result_sql_type
 
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -55,14 +55,10 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
             + f"; its options: {', '.join(o.name(SQL) for o in SQL_OPTIONS)}"
         )
     checked = resolve_devices(spark, ClassifierOptions.of(options, SQL))
-    scoring, engine_options, strategy_options = checked.scoring(None), checked.engine, checked.strategy
+    scoring = checked.scoring(None)
     _check_sql_functions(spark)  # after the options' own checks, before any model is looked for
-    bundles = load_models(
-        strategy_options, model=checked["model"], embedding_model=checked["embedding_model"]
-    )
-    models = ship_models(spark, bundles, checked["distribution"])
     accumulator = metrics_.new_accumulator(spark)
-    classify = build_classify_udf(models, scoring, engine_options, strategy_options, accumulator)
+    classify, bundles = prepare_udf(spark, checked, scoring, accumulator)
     raw_name = f"{name}__spark_zsc_raw"
     spark.udf.register(raw_name, classify)
     raw_call = f"{raw_name}(CAST(text AS BINARY), CAST(labels AS ARRAY<BINARY>))"  # as udf.as_bytes

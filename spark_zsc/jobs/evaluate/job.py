@@ -12,7 +12,7 @@ from pyspark.sql.types import ArrayType
 from ...engines.results import LONG_TEXT_COUNTERS
 from ...errors import ConfigError, MetricsUnavailable
 from ...log import log
-from ...runtime.distribution import is_connect
+from ...runtime.session import is_connect
 from ...sources import read_input
 from ...spark.classifier import ZeroShotClassifier
 from ...spark.columns import require_column, require_string_column
