@@ -54,7 +54,7 @@ def default_of(option) -> str:
 
 def options_page() -> str:
     from spark_zsc.jobs.evaluate.options import EVALUATE_OPTIONS
-    from spark_zsc.jobs.options import CLASSIFY_OPTIONS, SOURCE_OPTIONS
+    from spark_zsc.jobs.options import CLASSIFY_OPTIONS, ESTIMATE_OPTIONS, SOURCE_OPTIONS, STREAM_OPTIONS
     from spark_zsc.options import JOB, OPTIONS, PARAM, SQL
 
     in_jobs = {option.key for option in CLASSIFY_OPTIONS + EVALUATE_OPTIONS}
@@ -96,6 +96,16 @@ def options_page() -> str:
         + table(
             ["flag", "YAML key", "type", "default", "what it does"],
             job_rows(CLASSIFY_OPTIONS, shared | source_keys),
+        )
+        + "\n## `stream` and `estimate`\n\n"
+        "Each takes `classify`'s options but those it cannot use. `stream` (`classify --stream`) leaves out "
+        + ", ".join(code(option.flag) for option in CLASSIFY_OPTIONS if option not in STREAM_OPTIONS)
+        + "; `estimate` (`classify --estimate ROWS`) leaves out "
+        + ", ".join(code(option.flag) for option in CLASSIFY_OPTIONS if option not in ESTIMATE_OPTIONS)
+        + ", and takes:\n\n"
+        + table(
+            ["flag", "YAML key", "type", "default", "what it does"],
+            job_rows([option for option in ESTIMATE_OPTIONS if option not in CLASSIFY_OPTIONS], ()),
         )
         + "\n## `evaluate` options\n\n"
         "Where `evaluate` reads an option of `classify` differently (several label sets, several\n"

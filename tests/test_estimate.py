@@ -1,4 +1,4 @@
-"""`classify --estimate`: what the full run would cost, measured on a sample on the test
+"""The estimate command (`classify --estimate`): what the full run would cost, measured on a sample on the test
 session's cluster (local[2]), with nothing written."""
 
 from __future__ import annotations
@@ -159,6 +159,19 @@ def test_the_sample_size_from_a_bare_flag_a_value_or_yaml(tmp_path, flags, yaml,
     config.write_text(f"input: {tmp_path}\ntext_col: text\nlabels: a,b\n{yaml}")
     options = build_job_options(vars(parser.parse_args(["--config", str(config), *flags])))
     assert options.estimate == expected
+
+
+@pytest.mark.parametrize("flags,expected", [([], ESTIMATE_SAMPLE_ROWS), (["--sample-rows", "40"], 40)])
+def test_the_estimate_command_is_classify_estimate(tmp_path, flags, expected):
+    from spark_zsc.jobs.options import EstimateOptions
+
+    parser = argparse.ArgumentParser()
+    add_job_arguments(parser, EstimateOptions)
+    given = ["--input", str(tmp_path), "--text-col", "text", "--labels", "a,b", *flags]
+    options = build_job_options(vars(parser.parse_args(given)), EstimateOptions)
+    assert options.estimate == expected and not options.stream
+    with pytest.raises(SystemExit):  # the estimate command has no --stream, no --estimate
+        parser.parse_args([*given, "--estimate", "5"])
 
 
 def test_estimate_false_in_yaml_is_a_run_that_needs_an_output(tmp_path):

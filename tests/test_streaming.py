@@ -1,4 +1,4 @@
-"""`classify --stream`: Structured Streaming with Spark's checkpoint. Files added between runs
+"""The stream command (`classify --stream`): Structured Streaming with Spark's checkpoint. Files added between runs
 are each classified once; a run SIGKILLed mid-batch is completed by the next with nothing lost
 or doubled; bad options fail before work; the Transformer works on streaming DataFrames."""
 
@@ -144,6 +144,22 @@ def test_bad_stream_options_fail_before_work(spark, tiny_model, tmp_path, capsys
     assert main(args) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_the_stream_command_is_classify_stream_without_the_flags_a_stream_cannot_use(
+    spark, tiny_model, tmp_path, capsys
+):
+    ids = _add_file(tmp_path / "in", "a.csv", 0, 3)
+    args = ["stream", *_stream_args(tmp_path, tiny_model, "--output", str(tmp_path / "out"))[2:]]
+    summary_path = tmp_path / "summary.json"
+    assert main([*args, "--summary-json", str(summary_path)]) == 0
+    assert json.loads(summary_path.read_text())["rows_written"] == len(ids)
+    assert sorted(r.id for r in spark.read.parquet(str(tmp_path / "out")).collect()) == sorted(ids)
+    record = json.loads((tmp_path / "out" / "_spark_zsc_run.json").read_text())
+    assert record["options"]["stream"] is True  # recorded as classify --stream records it
+    with pytest.raises(SystemExit) as refused:  # argparse: the stream command has no such flag
+        main([*args, "--incremental"])
+    assert refused.value.code == 2 and "unrecognized arguments: --incremental" in capsys.readouterr().err
 
 
 def test_checkpoint_without_stream_is_refused(tiny_model, tmp_path, capsys):

@@ -1,5 +1,5 @@
-"""`python -m spark_zsc classify|evaluate ...` (console script `spark-zsc`); `jobs/classify.py` and
-`jobs/evaluate.py` for spark-submit."""
+"""`python -m spark_zsc classify|stream|estimate|evaluate ...` (console script `spark-zsc`); the
+same commands under `jobs/` for spark-submit."""
 
 from __future__ import annotations
 
@@ -14,23 +14,24 @@ from typing import Optional, Sequence
 from ..errors import ConfigError, OutputBusy
 from ..log import FORMAT as LOG_FORMAT
 from ..log import log
-from .options import JobOptions, add_job_arguments, build_job_options
+from .options import EstimateOptions, JobOptions, StreamOptions, add_job_arguments, build_job_options
 from .progress import shows_progress_line
+
+COMMANDS = {  # name: what it does (its --help)
+    "classify": "classify a file or table into a file or table",
+    "stream": "classify what arrived in a folder or table since the last run (classify --stream)",
+    "estimate": "write nothing: measure on a sample what the run would cost (classify --estimate)",
+    "evaluate": "measure accuracy against a gold column, for several templates and label wordings",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spark-zsc", description="Zero-shot text classification on Spark.")
     commands = parser.add_subparsers(dest="command", required=True)
-    classify = commands.add_parser("classify", help="classify a file or table into a file or table")
-    add_job_arguments(classify, JobOptions)
-    classify.add_argument("--summary-json", help="also write the end-of-job summary as JSON to this file")
-    from .evaluate.options import EvaluateOptions
-
-    evaluate = commands.add_parser(
-        "evaluate", help="measure accuracy against a gold column, for several templates and label wordings"
-    )
-    add_job_arguments(evaluate, EvaluateOptions)
-    evaluate.add_argument("--summary-json", help="also write the end-of-job summary as JSON to this file")
+    for name, help_text in COMMANDS.items():
+        command = commands.add_parser(name, help=help_text, description=help_text)
+        add_job_arguments(command, _options_class(name))
+        command.add_argument("--summary-json", help="also write the end-of-job summary as JSON to this file")
     return parser
 
 
@@ -123,12 +124,15 @@ def _check_models(options):
 def _options_class(name: str) -> type:
     from .evaluate.options import EvaluateOptions
 
-    return EvaluateOptions if name == "evaluate" else JobOptions
+    return {"classify": JobOptions, "stream": StreamOptions, "estimate": EstimateOptions}.get(
+        name, EvaluateOptions
+    )
 
 
 def _command(name: str, options):
-    """(run, format summary) of a subcommand; `classify --estimate` measures instead of
-    writing. The evaluate job's modules (matplotlib among them) are imported only when it runs."""
+    """(run, format summary) of a command (`classify --estimate` and `--stream` are the
+    estimate and stream commands). The evaluate job's modules (matplotlib among them) are
+    imported only when it runs."""
     if name == "evaluate":
         from .evaluate.job import format_evaluation, run_evaluate
 

@@ -154,7 +154,8 @@ CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
         int,
         None,
         f"write nothing: classify a sample of this many rows (bare flag: {ESTIMATE_SAMPLE_ROWS}) and print what "
-        "the full run would cost (rows, pairs, tokens, pairs/s, projected wall time)",
+        "the full run would cost (rows, pairs, tokens, pairs/s, projected wall time); the same as the "
+        "estimate command (spark-zsc estimate --sample-rows ROWS)",
         least=1,
         bare_value=ESTIMATE_SAMPLE_ROWS,
     ),
@@ -169,7 +170,8 @@ CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
         bool,
         False,
         "read the input as a stream (Structured Streaming): each run classifies what arrived since the last, "
-        "tracked by --checkpoint; appends to --output or --output-table",
+        "tracked by --checkpoint; appends to --output or --output-table; the same as the stream command "
+        "(spark-zsc stream)",
     ),
     job_option(
         "checkpoint",
@@ -193,6 +195,8 @@ CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
         "files already there",
     ),
 )
+
+BY_KEY_JOB = {option.name(JOB): option for option in CLASSIFY_OPTIONS}
 
 # Params the job sets itself (labels, template, columns): left out of classifier_params()
 _SET_BY_THE_JOB = ("candidateLabels", "labelsCol", "hypothesisTemplate", "outputCol", "inputCol")
@@ -238,9 +242,14 @@ class SourceOptions:
 
     OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS
 
+    # what a command implies for the options it does not take (the stream command: --stream)
+    IMPLIED: dict = {}
+
     def __init__(self, **values):
         for option in self.OPTIONS:
             setattr(self, option.name(JOB), values.get(option.name(JOB), option.default))
+        for name, value in self.IMPLIED.items():
+            setattr(self, name, value)
 
     def replace(self, **changes) -> "SourceOptions":
         changed = copy.copy(self)
@@ -249,7 +258,11 @@ class SourceOptions:
         return changed
 
     def as_dict(self) -> dict:
-        return {option.name(JOB): getattr(self, option.name(JOB)) for option in self.OPTIONS}
+        """The options as classify names them: a command's implied ones too (stream: true)."""
+        return {
+            **{option.name(JOB): getattr(self, option.name(JOB)) for option in self.OPTIONS},
+            **self.IMPLIED,
+        }
 
     def values_by_key(self) -> dict:
         """The options keyed as the option table keys them (`Option.key`)."""
@@ -491,3 +504,40 @@ def build_job_options(flags: dict, options_class: type = JobOptions):
     )
     options.validate()
     return options
+
+
+def _without(options: tuple[Option, ...], *names: str) -> tuple[Option, ...]:
+    return tuple(option for option in options if option.name(JOB) not in names)
+
+
+STREAM_ONLY = ("stream", "checkpoint", "trigger_interval", "schema")
+# what a stream cannot do: it appends what arrived, its checkpoint tracking what was done
+NOT_IN_A_STREAM = ("estimate", "incremental", "drop_missing", "skip_existing", "partition_by")
+STREAM_OPTIONS = _without(CLASSIFY_OPTIONS, "stream", *NOT_IN_A_STREAM)
+ESTIMATE_OPTIONS = _without(CLASSIFY_OPTIONS, "estimate", *STREAM_ONLY) + (
+    job_option(
+        "sample_rows",
+        int,
+        ESTIMATE_SAMPLE_ROWS,
+        "the rows of the sample classified to measure the run (drawn over the whole input)",
+        least=1,
+    ),
+)
+
+
+class StreamOptions(JobOptions):
+    """`stream`: classify's options for a stream (what `classify --stream` takes)."""
+
+    OPTIONS = STREAM_OPTIONS
+    IMPLIED = {"stream": True, **{name: BY_KEY_JOB[name].default for name in NOT_IN_A_STREAM}}
+
+
+class EstimateOptions(JobOptions):
+    """`estimate`: classify's options, measured on a sample instead of written (`classify --estimate`)."""
+
+    OPTIONS = ESTIMATE_OPTIONS
+    IMPLIED = {name: BY_KEY_JOB[name].default for name in STREAM_ONLY}
+
+    @property
+    def estimate(self) -> int:
+        return self.sample_rows
