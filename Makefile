@@ -1,6 +1,7 @@
 # From a fresh clone, with Python 3.11, Java 17 and make:
 #   make demo   create .venv, install, run the README's main job on the sample tickets
 #   make test   the same environment; format and lint checks, then the tests
+#   make test-fast   the tests that need no Spark (markers: spark, cluster, slow), in under a minute
 #   make docs   the reference pages made from the code, then the docs site built strictly into site/
 #   make docs-serve   the docs site on http://127.0.0.1:8000 while you edit
 #   make jars   the jars the tests use, from Maven into .cache/jars/spark-LINE, once: Delta and
@@ -56,7 +57,7 @@ endif
 endif
 endif
 
-.PHONY: demo test test-spark3.5 docs docs-serve env java jars print-venv FORCE
+.PHONY: demo test test-fast test-spark3.5 docs docs-serve env java jars print-venv FORCE
 
 demo: $(STAMP) java
 	$(VPYTHON) -m spark_zsc classify --input examples/tickets.csv --input-format csv \
@@ -82,6 +83,11 @@ docs: $(STAMP)
 
 docs-serve: docs
 	NO_MKDOCS_2_WARNING=1 $(VPYTHON) -m mkdocs serve --dev-addr 127.0.0.1:8000
+
+# The tests that need no JVM and are quick: the engines, options, caches, docs' reference pages.
+test-fast: $(STAMP)
+	$(VPYTHON) -m pytest -q -m "not spark and not slow" $(PYTEST_ARGS); status=$$?; \
+	if [ $$status -eq 5 ]; then echo "pytest collected no tests"; exit 0; fi; exit $$status
 
 # The other line, in its own environment and jars folder.
 test-spark3.5:

@@ -10,6 +10,15 @@ import pytest
 
 from helpers import SENTENCES
 
+SPARK_FIXTURES = {"spark", "s3", "hdfs"}  # each starts the test session's Spark or a server
+
+
+def pytest_collection_modifyitems(items):
+    """The `spark` tier: tests that use a Spark fixture, and every `cluster` test."""
+    for item in items:
+        if SPARK_FIXTURES & set(item.fixturenames) or item.get_closest_marker("cluster"):
+            item.add_marker(pytest.mark.spark)
+
 
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory) -> str:

@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
+
 from processes import REPO, job_env, run
 
 
+@pytest.mark.cluster
 def test_benchmark_harness_smoke(tmp_path):
     result = run(
         [
@@ -34,6 +37,7 @@ def test_benchmark_harness_smoke(tmp_path):
     assert "| spark_zsc on Spark, second action |" in table and "vs Databricks recipe" in table
 
 
+@pytest.mark.slow
 def test_shortlist_benchmark_smoke(tmp_path):
     result = run(
         [
@@ -58,6 +62,7 @@ def test_shortlist_benchmark_smoke(tmp_path):
     assert "| labels | shortlist k |" in (tmp_path / "shortlist-smoke.md").read_text()
 
 
+@pytest.mark.slow
 def test_many_labels_benchmark_dry_run(tmp_path):
     result = run(
         [sys.executable, str(REPO / "benchmarks" / "many_labels.py"), "--dry-run", "--out", str(tmp_path)],

@@ -14,6 +14,8 @@ from cluster import Cluster
 from helpers import LABELS, TEXTS
 from processes import cli, input_flags, job_env, kill_group, run, start
 
+pytestmark = pytest.mark.cluster  # starts Spark or a server in processes of its own
+
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):

@@ -6,10 +6,14 @@ from __future__ import annotations
 import json
 import sys
 
+import pytest
+
 from spark_zsc import ZeroShotClassifier
 
 from helpers import LABELS, SPARK_4, SQL_FUNCTIONS, TEXTS
 from processes import REPO, input_flags, job_env, run
+
+pytestmark = pytest.mark.cluster  # starts Spark or a server in processes of its own
 
 APP_TEXTS = TEXTS + [None, "  ", "<s>old</s> new"]
 

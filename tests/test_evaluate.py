@@ -118,6 +118,7 @@ def _expected(spark, tiny_model, labels, template, descriptions=None):
     return sum(labels.index(r.zsc.label) == r.gold for r in out) / len(out), tenths, curve
 
 
+@pytest.mark.cluster
 def test_the_evaluate_job_writes_a_report_of_every_run(spark, tiny_model, tmp_path_factory, tmp_path):
     """spark-submit jobs/evaluate.py, a real subprocess, against the classifier's own predictions."""
     from matplotlib.image import imread

@@ -6,8 +6,11 @@ import json
 import sys
 
 import pandas as pd
+import pytest
 
 from processes import REPO, job_env, run
+
+pytestmark = pytest.mark.cluster  # starts Spark or a server in processes of its own
 
 
 def test_a_python_worker_killed_mid_task_changes_nothing(tiny_model, tmp_path):

@@ -179,6 +179,7 @@ def test_by_default_a_slice_holds_at_most_the_pair_budget():
     assert slice_starts([], 0, DEFAULT_PAIR_BUDGET) == slice_starts([], 4, 1) == [0]
 
 
+@pytest.mark.slow
 def test_slices_under_a_pair_budget_give_the_unsliced_results(nli):
     model, tokenizer = nli
     engine = ZeroShotEngine(model, tokenizer, token_budget=512)
@@ -210,6 +211,7 @@ def test_slices_under_a_pair_budget_give_the_unsliced_results(nli):
             assert dict(zip(a.labels, a.scores)) == pytest.approx(dict(zip(b.labels, b.scores)), abs=1e-6)
 
 
+@pytest.mark.slow
 def test_the_engines_and_the_batch_loop_import_without_pyspark(tiny_model):
     """The GPU machine has no pyspark: everything below the Spark faces must load without it."""
     script = textwrap.dedent(f"""

@@ -19,6 +19,8 @@ from spark_zsc.sinks.locks import WriterLock, lock_path
 from helpers import LABELS, TEXTS
 from processes import cli, input_flags, job_env, run
 
+pytestmark = pytest.mark.cluster  # starts Spark or a server in processes of its own
+
 
 def write_input(spark, folder: str, rows: dict) -> pd.DataFrame:
     """(id -> text) rows as one CSV file in `folder` (on HDFS, written by Spark)."""

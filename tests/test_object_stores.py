@@ -118,6 +118,7 @@ def test_an_incremental_table_on_s3a_survives_a_kill_at_each_step_of_its_switch(
     spark.sql(f"DROP TABLE {table}")
 
 
+@pytest.mark.cluster
 def test_one_writer_at_a_time_on_s3a(spark, s3):
     """The lock beside an S3A output: created by a conditional write, so of runs that start at
     the same moment exactly one holds it; its heartbeat moves the object's time forward."""

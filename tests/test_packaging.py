@@ -7,9 +7,12 @@ import subprocess
 import sys
 import zipfile
 
+import pytest
+
 from processes import REPO
 
 
+@pytest.mark.slow
 def test_the_wheel_holds_every_module_of_the_source_tree(tmp_path):
     source = tmp_path / "source"  # a copy, so that the build leaves nothing in the repo
     shutil.copytree(REPO / "spark_zsc", source / "spark_zsc", ignore=shutil.ignore_patterns("__pycache__"))

@@ -135,6 +135,7 @@ def test_fp32_on_gpu_equals_cpu(tiny_model):
         assert a[2] == b[2] and max(abs(x - y) for x, y in zip(a[3], b[3])) < 1e-4
 
 
+@pytest.mark.slow
 def test_gpu_check_dry_run_on_cpu(tmp_path):
     result = run(
         [

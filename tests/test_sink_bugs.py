@@ -11,6 +11,7 @@ import sys
 from datetime import datetime
 
 import pandas as pd
+import pytest
 
 from spark_zsc.jobs.cli import main
 from spark_zsc.paths import LocalFiles
@@ -31,6 +32,7 @@ def write(tmp_path, frame: dict, name="in.parquet"):
     pd.DataFrame(frame).to_parquet(tmp_path / name)
 
 
+@pytest.mark.cluster
 def test_a_second_writer_is_refused_and_a_dead_writers_lock_is_taken_over(tiny_model, tmp_path, capsys):
     write(tmp_path, {"id": [0, 1], "text": TEXTS[:2]})
     out = tmp_path / "out"
@@ -132,6 +134,7 @@ def test_skip_existing_refuses_null_ids_and_matches_csv_ids(spark, tiny_model, t
     assert spark.read.option("header", True).csv(out).count() == 2
 
 
+@pytest.mark.spark
 def test_result_columns_matching_input_columns_by_case_are_refused(tiny_model, tmp_path, capsys):
     write(tmp_path, {"id": [0], "text": TEXTS[:1], "ZSC": ["kept"]})
     assert main(flags(tmp_path, tiny_model, "--output", str(tmp_path / "o1"))) == 2
@@ -141,6 +144,7 @@ def test_result_columns_matching_input_columns_by_case_are_refused(tiny_model, t
     assert "'zsc_label'" in capsys.readouterr().err
 
 
+@pytest.mark.cluster
 def test_incremental_into_a_table_of_files_on_spark_connect_is_refused_before_work(tiny_model, tmp_path):
     """Spark Connect has no JVM on the client to move a table to a new location: refused
     before any work, the table and its location left as they were."""

@@ -83,6 +83,7 @@ def test_files_added_between_runs_are_each_classified_once(spark, tiny_model, tm
     assert spark.read.parquet(str(tmp_path / "out")).count() == len(ids)
 
 
+@pytest.mark.cluster
 def test_a_stream_killed_mid_batch_is_completed_by_the_next_run(tiny_model, tmp_path_factory, tmp_path):
     """A real job with its own JVM, streaming into a metastore table, SIGKILLed once the second
     micro-batch has begun writing; the rerun finishes, and every id is in the table once."""

@@ -118,6 +118,7 @@ def test_a_delta_path_output(spark, tiny_model, tmp_path):
     assert json.loads(detail.properties["spark_zsc.run.summary"])["rows_written"] == 2
 
 
+@pytest.mark.cluster
 def test_two_runs_at_once_on_one_delta_table_never_half_apply(spark, tiny_model, tmp_path_factory, tmp_path):
     """Two scheduler runs (each its own JVM) merge into one Delta path at once: Delta's own
     conflict detection lets each commit whole or fail whole."""
@@ -157,6 +158,7 @@ def test_two_runs_at_once_on_one_delta_table_never_half_apply(spark, tiny_model,
     assert all(r.text.endswith("(edited)") for r in rows)
 
 
+@pytest.mark.cluster
 @pytest.mark.parametrize("table_format", sorted(FORMATS))
 def test_a_stream_killed_mid_batch_is_completed_once(
     spark, tiny_model, tmp_path_factory, tmp_path, table_format

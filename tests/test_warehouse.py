@@ -9,6 +9,7 @@ import json
 import time
 from datetime import datetime, timezone
 
+import pytest
 from pyspark.sql import functions as F
 
 import spark_zsc
@@ -268,6 +269,7 @@ def test_exchange_swaps_two_folders_in_one_step(tmp_path):
 # -- real subprocesses: metastore tables and a killed run --------------------------------------
 
 
+@pytest.mark.cluster
 def test_tables_keep_their_format_through_appends_and_incremental_runs(tiny_model, tmp_path):
     env = job_env(tmp_path / "cache")
     result = run(
@@ -297,6 +299,7 @@ def test_tables_keep_their_format_through_appends_and_incremental_runs(tiny_mode
     }
 
 
+@pytest.mark.cluster
 def test_a_killed_incremental_run_leaves_the_old_output_whole(spark, tiny_model, tmp_path):
     env = job_env(tmp_path / "cache")
     write_csv(tmp_path / "in.csv", ROWS)
