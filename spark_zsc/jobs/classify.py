@@ -71,7 +71,9 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
         else:
             pending = frame
         rows = sources.mark_corrupt_records(classifier.transform(pending), frame, options)
-        cached = (options.incremental or options.skip_existing) and sink.merge_hides_observations
+        merges = options.incremental or options.skip_existing
+        # where observed counts may not arrive: see _counted
+        cached = is_connect(spark) or (merges and sink.merge_hides_observations)
         # against an existing output, --skip-existing and --incremental classify an unknown share of the rows
         total = counts["rows"] if pending is frame else None
         with progress.progress_for(spark, options, classifier, total):
@@ -98,9 +100,11 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
 @contextmanager
 def _counted(rows: DataFrame, options: JobOptions, cached: bool):
     """`rows` as the sink is to write them, and what returns their counts once written: an
-    Observation counts them as they are written, in the same pass. Where the sink's MERGE
-    hides observations, the rows are classified once into Spark's cache and counted there,
-    and the MERGE reads them from the cache."""
+    Observation counts them as they are written, in the same pass. Where observed counts may
+    not arrive, `cached`, the rows are classified once into Spark's cache and counted there, and
+    the write reads them from the cache: a MERGE into Delta 3 runs its source apart from the
+    query Spark reports metrics for (they read 0), and a Spark Connect server can answer a write
+    before its observed metrics reach it (a quick write then reported none)."""
     written, classified = (
         F.count(F.lit(1)).alias("written"),
         F.count(F.col(options.output_col)).alias("classified"),
