@@ -37,3 +37,5 @@ def test_stale_entries_are_dropped_and_reported():
     dropped = cache.drop(lambda key: key[1] != "cuda:1")
     assert dropped == evicted == [("nli", "cuda:0"), ("embedding", "cuda:0")]
     assert list(cache) == [("nli", "cuda:1")]
+    cache.clear()
+    assert len(cache) == 0 and evicted[-1] == ("nli", "cuda:1")

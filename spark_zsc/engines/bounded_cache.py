@@ -80,6 +80,10 @@ class BoundedCache(Generic[Key, Value]):
         for key, value in zip(keys, values):
             self.put(key, value)
 
+    def clear(self) -> None:
+        """Drop every entry (as a new process would start)."""
+        self.drop(lambda key: True)
+
     def drop(self, stale: Callable[[Key], bool]) -> list:
         """Drop every entry whose key is `stale`; the keys dropped."""
         with self._lock:
