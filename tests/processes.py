@@ -53,11 +53,14 @@ def job_env(cache_dir: Path, connect: bool = False) -> dict:
         SPARK_ZSC_CACHE_DIR=str(cache_dir),
         PYTHONUNBUFFERED="1",
     )
-    if connect and SPARK_LINE == "3.5":
-        server = sorted((JARS / "connect").glob("spark-connect_*.jar"))
-        if not server:
-            raise RuntimeError(f"no Spark Connect jar in {JARS / 'connect'}: run `make jars SPARK=3.5`")
-        env["PYSPARK_SUBMIT_ARGS"] = f"--jars {server[0]} pyspark-shell"
+    if connect:  # the local server listens on 127.0.0.1 only (by default it takes every address)
+        submit = ["--conf", "spark.connect.grpc.binding.address=127.0.0.1"]
+        if SPARK_LINE == "3.5":
+            server = sorted((JARS / "connect").glob("spark-connect_*.jar"))
+            if not server:
+                raise RuntimeError(f"no Spark Connect jar in {JARS / 'connect'}: run `make jars SPARK=3.5`")
+            submit += ["--jars", str(server[0])]
+        env["PYSPARK_SUBMIT_ARGS"] = " ".join([*submit, "pyspark-shell"])
     return env
 
 
