@@ -189,9 +189,8 @@ class EmbeddingEngine(StagedEngine):
         lengths = {text: n for text in texts if (n := self._lengths.get(text)) is not None}
         tokens = self._tokenized(text for text in texts if text not in lengths)
         lengths.update((text, len(ids)) for text, ids in tokens.items())
-        self._lengths.put_all(
-            list(tokens), [len(ids) for ids in tokens.values()]
-        )  # may drop older entries: read above
+        # may drop older entries, which were read above
+        self._lengths.put_all(list(tokens), [len(ids) for ids in tokens.values()])
         return lengths, tokens
 
     def launch(self, prepared: "PreparedEmbeddings") -> tuple["PreparedEmbeddings", PendingOutputs]:

@@ -117,8 +117,9 @@ class PairEncoder:
         return self._encode(texts)
 
     def encode_hypotheses(self, hypotheses: list[str]) -> list[list[int]]:
-        known = {h: ids for h in dict.fromkeys(hypotheses) if (ids := self._hypotheses.get(h)) is not None}
-        missing = [h for h in dict.fromkeys(hypotheses) if h not in known]
+        distinct = dict.fromkeys(hypotheses)
+        known = {h: ids for h in distinct if (ids := self._hypotheses.get(h)) is not None}
+        missing = [h for h in distinct if h not in known]
         if missing:
             known.update(zip(missing, self._encode(missing)))
             self._hypotheses.put_all(missing, (known[h] for h in missing))

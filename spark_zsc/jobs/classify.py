@@ -122,7 +122,8 @@ def _counted(rows: DataFrame, options: JobOptions, cached: bool):
 
 
 def _check_observations(spark) -> None:
-    """The job counts what it writes with an Observation, which Spark Connect has from Spark 4."""
+    """The job over Spark Connect is supported from Spark 4, where it is tested; Connect 3.5 lacks
+    APIs of Spark 4's (Observation among them), so it is refused before any work."""
     if is_connect(spark) and spark_major(spark) < 4:
         raise ConfigError(
             f"the classify job on Spark Connect needs Spark 4 (Spark Connect {spark.version} cannot "

@@ -7,12 +7,12 @@ from pyspark.accumulators import AccumulatorParam
 from ..engines.results import COUNTERS, BatchStats
 from ..errors import MetricsUnavailable
 
-METRICS = {
-    **COUNTERS,
+WORKER_METRICS = {  # counted where a Python worker loads a model, beside the engines' counters
     "model_loads": "models loaded by Python workers (a worker keeps its model across tasks and actions)",
     "model_load_seconds": "seconds those loads took, summed",
 }
-METRIC_NAMES = (*BatchStats().as_dict().keys(), "model_loads", "model_load_seconds")
+METRICS = {**COUNTERS, **WORKER_METRICS}
+METRIC_NAMES = (*BatchStats().as_dict().keys(), *WORKER_METRICS)
 
 
 class _SumDict(AccumulatorParam):

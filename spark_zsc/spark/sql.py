@@ -62,11 +62,11 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
     raw_name = f"{name}__spark_zsc_raw"
     spark.udf.register(raw_name, classify)
     raw_call = f"{raw_name}(CAST(text AS BINARY), CAST(labels AS ARRAY<BINARY>))"  # as udf.as_bytes
-    # A SQL function around the pandas UDF turns its struct of nulls into a null; Spark
-    # evaluates the two identical UDF calls once.
     # described labels are the labels of a call that gives none: name(text)
     described = checked["label_descriptions"]
     labels = "labels ARRAY<STRING>" + (f" DEFAULT {sql_literal(list(described))}" if described else "")
+    # A SQL function around the pandas UDF turns its struct of nulls into a null; Spark
+    # evaluates the two identical UDF calls once.
     spark.sql(
         f"CREATE OR REPLACE TEMPORARY FUNCTION {name}(text STRING, {labels}) "
         f"RETURNS {result_sql_type(scoring)} "
