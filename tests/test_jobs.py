@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import time
+import uuid
 
 import pandas as pd
 import pytest
@@ -524,15 +525,20 @@ def test_without_the_fallback_an_unavailable_model_is_a_configuration_error(
 
 def test_an_embedding_run_says_what_the_encoder_ran(spark, tiny_encoder, tmp_path, capsys):
     """The embedding strategy runs no pairs: its summary counts the texts and hypotheses encoded."""
+    # Python workers outlive a job and keep what they encoded: texts and labels new to them
+    # make every one of them encoded in this run.
+    fresh = uuid.uuid4().hex
+    texts = [f"{text} {fresh}" for text in dict.fromkeys(TEXTS)]
+    labels = [f"{label} {fresh}" for label in LABELS]
     source = tmp_path / "in.parquet"
-    spark.createDataFrame(list(enumerate(TEXTS)), "id long, text string").write.parquet(str(source))
+    spark.createDataFrame(list(enumerate(texts)), "id long, text string").write.parquet(str(source))
     summary_path = tmp_path / "summary.json"
-    args = ["classify", "--input", str(source), "--text-col", "text", "--labels", ",".join(LABELS)]
+    args = ["classify", "--input", str(source), "--text-col", "text", "--labels", ",".join(labels)]
     args += ["--strategy", "embedding", "--embedding-model", tiny_encoder, "--output", str(tmp_path / "out")]
     assert main([*args, "--summary-json", str(summary_path)]) == 0
     shown = capsys.readouterr().out
     summary = json.loads(summary_path.read_text())
     assert summary["strategy"] == "embedding" and summary["forward_pairs"] == 0
-    assert summary["embedded_texts"] >= len(set(TEXTS)) + len(LABELS)  # each once per worker at least
+    assert summary["embedded_texts"] >= len(texts) + len(labels)  # each once per worker at least
     assert f"texts encoded     {summary['embedded_texts']:>12,}" in shown
     assert "pairs run" not in shown and "pairs/s" not in shown
