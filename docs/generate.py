@@ -53,8 +53,8 @@ def default_of(option) -> str:
 
 
 def options_page() -> str:
-    from spark_zsc.jobs.evaluate.options import EVALUATE_OPTIONS
-    from spark_zsc.jobs.options import CLASSIFY_OPTIONS, ESTIMATE_OPTIONS, SOURCE_OPTIONS, STREAM_OPTIONS
+    from spark_zsc.jobs.evaluate.option_table import EVALUATE_OPTIONS
+    from spark_zsc.jobs.option_table import CLASSIFY_OPTIONS, ESTIMATE_OPTIONS, SOURCE_OPTIONS, STREAM_OPTIONS
     from spark_zsc.options import JOB, OPTIONS, PARAM, SQL
 
     in_jobs = {option.key for option in CLASSIFY_OPTIONS + EVALUATE_OPTIONS}

@@ -25,12 +25,16 @@ from urllib.parse import urlparse
 
 from py4j.protocol import Py4JJavaError
 
-from .jobs.options import local_path
 from .runtime.session import hadoop_configuration, is_connect, jvm
 
 FILE_SYSTEMS = ("file", "hdfs", "viewfs")  # atomic folder renames; any other scheme: an object store
 S3A = "org.apache.hadoop.fs.s3a.S3AFileSystem"
 PRECONDITION_FAILED, CONDITIONAL_CONFLICT = 412, 409  # S3's answers to a conditional write that lost
+
+
+def local_path(path: str) -> str:
+    """A local path or file: URL as a path this process can open."""
+    return urlparse(path).path if path.startswith("file:") else path
 
 
 def sibling(path: str, name: str) -> str:

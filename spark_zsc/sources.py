@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
 from .errors import ConfigError
-from .jobs.options import JobOptions, SourceOptions
+from .jobs.options import ClassifyConfig, SourceConfig
 from .paths import files_for
 from .runtime.session import is_connect, lookup_data_source, spark_major
 from .spark.columns import require_column
@@ -48,7 +48,7 @@ def read_files(reader, path: str, file_format: str, csv_columns=(), options: dic
     return reader.options(**(options or {})).load(path)  # the user's options override the defaults above
 
 
-def read_input(spark: SparkSession, options: SourceOptions) -> DataFrame:
+def read_input(spark: SparkSession, options: SourceConfig) -> DataFrame:
     if options.input_table:
         if not spark.catalog.tableExists(options.input_table):
             raise ConfigError(f"--input-table {options.input_table!r} does not exist in the metastore")
@@ -79,13 +79,13 @@ def _reason(error: Exception) -> str:
     return cause.toString()
 
 
-def corrupt_record_column(frame: DataFrame, options: SourceOptions):
+def corrupt_record_column(frame: DataFrame, options: SourceConfig):
     """The column holding records the reader could not parse, if the input has one."""
     name = options.reader_options.get("columnNameOfCorruptRecord", CORRUPT_RECORD)
     return name if name in frame.columns else None
 
 
-def read_stream(spark: SparkSession, options: JobOptions) -> DataFrame:
+def read_stream(spark: SparkSession, options: ClassifyConfig) -> DataFrame:
     """The input as a streaming DataFrame."""
     if options.input_table:
         if not spark.catalog.tableExists(options.input_table):
@@ -102,7 +102,7 @@ def read_stream(spark: SparkSession, options: JobOptions) -> DataFrame:
     )
 
 
-def _schema_of_files(spark: SparkSession, options: JobOptions):
+def _schema_of_files(spark: SparkSession, options: ClassifyConfig):
     try:
         frame = read_input(spark, options)
     except ConfigError as error:
@@ -114,7 +114,7 @@ def _schema_of_files(spark: SparkSession, options: JobOptions):
     return frame.schema
 
 
-def check_columns(frame: DataFrame, options: JobOptions) -> DataFrame:
+def check_columns(frame: DataFrame, options: ClassifyConfig) -> DataFrame:
     """The named columns exist and have usable types; a comma-separated labels string becomes an array."""
     named = [
         ("--text-col", options.text_column),
@@ -141,7 +141,7 @@ def check_columns(frame: DataFrame, options: JobOptions) -> DataFrame:
     return frame
 
 
-def written_columns(frame: DataFrame, options: JobOptions) -> list[str]:
+def written_columns(frame: DataFrame, options: ClassifyConfig) -> list[str]:
     """The columns the job adds to the input's: the result and its lineage, or, for a CSV
     output, the flat columns they become."""
     from .sinks.files import csv_columns  # the CSV sink names its flat columns
@@ -168,7 +168,7 @@ def _clashing_column(frame: DataFrame, added: list[str]):
     return None
 
 
-def count_input(frame: DataFrame, options: JobOptions) -> dict:
+def count_input(frame: DataFrame, options: ClassifyConfig) -> dict:
     """Rows, records the reader could not parse, and a refusal of ids the run cannot tell
     apart (repeated or null for --incremental, null for --skip-existing), from one scan."""
     corrupt = corrupt_record_column(frame, options)
@@ -199,7 +199,7 @@ def count_input(frame: DataFrame, options: JobOptions) -> dict:
     return counts
 
 
-def mark_corrupt_records(result: DataFrame, frame: DataFrame, options: JobOptions) -> DataFrame:
+def mark_corrupt_records(result: DataFrame, frame: DataFrame, options: ClassifyConfig) -> DataFrame:
     """Lineage status 'corrupt_record' for the rows the reader could not parse."""
     corrupt = corrupt_record_column(frame, options)
     if not (corrupt and options.lineage_col):

@@ -48,8 +48,8 @@ def test_the_generated_reference_pages_are_current():
 
 
 def test_every_option_and_metric_is_in_the_reference():
-    from spark_zsc.jobs.evaluate.options import EVALUATE_OPTIONS
-    from spark_zsc.jobs.options import CLASSIFY_OPTIONS
+    from spark_zsc.jobs.evaluate.option_table import EVALUATE_OPTIONS
+    from spark_zsc.jobs.option_table import CLASSIFY_OPTIONS
     from spark_zsc.options import OPTIONS
     from spark_zsc.spark.metrics import METRIC_NAMES
 

@@ -11,7 +11,8 @@ import pytest
 
 from spark_zsc.errors import ConfigError
 from spark_zsc.jobs.cli import main
-from spark_zsc.jobs.options import ESTIMATE_SAMPLE_ROWS, add_job_arguments, build_job_options
+from spark_zsc.jobs.commands import add_job_arguments, build_job_options
+from spark_zsc.jobs.option_table import ESTIMATE_SAMPLE_ROWS
 
 from helpers import LABELS, TEXTS
 
@@ -163,12 +164,10 @@ def test_the_sample_size_from_a_bare_flag_a_value_or_yaml(tmp_path, flags, yaml,
 
 @pytest.mark.parametrize("flags,expected", [([], ESTIMATE_SAMPLE_ROWS), (["--sample-rows", "40"], 40)])
 def test_the_estimate_command_is_classify_estimate(tmp_path, flags, expected):
-    from spark_zsc.jobs.options import EstimateOptions
-
     parser = argparse.ArgumentParser()
-    add_job_arguments(parser, EstimateOptions)
+    add_job_arguments(parser, "estimate")
     given = ["--input", str(tmp_path), "--text-col", "text", "--labels", "a,b", *flags]
-    options = build_job_options(vars(parser.parse_args(given)), EstimateOptions)
+    options = build_job_options(vars(parser.parse_args(given)), "estimate")
     assert options.estimate == expected and not options.stream
     with pytest.raises(SystemExit):  # the estimate command has no --stream, no --estimate
         parser.parse_args([*given, "--estimate", "5"])

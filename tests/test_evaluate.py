@@ -266,9 +266,8 @@ def test_bad_evaluate_options_fail_before_spark_starts(tmp_path, tiny_model, cap
 
 
 def test_unmapped_gold_values_and_an_empty_set_fail_before_any_model_runs(spark, tiny_model, tmp_path):
+    from spark_zsc.jobs.commands import build_job_options
     from spark_zsc.jobs.evaluate.job import run_evaluate
-    from spark_zsc.jobs.evaluate.options import EvaluateOptions
-    from spark_zsc.jobs.options import build_job_options
 
     data = _write_gold_csv(tmp_path / "gold.csv")
     base = dict(
@@ -300,7 +299,7 @@ def test_unmapped_gold_values_and_an_empty_set_fail_before_any_model_runs(spark,
     ]
     for values, message in cases:
         with pytest.raises(ConfigError, match=re.escape(message)):
-            run_evaluate(spark, build_job_options(values, EvaluateOptions))
+            run_evaluate(spark, build_job_options(values, "evaluate"))
     assert not (tmp_path / "report").exists()
 
 

@@ -386,7 +386,7 @@ def test_checks_that_need_the_session_fail_before_classifying(spark, tiny_model,
     """Missing table, missing columns and an existing output table: errors, no output written."""
     from spark_zsc.errors import ConfigError
     from spark_zsc.jobs.classify import run_classify
-    from spark_zsc.jobs.options import build_job_options
+    from spark_zsc.jobs.commands import build_job_options
 
     write_csv(tmp_path / "in.csv", ROWS[:3])
     base = dict(
@@ -416,7 +416,7 @@ def test_an_xml_input_is_read_on_spark_4_and_names_its_package_on_spark_3_5(spar
     there the job is refused before any work, naming the package to add."""
     from spark_zsc.errors import ConfigError
     from spark_zsc.jobs.classify import run_classify
-    from spark_zsc.jobs.options import build_job_options
+    from spark_zsc.jobs.commands import build_job_options
 
     rows = "".join(f"<row><id>{i}</id><text>{text}</text></row>" for i, text in enumerate(TEXTS))
     (tmp_path / "in.xml").write_text(f"<rows>{rows}</rows>")

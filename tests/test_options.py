@@ -10,21 +10,20 @@ import inspect
 import pytest
 
 from spark_zsc import ConfigError, ZeroShotClassifier, register_sql_function
-from spark_zsc.jobs.evaluate.options import EvaluateOptions
-from spark_zsc.jobs.options import JobOptions, add_job_arguments, build_job_options, load_yaml
+from spark_zsc.jobs.commands import COMMANDS, add_job_arguments, build_job_options, load_yaml
 from spark_zsc.options import JOB, OPTIONS, SQL
 from spark_zsc.options import LABELS as LABELS_KIND
 
 from helpers import LABELS, TEXTS
 from processes import REPO
 
-JOB_CLASSES = (JobOptions, EvaluateOptions)
+JOB_CLASSES = ("classify", "evaluate")
 
 
 def minimal_job(tmp_path, job_class) -> dict:
     """The least a job needs to pass its own checks."""
     base = dict(input=str(tmp_path), text_col="text", labels="a,b")
-    if job_class is EvaluateOptions:
+    if job_class == "evaluate":
         return {**base, "gold_col": "gold", "report": str(tmp_path / "report")}
     return {**base, "output": str(tmp_path / "out")}
 
@@ -75,7 +74,7 @@ def test_each_option_has_the_same_default_on_every_face(tmp_path):
         if option.name(SQL):
             assert sql_defaults[option.name(SQL)] == option.default
         for job_class, (job, minimal) in jobs.items():
-            declared = {o.name(JOB): o for o in job_class.OPTIONS}
+            declared = {o.name(JOB): o for o in COMMANDS[job_class].options}
             if option.name(JOB) in declared and option.name(JOB) not in minimal:
                 assert getattr(job, option.name(JOB)) == declared[option.name(JOB)].default
                 if declared[option.name(JOB)] is option:  # not a job's own variant (evaluate repeats labels)
@@ -87,12 +86,12 @@ def test_each_option_is_a_flag_and_a_yaml_key_of_every_job(tmp_path):
         parser = argparse.ArgumentParser()
         add_job_arguments(parser, job_class)
         flags = {action.dest: action for action in parser._actions}
-        for option in job_class.OPTIONS:
+        for option in COMMANDS[job_class].options:
             action = flags[option.name(JOB)]
             assert option.flag in action.option_strings and action.help == option.doc
             assert tuple(action.choices or ()) == option.choices
-        config = tmp_path / f"{job_class.__name__}.yaml"
-        config.write_text("\n".join(f"{o.name(JOB)}: null" for o in job_class.OPTIONS))
+        config = tmp_path / f"{job_class}.yaml"
+        config.write_text("\n".join(f"{o.name(JOB)}: null" for o in COMMANDS[job_class].options))
         with pytest.raises(ConfigError) as error:  # every key accepted; only the job's own rules complain
             build_job_options({"config": str(config)}, job_class)
         assert "unknown key" not in str(error.value)
@@ -112,7 +111,7 @@ def test_each_face_refuses_the_same_bad_value_before_spark_works(spark, tiny_mod
             register_sql_function(spark, "refused", **{"model": tiny_model, option.name(SQL): bad})
         assert not spark.catalog.functionExists("refused")
     for job_class in JOB_CLASSES:
-        if option.name(JOB) in [o.name(JOB) for o in job_class.OPTIONS]:
+        if option.name(JOB) in [o.name(JOB) for o in COMMANDS[job_class].options]:
             with pytest.raises(ConfigError, match=option.name(JOB)):
                 build_job_options({**minimal_job(tmp_path, job_class), option.name(JOB): bad}, job_class)
     assert set(spark.sparkContext.statusTracker().getJobIdsForGroup()) == jobs_before
@@ -126,12 +125,12 @@ def test_a_flag_option_refuses_what_is_not_true_or_false(spark, tmp_path, face_v
                 register_sql_function(spark, "refused", **{option.name(SQL): face_value})
         if option.name(JOB):
             with pytest.raises(ConfigError, match=f"{option.name(JOB)} must be true or false"):
-                build_job_options({**minimal_job(tmp_path, JobOptions), option.name(JOB): face_value})
+                build_job_options({**minimal_job(tmp_path, "classify"), option.name(JOB): face_value})
     for option in (
-        o for o in JobOptions.OPTIONS if o.kind is bool and o.param is None
+        o for o in COMMANDS["classify"].options if o.kind is bool and o.param is None
     ):  # the jobs' own flags
         with pytest.raises(ConfigError, match=f"{option.name(JOB)} must be true or false"):
-            build_job_options({**minimal_job(tmp_path, JobOptions), option.name(JOB): face_value})
+            build_job_options({**minimal_job(tmp_path, "classify"), option.name(JOB): face_value})
 
 
 def test_unknown_names_are_refused_on_every_face(tmp_path):
@@ -190,8 +189,8 @@ def test_what_was_saved_loads_on_this_spark(spark, saved):
 
 @pytest.mark.parametrize("config", sorted((REPO / "conf").glob("*.yaml")), ids=lambda p: p.name)
 def test_every_example_config_holds_known_keys_and_valid_values(config):
-    job_class = EvaluateOptions if config.name.startswith("evaluate") else JobOptions
+    job_class = "evaluate" if config.name.startswith("evaluate") else "classify"
     values = load_yaml(str(config), job_class)  # unknown keys are refused here
-    declared = {o.name(JOB): o for o in job_class.OPTIONS}
+    declared = {o.name(JOB): o for o in COMMANDS[job_class].options}
     for key, value in values.items():
         declared[key].validate(value, JOB)

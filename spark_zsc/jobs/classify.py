@@ -16,10 +16,10 @@ from ..runtime.session import is_connect, spark_major
 from ..sinks.base import missing_ids
 from ..spark.classifier import ZeroShotClassifier
 from . import incremental, progress
-from .options import JobOptions
+from .options import ClassifyConfig
 
 
-def check_output_target(sink, options: JobOptions) -> None:
+def check_output_target(sink, options: ClassifyConfig) -> None:
     if options.write_mode == "error" and sink.exists():
         target = (
             f"--output-table {options.output_table!r}"
@@ -31,7 +31,7 @@ def check_output_target(sink, options: JobOptions) -> None:
         )
 
 
-def classifier_for(options: JobOptions) -> ZeroShotClassifier:
+def classifier_for(options: ClassifyConfig) -> ZeroShotClassifier:
     labels = {"labelsCol": options.labels_col} if options.labels_col else {"candidateLabels": options.labels}
     lineage = {"lineageCol": options.lineage_col} if options.lineage_col else {}
     return ZeroShotClassifier(
@@ -43,7 +43,7 @@ def classifier_for(options: JobOptions) -> ZeroShotClassifier:
     )
 
 
-def run_classify(spark: SparkSession, options: JobOptions) -> dict:
+def run_classify(spark: SparkSession, options: ClassifyConfig) -> dict:
     """Run the job on `spark` and return its summary. Config errors surface before any
     classification starts (reading the input's schema and counting it is the only work
     done before them). The output's lock is held from before it is read until the run is
@@ -98,7 +98,7 @@ def run_classify(spark: SparkSession, options: JobOptions) -> dict:
 
 
 @contextmanager
-def _counted(rows: DataFrame, options: JobOptions, cached: bool):
+def _counted(rows: DataFrame, options: ClassifyConfig, cached: bool):
     """`rows` as the sink is to write them, and what returns their counts once written: an
     Observation counts them as they are written, in the same pass. Where observed counts may
     not arrive, `cached`, the rows are classified once into Spark's cache and counted there, and

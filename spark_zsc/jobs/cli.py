@@ -14,24 +14,17 @@ from typing import Optional, Sequence
 from ..errors import ConfigError, OutputBusy
 from ..log import FORMAT as LOG_FORMAT
 from ..log import log
-from .options import EstimateOptions, JobOptions, StreamOptions, add_job_arguments, build_job_options
+from .commands import COMMANDS, add_job_arguments, build_job_options
 from .progress import shows_progress_line
-
-COMMANDS = {  # name: what it does (its --help)
-    "classify": "classify a file or table into a file or table",
-    "stream": "classify what arrived in a folder or table since the last run (classify --stream)",
-    "estimate": "write nothing: measure on a sample what the run would cost (classify --estimate)",
-    "evaluate": "measure accuracy against a gold column, for several templates and label wordings",
-}
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="spark-zsc", description="Zero-shot text classification on Spark.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for name, help_text in COMMANDS.items():
-        command = commands.add_parser(name, help=help_text, description=help_text)
-        add_job_arguments(command, _options_class(name))
-        command.add_argument("--summary-json", help="also write the end-of-job summary as JSON to this file")
+    for name, command in COMMANDS.items():
+        parser_ = commands.add_parser(name, help=command.help, description=command.help)
+        add_job_arguments(parser_, name)
+        parser_.add_argument("--summary-json", help="also write the end-of-job summary as JSON to this file")
     return parser
 
 
@@ -108,7 +101,10 @@ def _check_models(options):
             load_bundle(name, kind)
         return options
     except ModelUnavailable as error:
-        if not getattr(options, "embedding_fallback", False) or options.strategy != "nli":
+        from .options import ClassifyConfig
+
+        fallback = isinstance(options, ClassifyConfig) and options.embedding_fallback  # classify's option
+        if not fallback or options.strategy != "nli":
             raise
         log.warning(
             "%s\n--embedding-fallback: classifying with the embedding strategy and %s instead",
@@ -119,14 +115,6 @@ def _check_models(options):
         for kind, name in options.model_names.items():
             load_bundle(name, kind)
         return options
-
-
-def _options_class(name: str) -> type:
-    from .evaluate.options import EvaluateOptions
-
-    return {"classify": JobOptions, "stream": StreamOptions, "estimate": EstimateOptions}.get(
-        name, EvaluateOptions
-    )
 
 
 def _command(name: str, options):
@@ -160,7 +148,7 @@ def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> in
     summary_json = args.pop("summary_json", None)
     spark, owned = None, False
     try:
-        options = build_job_options(args, _options_class(command))
+        options = build_job_options(args, command)
         run, format_summary = _command(command, options)
         if submitted and options.master:
             raise ConfigError(

@@ -31,14 +31,14 @@ from ..errors import ConfigError, MetricsUnavailable
 from ..runtime.session import is_connect
 from ..sinks.tables import describe_table
 from .classify import classifier_for
-from .options import JobOptions
+from .options import ClassifyConfig
 from .progress import format_duration
 
 SEED = 15  # the same sample of the same input, run after run
 OVERSAMPLE = 1.5  # draw this many times the rows wanted, so that chance rarely leaves fewer
 
 
-def run_estimate(spark: SparkSession, options: JobOptions) -> dict:
+def run_estimate(spark: SparkSession, options: ClassifyConfig) -> dict:
     frame = sources.check_columns(sources.read_input(spark, options), options)
     columns = frame.select(options.text_column, *([options.labels_col] if options.labels_col else []))
     rows, counted_by = _input_rows(spark, frame, options)
@@ -96,11 +96,11 @@ def run_estimate(spark: SparkSession, options: JobOptions) -> dict:
     }
 
 
-def _source(options: JobOptions) -> str:
+def _source(options: ClassifyConfig) -> str:
     return f"--input-table {options.input_table}" if options.input_table else f"--input {options.input}"
 
 
-def _input_rows(spark: SparkSession, frame: DataFrame, options: JobOptions) -> tuple[int, str]:
+def _input_rows(spark: SparkSession, frame: DataFrame, options: ClassifyConfig) -> tuple[int, str]:
     """The input's rows, and how they were counted."""
     if options.input_table:
         statistics = describe_table(spark, options.input_table).get("Statistics") or ""
@@ -134,7 +134,7 @@ def _counters(classifier) -> Optional[dict]:
 
 
 def _parallelism(
-    spark: SparkSession, frame: DataFrame, options: JobOptions
+    spark: SparkSession, frame: DataFrame, options: ClassifyConfig
 ) -> tuple[Optional[int], Optional[int]]:
     """(task slots, the partitions the rows are classified in: the input's, or with --dedupe
     input the shuffle's); Spark Connect tells the client neither."""
@@ -148,7 +148,7 @@ def _parallelism(
     return slots, frame.rdd.getNumPartitions()
 
 
-def _token_profile(options: JobOptions, texts: list[str]) -> dict:
+def _token_profile(options: ClassifyConfig, texts: list[str]) -> dict:
     """The sample's texts through the tokenizer of the model that scores them (NLI, or the
     encoder under strategy=embedding): tokens per text, and the share of texts longer than the
     model reads on their own (the model reads the start of such a text)."""

@@ -20,7 +20,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ..errors import ConfigError
-from .options import JobOptions
+from .options import ClassifyConfig
 
 CHANGED = "__spark_zsc_changed"  # on kept rows: does the input row differ from the one written?
 _ID, _TEXT_SHA, _LABELS = "__spark_zsc_id", "__spark_zsc_text_sha256", "__spark_zsc_labels"
@@ -46,7 +46,7 @@ def _row_digest(source: DataFrame, schema) -> F.Column:
     return F.to_json(F.struct(*_as_input_columns(source, schema)))
 
 
-def split(frame: DataFrame, existing: DataFrame, options: JobOptions, config_sha256: str) -> tuple:
+def split(frame: DataFrame, existing: DataFrame, options: ClassifyConfig, config_sha256: str) -> tuple:
     """(input rows to classify, output rows to keep): the kept rows have the input's columns,
     the result and lineage as written, and CHANGED."""
     meta = options.lineage_col

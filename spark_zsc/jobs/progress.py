@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 from ..log import log
 from ..runtime.session import is_connect
-from .options import JobOptions
+from .options import ClassifyConfig
 
 TERMINAL_SECONDS = 5.0  # a line this often on a terminal
 LOG_SECONDS = 60.0  # and this often in a log, which keeps every line
@@ -27,14 +27,14 @@ def shows_progress_line(options) -> bool:
     """Whether the job prints its own progress line on the terminal (Spark's console bar
     would garble it)."""
     return (
-        isinstance(options, JobOptions)
+        isinstance(options, ClassifyConfig)
         and not options.no_progress
         and not options.estimate
         and sys.stderr.isatty()
     )
 
 
-def progress_for(spark, options: JobOptions, classifier, total_rows: Optional[int]):
+def progress_for(spark, options: ClassifyConfig, classifier, total_rows: Optional[int]):
     """A context reporting progress while the job runs: to stderr on a terminal, else to the
     log; nothing under --no-progress."""
     if options.no_progress:

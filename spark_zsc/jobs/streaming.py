@@ -26,20 +26,20 @@ from .. import sinks, sources
 from ..errors import ConfigError, MetricsUnavailable
 from . import progress
 from .classify import classifier_for, counter_text, label_counts
-from .options import JobOptions
+from .options import ClassifyConfig
 
 
-def _checkpoint_id(options: JobOptions) -> str:
+def _checkpoint_id(options: ClassifyConfig) -> str:
     return hashlib.sha256(options.checkpoint.rstrip("/").encode()).hexdigest()[:16]
 
 
-def _trigger(options: JobOptions) -> dict:
+def _trigger(options: ClassifyConfig) -> dict:
     return (
         {"processingTime": options.trigger_interval} if options.trigger_interval else {"availableNow": True}
     )
 
 
-def run_stream(spark: SparkSession, options: JobOptions) -> dict:
+def run_stream(spark: SparkSession, options: ClassifyConfig) -> dict:
     """Start the stream, wait for it (availableNow: until what was there is written), and
     return its summary. Config errors surface before the query starts."""
     started = time.perf_counter()
@@ -70,7 +70,7 @@ def run_stream(spark: SparkSession, options: JobOptions) -> dict:
     return summary
 
 
-def _summary(options: JobOptions, classifier, progress_reports, started: float, destination: str) -> dict:
+def _summary(options: ClassifyConfig, classifier, progress_reports, started: float, destination: str) -> dict:
     try:
         metrics = classifier.metrics()
     except MetricsUnavailable:

@@ -14,16 +14,14 @@ names the option as that face spells it.
     declaration.py   how an option is declared (`Option`), and the faces
     labels.py        labels, templates and descriptions as users give them
     table.py         the table (`OPTIONS`, `BY_KEY`) and the checks of single options
-    configs.py       the rules that tie options together, and what travels to executors
+    typed.py         typed, frozen configs made from a table (`config_class`)
+    fields.py        the classifier's configs as the table makes them (fields only)
+    rules.py         every rule that ties classifier options together
+    configs.py       the configs: the classifier's, and the groups that travel to executors
+    stubs.py         the fields of the made classes written out for type checkers (`.pyi`)
 """
 
-from .configs import (
-    ClassifierOptions,
-    EngineOptions,
-    ScoringOptions,
-    StrategyOptions,
-    check_scoring_rules,
-)
+from .configs import ClassifierConfig, EngineOptions, ScoringOptions, StrategyOptions
 from .declaration import JOB, LABELS, PARAM, SQL, Option, snake_case
 from .labels import DEFAULT_TEMPLATE, parse_candidate_labels, split_labels, validate_template
 from .table import (
@@ -64,12 +62,11 @@ __all__ = [
     "PRECISIONS",
     "SQL",
     "STRATEGIES",
-    "ClassifierOptions",
+    "ClassifierConfig",
     "EngineOptions",
     "Option",
     "ScoringOptions",
     "StrategyOptions",
-    "check_scoring_rules",
     "check_values",
     "on_face",
     "parse_candidate_labels",

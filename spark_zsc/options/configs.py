@@ -1,101 +1,38 @@
-"""What the options become once checked: the rules that tie options together, and the plain
-dataclasses that travel to executors (`EngineOptions`, `ScoringOptions`, `StrategyOptions`),
-built from checked values; they check again when built directly."""
+"""What the options become once checked: `ClassifierConfig`, every classifier option of one
+face (the Transformer's Params, the SQL function's arguments, a job's keys), and the groups of
+it that travel to executors (`EngineOptions`, `ScoringOptions`, `StrategyOptions`). All are
+frozen and typed, made from the option table (`fields.py`); each checks its values and its
+rules (`rules.py`) when built."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields, replace
-from typing import Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 from ..engines.hypotheses import Hypotheses
 from ..engines.results import Abstention
 from ..engines.windows import LongText
-from ..errors import ConfigError
-from .declaration import PARAM
-from .table import BY_KEY, OPTIONS, check_values, on_face, spelled
+from . import rules
+from .fields import ClassifierFields, EngineFields, ScoringFields, StrategyFields
+from .table import check_values, on_face
 
 
-def check_scoring_rules(values: dict, labels: Optional[Sequence[str]], face: str) -> None:
-    """The rules between the options that say what a label means (`values` keyed by
-    `Option.key`); `labels` are the fixed labels, None when they come per row."""
-    other, descriptions = values.get("other_label"), values.get("label_descriptions") or {}
-    if other is not None and values.get("min_score") is None:
-        raise ConfigError(
-            f"{spelled('other_label', face)} names the rows under {spelled('min_score', face)}: "
-            f"set {spelled('min_score', face)} too, or drop {spelled('other_label', face)}"
-        )
-    if labels is None:
-        return
-    if other in labels:
-        raise ConfigError(
-            f"{spelled('other_label', face)} {other!r} is one of the candidate labels: choose a name that is "
-            "not, so that 'none of these' stays apart from a real label"
-        )
-    strangers = [label for label in descriptions if label not in labels]
-    if strangers:
-        raise ConfigError(
-            f"{spelled('label_descriptions', face)} describes {', '.join(map(repr, strangers))}, not among "
-            f"the candidate labels ({', '.join(labels)}): fix the name or drop the description"
-        )
-
-
-# -- what travels to executors --------------------------------------------------------------
-
-
-def _checked(instance) -> None:
-    """Check a dataclass's fields by their options, as the Transformer names them."""
-    for field in fields(instance):
-        option = BY_KEY[field.name]
-        object.__setattr__(instance, field.name, option.validate(getattr(instance, field.name), PARAM))
-
-
-def _default(key: str):
-    return BY_KEY[key].default
-
-
-@dataclass(frozen=True)
-class EngineOptions:
+class EngineOptions(EngineFields):
     """How each Python worker runs the model. Plain data: it travels to executors."""
 
-    max_length: int = _default("max_length")  # tokens per pair; 0 = the tokenizer's limit
-    token_budget: int = _default("token_budget")  # padded tokens per forward batch; 0 = by device
-    batch_rows: int = _default("batch_rows")  # rows per engine call; 0 = by pair_budget
-    pair_budget: int = _default("pair_budget")  # (row, label) pairs per engine call when batch_rows is 0
-    threads: int = _default("threads")  # torch threads per task; 0 = the task's CPUs (spark.task.cpus)
-    device: str = _default("device")
-    precision: str = _default("precision")
-
-    def __post_init__(self):
-        _checked(self)
-        if self.device == "cpu" and self.precision in ("fp16", "bf16"):
-            raise ConfigError(f"precision={self.precision} needs a GPU; on CPU use fp32, or int8 for speed")
-        if self.device == "cuda" and self.precision == "int8":
-            raise ConfigError("precision=int8 is for CPUs; on a GPU use fp16 or bf16")
-
-    def as_dict(self) -> dict:
-        return asdict(self)
+    def check_rules(self) -> None:
+        rules.check_engine(self)
 
 
-@dataclass(frozen=True)
-class ScoringOptions:
+class ScoringOptions(ScoringFields):
     """What a classification means: labels and how they are worded, single- or multi-label,
-    when to abstain, how long texts are read."""
+    when to abstain, how long texts are read. `candidate_labels` None: labels come per row."""
 
-    hypothesis_template: str = _default("hypothesis_template")
-    multi_label: bool = _default("multi_label")
-    candidate_labels: Optional[tuple[str, ...]] = None  # None: labels come per row
-    label_descriptions: Optional[dict] = _default("label_descriptions")
-    min_score: Optional[float] = _default("min_score")
-    other_label: Optional[str] = _default("other_label")
-    long_text: str = _default("long_text")
-    window_overlap: int = _default("window_overlap")
-    max_windows: int = _default("max_windows")
+    def derive(self) -> None:
+        if self.candidate_labels is not None:  # a tuple: the labels are part of what is hashed
+            self._derived("candidate_labels", tuple(self.candidate_labels))
 
-    def __post_init__(self):
-        _checked(self)
-        if self.candidate_labels is not None:
-            object.__setattr__(self, "candidate_labels", tuple(self.candidate_labels))
-        check_scoring_rules(asdict(self), self.candidate_labels, PARAM)
+    def check_rules(self) -> None:
+        rules.check_scoring(self, self.candidate_labels)
 
     @property
     def hypotheses(self) -> Hypotheses:
@@ -114,24 +51,12 @@ class ScoringOptions:
         return Abstention(self.min_score, self.other_label, self.multi_label)
 
 
-@dataclass(frozen=True)
-class StrategyOptions:
+class StrategyOptions(StrategyFields):
     """How labels are scored: NLI (the default), sentence embeddings, or NLI on an
     embedding shortlist. Plain data: it travels to executors."""
 
-    strategy: str = _default("strategy")
-    temperature: float = _default("temperature")
-    threshold: float = _default("threshold")
-    shortlist: Optional[int] = _default(
-        "shortlist"
-    )  # NLI on each row's top-k embedding labels; None = every label
-
-    def __post_init__(self):
-        _checked(self)
-        if self.shortlist is not None and self.strategy != "nli":
-            raise ConfigError(
-                "shortlist ranks labels by embeddings and runs NLI on the top k: use it with strategy='nli'"
-            )
+    def check_rules(self) -> None:
+        rules.check_strategy(self)
 
     def model_names(self, model: str, embedding_model: str) -> dict[str, str]:
         """kind ('nli', 'embedding') -> model name, for each model this strategy runs."""
@@ -147,48 +72,35 @@ class StrategyOptions:
 
     def check_label_count(self, labels: Optional[Sequence[str]]) -> None:
         """A shortlist longer than the fixed labels would shortlist nothing."""
-        if self.shortlist and labels is not None and self.shortlist > len(labels):
-            raise ConfigError(
-                f"shortlist {self.shortlist} is more than the {len(labels)} candidate labels: use at most "
-                f"{len(labels)} (equal runs NLI on every label), or drop shortlist"
-            )
+        rules.check_label_count(self, labels)
 
 
-def _of(cls, values: dict):
-    return cls(**{f.name: values[f.name] for f in fields(cls)})
+def _group(group: type, config: Any, **more: Any) -> Any:
+    return group(**{name: getattr(config, name) for name in group.field_names() if name not in more}, **more)
 
 
-@dataclass(frozen=True)
-class ClassifierOptions:
-    """Every classifier option checked on one face, grouped as the layers below take them."""
-
-    values: dict  # Option.key -> checked value
-    face: str = PARAM  # how the values were named: error messages spell them so
+class ClassifierConfig(ClassifierFields):
+    """Every classifier option, checked as one face named it, with the rules between them."""
 
     @classmethod
-    def of(cls, values: dict, face: str) -> "ClassifierOptions":
-        """Check `values` (named as `face` names them) and the rules that tie them together."""
-        checked = check_values(values, face, on_face(face))
-        return cls({**{o.key: o.default for o in OPTIONS}, **checked}, face)
+    def of(cls, values: Mapping[str, Any], face: str) -> "ClassifierConfig":
+        """Checked `values`, named as `face` names them (unset ones take their defaults)."""
+        return cls(**check_values(dict(values), face, on_face(face)), face=face)
 
-    def __getitem__(self, key: str):
-        return self.values[key]
-
-    def with_values(self, **values) -> "ClassifierOptions":
-        """These options with some values replaced (by values already checked)."""
-        return replace(self, values={**self.values, **values})
+    def check_rules(self) -> None:
+        rules.check_engine(self)
+        rules.check_strategy(self)
+        rules.check_scoring(self, None, self.face)  # the rules that need labels: `scoring`
 
     @property
     def engine(self) -> EngineOptions:
-        return _of(EngineOptions, self.values)
+        return _group(EngineOptions, self)
 
     @property
-    def strategy(self) -> StrategyOptions:
-        return _of(StrategyOptions, self.values)
+    def strategy_options(self) -> StrategyOptions:
+        return _group(StrategyOptions, self)
 
     def scoring(self, candidate_labels: Optional[Sequence[str]]) -> ScoringOptions:
-        check_scoring_rules(self.values, candidate_labels, self.face)
-        return ScoringOptions(
-            **{f.name: self[f.name] for f in fields(ScoringOptions) if f.name != "candidate_labels"},
-            candidate_labels=tuple(candidate_labels) if candidate_labels is not None else None,
-        )
+        """What the labels mean, given the label set (None: labels come per row)."""
+        rules.check_labels(self, candidate_labels, self.face)
+        return _group(ScoringOptions, self, candidate_labels=candidate_labels)

@@ -60,7 +60,7 @@ class Option:
         """`value` checked as `face` received it; None stands for the default. A repeatable
         option takes a list (or one value, or for YAML a mapping) and checks each item."""
         name = self.name(face)
-        if value is None:
+        if value is None or value is self.default:  # a default is valid as declared
             return self.default
         if self.bare_value is not None and isinstance(value, bool):  # YAML `key: true` is the bare flag
             return self.bare_value if value else self.default

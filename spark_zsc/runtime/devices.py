@@ -12,7 +12,7 @@ import os
 from typing import Optional
 
 from ..errors import ConfigError
-from ..options import ClassifierOptions, EngineOptions
+from ..options import ClassifierConfig, EngineOptions
 
 
 def task_gpu_address() -> Optional[str]:
@@ -100,9 +100,9 @@ def task_precision(spark, options: EngineOptions) -> str:
     return resolve_precision(options, "cuda" if on_gpu else "cpu")
 
 
-def resolve_devices(spark, options: ClassifierOptions) -> ClassifierOptions:
+def resolve_devices(spark, options: ClassifierConfig) -> ClassifierConfig:
     """`options` checked against the devices this session's tasks get, with precision auto
     replaced by the precision they run: scores differ by precision, so lineage must hash the
     one that ran, and tasks given it cannot run another."""
     check_devices(spark, options.engine)
-    return options.with_values(precision=task_precision(spark, options.engine))
+    return options.replace(precision=task_precision(spark, options.engine))

@@ -12,7 +12,7 @@ retried batch and with a concurrent writer.
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ..jobs.options import JobOptions
+from ..jobs.options import ClassifyConfig
 from ..paths import files_for
 from ..sources import check_data_source
 from .base import Sink
@@ -24,7 +24,7 @@ from .tables import TableSink, table_provider
 MERGING = {"delta": DeltaSink, "iceberg": IcebergSink}
 
 
-def output_format(spark, options: JobOptions) -> str:
+def output_format(spark, options: ClassifyConfig) -> str:
     """What the output is written as: an existing table's own format; else --output-format;
     else parquet for files and the session's default source for a new table."""
     if options.output_table and spark.catalog.tableExists(options.output_table):
@@ -39,7 +39,7 @@ def output_format(spark, options: JobOptions) -> str:
     return options.file_format
 
 
-def sink_for(spark, options: JobOptions) -> Sink:
+def sink_for(spark, options: ClassifyConfig) -> Sink:
     """The sink of the job's output (refuses a data source Spark does not have)."""
     if not (options.output or options.output_table):
         raise ConfigError("give exactly one of --output PATH or --output-table NAME")

@@ -15,14 +15,14 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..errors import ConfigError
-from ..jobs.options import JobOptions
+from ..jobs.options import ClassifyConfig
 
 
 class Sink:
     format: str  # the data source it writes
     merge_hides_observations = False  # see DeltaSink
 
-    def __init__(self, spark: SparkSession, options: JobOptions):
+    def __init__(self, spark: SparkSession, options: ClassifyConfig):
         self.spark, self.options = spark, options
 
     # -- what the output is -------------------------------------------------------------------
@@ -100,7 +100,7 @@ def whole_version(classified: DataFrame, kept) -> DataFrame:
     )
 
 
-def missing_ids(frame: DataFrame, written, options: JobOptions) -> DataFrame:
+def missing_ids(frame: DataFrame, written, options: ClassifyConfig) -> DataFrame:
     """For --skip-existing: the input rows whose id is not in the output (`written`, None when
     there is none) yet. The output's ids are read back as the input's id type, so a CSV
     output (all strings, timestamps as ISO text) still matches the input's ids."""

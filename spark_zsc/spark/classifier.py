@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructType
 
 from ..errors import ConfigError
-from ..options import PARAM, ClassifierOptions
+from ..options import PARAM, ClassifierConfig
 from ..runtime.devices import resolve_devices
 from . import metrics as metrics_
 from .columns import require_column, require_string_column
@@ -76,15 +76,15 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
 
     # -- validation, all on the driver -------------------------------------------------
 
-    def _options(self, spark: SparkSession) -> ClassifierOptions:
+    def _options(self, spark: SparkSession) -> ClassifierConfig:
         """Every Param checked by the option table's checks and against `spark`'s devices,
         precision auto resolved to what its tasks run."""
         values = {o.param: self.getOrDefault(o.param) for o in PARAM_OPTIONS if self.isDefined(o.param)}
-        return resolve_devices(spark, ClassifierOptions.of(values, PARAM))
+        return resolve_devices(spark, ClassifierConfig.of(values, PARAM))
 
-    def _candidate_labels(self, options: ClassifierOptions, schema: StructType) -> Optional[list]:
+    def _candidate_labels(self, options: ClassifierConfig, schema: StructType) -> Optional[list]:
         """The fixed labels, or None when they come per row from labelsCol (checked here)."""
-        has_fixed, column = self.isDefined(self.candidateLabels), options["labels_col"]
+        has_fixed, column = self.isDefined(self.candidateLabels), options.labels_col
         if has_fixed and column:
             raise ConfigError("set candidateLabels or labelsCol, not both")
         if column:
@@ -96,23 +96,23 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
                     "e.g. split(col, ',') turns a comma-separated string into one"
                 )
             return None
-        if not options["candidate_labels"]:
-            if options["label_descriptions"]:  # described labels alone are the label set, in their order
-                return list(options["label_descriptions"])
+        if not options.candidate_labels:
+            if options.label_descriptions:  # described labels alone are the label set, in their order
+                return list(options.label_descriptions)
             raise ConfigError(
                 "no candidate labels: set candidateLabels=[...], labelsCol='a column of labels' "
                 "or labelDescriptions={label: description}"
             )
-        return options["candidate_labels"]
+        return options.candidate_labels
 
-    def _check_columns(self, options: ClassifierOptions, schema: StructType) -> None:
-        if not options["input_col"]:
+    def _check_columns(self, options: ClassifierConfig, schema: StructType) -> None:
+        if not options.input_col:
             raise ConfigError("inputCol is not set: name the column that holds the text")
-        require_string_column(schema, options["input_col"], "inputCol")
-        for name, column in (("outputCol", options["output_col"]), ("lineageCol", options["lineage_col"])):
+        require_string_column(schema, options.input_col, "inputCol")
+        for name, column in (("outputCol", options.output_col), ("lineageCol", options.lineage_col)):
             if column in schema.names:
                 raise ConfigError(f"{name} {column!r} already exists in the input: choose another name")
-        if options["lineage_col"] == options["output_col"]:
+        if options.lineage_col == options.output_col:
             raise ConfigError("lineageCol and outputCol name the same column: choose two names")
 
     # -- the transform -------------------------------------------------------------------
@@ -126,24 +126,24 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
             self._accumulator = metrics_.new_accumulator(spark)
             self._transformed = True
         classify, bundles = prepare_udf(spark, options, scoring, self._accumulator)
-        if options["dedupe"] == "input":
-            dataset = group_duplicates(dataset, options["input_col"])
-        per_row = dataset[options["labels_col"]] if scoring.candidate_labels is None else None
-        inputs = as_bytes(dataset[options["input_col"]], per_row)
+        if options.dedupe == "input":
+            dataset = group_duplicates(dataset, options.input_col)
+        per_row = dataset[options.labels_col] if scoring.candidate_labels is None else None
+        inputs = as_bytes(dataset[options.input_col], per_row)
         # The UDF's struct goes into a temporary column first so that the null-struct
         # fix-up reads its result instead of calling the UDF a second time.
         raw = f"__spark_zsc_{uuid.uuid4().hex[:8]}"
-        output = options["output_col"]
+        output = options.output_col
         result = (
             dataset.withColumn(raw, classify(*inputs))
             .withColumn(output, null_when_unclassified(F.col(raw)))
             .drop(raw)
         )
-        if options["lineage_col"]:
+        if options.lineage_col:
             lineage = Lineage.of(options, bundles, scoring.candidate_labels)
             classified_at = datetime.now(timezone.utc)
-            column = lineage.column(options["input_col"], output, classified_at)
-            result = result.withColumn(options["lineage_col"], column)
+            column = lineage.column(options.input_col, output, classified_at)
+            result = result.withColumn(options.lineage_col, column)
         return result
 
     def lineage(self, dataset: DataFrame) -> Lineage:

@@ -4,20 +4,20 @@ that scores with them."""
 
 from __future__ import annotations
 
-from ..options import ClassifierOptions, ScoringOptions
+from ..options import ClassifierConfig, ScoringOptions
 from ..runtime.distribution import load_models, ship_models
 from .udf import build_classify_udf
 
 
-def models_for(options: ClassifierOptions) -> dict:
-    """Every model the options' strategy runs, resolved and checked here: kind -> bundle."""
-    return load_models(options.strategy, model=options["model"], embedding_model=options["embedding_model"])
+def models_for(config: ClassifierConfig) -> dict:
+    """Every model the config's strategy runs, resolved and checked here: kind -> bundle."""
+    return load_models(config.strategy_options, model=config.model, embedding_model=config.embedding_model)
 
 
-def prepare_udf(spark, options: ClassifierOptions, scoring: ScoringOptions, accumulator):
-    """The pandas UDF scoring with `options` and `scoring` (its counters into `accumulator`),
-    and the model bundles it runs (kind -> bundle)."""
-    options.strategy.check_label_count(scoring.candidate_labels)
-    bundles = models_for(options)
-    models = ship_models(spark, bundles, options["distribution"])
-    return build_classify_udf(models, scoring, options.engine, options.strategy, accumulator), bundles
+def prepare_udf(spark, config: ClassifierConfig, scoring: ScoringOptions, accumulator):
+    """The pandas UDF scoring with `config` and `scoring` (its counters into `accumulator`),
+    and the model bundles it runs (kind -> bundle); `scoring` came from `config.scoring`,
+    which checked the labels against the config's rules."""
+    bundles = models_for(config)
+    models = ship_models(spark, bundles, config.distribution)
+    return build_classify_udf(models, scoring, config.engine, config.strategy_options, accumulator), bundles

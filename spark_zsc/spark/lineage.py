@@ -16,7 +16,7 @@ from typing import Optional
 from pyspark.sql import Column
 from pyspark.sql import functions as F
 
-from ..options import BY_KEY
+from ..options import BY_KEY, ClassifierConfig
 
 # name, SQL type, what it holds
 FIELDS = (
@@ -76,19 +76,23 @@ class Lineage:
     config: dict  # what changes a label, hashed into config_sha256
 
     @classmethod
-    def of(cls, options, bundles: dict, labels: Optional[list]) -> "Lineage":
+    def of(cls, options: ClassifierConfig, bundles: dict, labels: Optional[list]) -> "Lineage":
         """From checked classifier options, the models' bundles (kind -> ModelBundle) and the fixed labels."""
         from .. import __version__
 
-        strategy = options["strategy"]
+        strategy = options.strategy
         scorer = bundles["embedding" if strategy == "embedding" else "nli"]
         encoder = bundles.get("embedding")
-        config = {key: options[key] for key in LABEL_SETTINGS}
+        config = {key: getattr(options, key) for key in LABEL_SETTINGS}
         config.update(
-            {key: options[key] for key in LATER_LABEL_SETTINGS if options[key] != BY_KEY[key].default}
+            {
+                key: getattr(options, key)
+                for key in LATER_LABEL_SETTINGS
+                if getattr(options, key) != BY_KEY[key].default
+            }
         )
         if strategy == "embedding":
-            config.update({key: options[key] for key in EMBEDDING_SCORING})
+            config.update({key: getattr(options, key) for key in EMBEDDING_SCORING})
         config.update(
             model_sha256=scorer.fingerprint,
             embedding_model_sha256=encoder.fingerprint if encoder else None,
@@ -101,10 +105,10 @@ class Lineage:
             "strategy": strategy,
             "embedding_model": encoder.name if encoder else None,
             "embedding_model_sha256": encoder.fingerprint if encoder else None,
-            "shortlist": options["shortlist"],
+            "shortlist": options.shortlist,
             "labels": config["labels"],
-            "template": options["hypothesis_template"],
-            "multi_label": options["multi_label"],
+            "template": options.hypothesis_template,
+            "multi_label": options.multi_label,
             "version": __version__,
         }
         return cls(fields, config)

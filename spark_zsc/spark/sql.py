@@ -8,7 +8,7 @@ import re
 from pyspark.errors import ParseException
 
 from ..errors import ConfigError
-from ..options import BY_KEY, SQL, ClassifierOptions, on_face
+from ..options import BY_KEY, SQL, ClassifierConfig, on_face
 from ..runtime.devices import resolve_devices
 from . import metrics as metrics_
 from .driver import prepare_udf
@@ -54,7 +54,7 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
             + (f" ({', '.join(elsewhere)}: a ZeroShotClassifier and job option only)" if elsewhere else "")
             + f"; its options: {', '.join(o.name(SQL) for o in SQL_OPTIONS)}"
         )
-    checked = resolve_devices(spark, ClassifierOptions.of(options, SQL))
+    checked = resolve_devices(spark, ClassifierConfig.of(options, SQL))
     scoring = checked.scoring(None)
     _check_sql_functions(spark)  # after the options' own checks, before any model is looked for
     accumulator = metrics_.new_accumulator(spark)
@@ -63,7 +63,7 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
     spark.udf.register(raw_name, classify)
     raw_call = f"{raw_name}(CAST(text AS BINARY), CAST(labels AS ARRAY<BINARY>))"  # as udf.as_bytes
     # described labels are the labels of a call that gives none: name(text)
-    described = checked["label_descriptions"]
+    described = checked.label_descriptions
     labels = "labels ARRAY<STRING>" + (f" DEFAULT {sql_literal(list(described))}" if described else "")
     # A SQL function around the pandas UDF turns its struct of nulls into a null; Spark
     # evaluates the two identical UDF calls once.
@@ -72,7 +72,7 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
         f"RETURNS {result_sql_type(scoring)} "
         f"RETURN CASE WHEN {raw_call}.labels IS NULL THEN NULL ELSE {raw_call} END"
     )
-    if checked["lineage"]:
+    if checked.lineage:
         # the same UDF call as above, so a query using both functions classifies each row once
         lineage = Lineage.of(checked, bundles, labels=None)
         spark.sql(

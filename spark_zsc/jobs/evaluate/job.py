@@ -17,7 +17,7 @@ from ...sources import read_input
 from ...spark.classifier import ZeroShotClassifier
 from ...spark.columns import require_column, require_string_column
 from .metrics import CURVE_BINS, Cell, LabelCell, metrics_from_cells, multi_label_metrics, threshold_for
-from .options import EvaluateOptions
+from .options import EvaluateConfig
 from .report import wording_name as _wording_name
 from .report import write_report
 
@@ -31,7 +31,7 @@ def _lookup(mapping: dict, key):
     return F.create_map(*[F.lit(x) for pair in mapping.items() for x in pair])[key]
 
 
-def _gold_rows(spark: SparkSession, options: EvaluateOptions) -> tuple[DataFrame, int, bool]:
+def _gold_rows(spark: SparkSession, options: EvaluateConfig) -> tuple[DataFrame, int, bool]:
     """The rows to evaluate (text, gold class index, or for multi-label gold an array of
     them), cached by the first run, the count of rows without a gold value, and whether the
     gold is multi-label. Every check here runs before any model does."""
@@ -90,7 +90,7 @@ def _score_bin(score):
 
 
 def _run(
-    rows: DataFrame, options: EvaluateOptions, wording: tuple, template: str, multi_label_gold: bool
+    rows: DataFrame, options: EvaluateConfig, wording: tuple, template: str, multi_label_gold: bool
 ) -> dict:
     labels, descriptions = wording
     params = {k: v for k, v in options.classifier_params().items() if k not in _SET_PER_RUN}
@@ -137,7 +137,7 @@ def _long_texts(classifier: ZeroShotClassifier) -> dict:
     return {"long_texts": {name: metrics[name] for name in LONG_TEXT_COUNTERS}}
 
 
-def _multi_label_run(classified: DataFrame, options: EvaluateOptions, labels: list[str], rows: int) -> dict:
+def _multi_label_run(classified: DataFrame, options: EvaluateConfig, labels: list[str], rows: int) -> dict:
     """Each (row, class) a decision: Spark reduces them to (class, in the gold, score bin) cells.
     A row that could not be classified scores 0 for every class."""
     result = F.col(_RESULT)
@@ -173,7 +173,7 @@ def _multi_label_run(classified: DataFrame, options: EvaluateOptions, labels: li
     return {**metrics, **_thresholds(metrics["coverage"], options)}
 
 
-def _thresholds(curve: list[dict], options: EvaluateOptions) -> dict:
+def _thresholds(curve: list[dict], options: EvaluateConfig) -> dict:
     """Where the coverage curve reaches --target-precision, and where it is at --min-score."""
     at_min_score = None
     if options.min_score is not None:
@@ -185,7 +185,7 @@ def _thresholds(curve: list[dict], options: EvaluateOptions) -> dict:
     }
 
 
-def run_evaluate(spark: SparkSession, options: EvaluateOptions) -> dict:
+def run_evaluate(spark: SparkSession, options: EvaluateConfig) -> dict:
     started = time.perf_counter()
     rows, without_gold, multi_label_gold = _gold_rows(spark, options)
     runs = []

@@ -1,70 +1,31 @@
-"""The evaluate job's options: the shared input/model options, with labels and template
-repeatable (each a wording to compare), plus gold and report options."""
+"""The evaluate job's config: the shared input/model options, with labels and template
+repeatable (each a wording to compare), plus gold and report options (`option_table.py`)."""
 
 from __future__ import annotations
 
-import dataclasses
+from functools import cached_property
 from typing import Optional
 
 from ...errors import ConfigError
-from ...options import BY_KEY, DEFAULT_TEMPLATE
-from ..options import SOURCE_OPTIONS, SourceOptions, job_option
-
-REPORT_FORMATS = ("markdown", "html")
-
-_WORDINGS = {
-    "candidate_labels": dataclasses.replace(
-        BY_KEY["candidate_labels"],
-        repeatable=True,
-        doc='a label set "a,b,c"; repeat for other wordings of the same classes, in the same order (YAML: a list of sets)',
-    ),
-    "label_descriptions": dataclasses.replace(
-        BY_KEY["label_descriptions"],
-        check=None,  # read by `description_sets`: one set, or (YAML) a list of sets
-        doc="a label's description, NAME=DESCRIPTION (NAME: a class of the first label set); the --label flags "
-        "form one description set, run as another wording of the classes (YAML: a mapping, or a list of them)",
-    ),
-    "hypothesis_template": dataclasses.replace(
-        BY_KEY["hypothesis_template"],
-        repeatable=True,
-        default=(DEFAULT_TEMPLATE,),
-        doc=f"hypothesis template with one {{}}; repeat to compare templates (default {DEFAULT_TEMPLATE!r})",
-    ),
-}
-
-EVALUATE_OPTIONS = tuple(_WORDINGS.get(option.key, option) for option in SOURCE_OPTIONS) + (
-    job_option("gold_col", str, None, "column holding each row's true class"),
-    job_option(
-        "gold_map",
-        object,
-        None,
-        'gold value -> label: "1=World,2=Sports" (YAML: a mapping); without it gold values must be labels',
-    ),
-    job_option("report", str, None, "folder the report is written to (created; its files replaced)"),
-    job_option("report_format", str, "markdown", "markdown or html", choices=REPORT_FORMATS),
-    job_option("limit", int, None, "evaluate only this many rows (those with a gold value)", least=1),
-    job_option(
-        "target_precision",
-        float,
-        0.9,
-        "the precision minScore should reach: the report names the lowest threshold that does, and the "
-        "coverage it keeps",
-        check=BY_KEY["min_score"].check,
-    ),
-    dataclasses.replace(
-        BY_KEY["min_score"],
-        doc="also report coverage and precision at this threshold; with multi-label gold, the threshold a class "
-        "is predicted at (default 0.5)",
-    ),
-)
+from ...options import BY_KEY, JOB, ClassifierConfig
+from ..fields import EvaluateFields
+from ..options import SourceConfig
 
 
-class EvaluateOptions(SourceOptions):
+class EvaluateConfig(EvaluateFields, SourceConfig):  # type: ignore[misc]  # labels, template: lists of wordings
     """Every option of `evaluate`. Each label set is one wording of the same classes: the
     i-th label of every set names the i-th class, and the first set's labels name the
     classes in the report."""
 
-    OPTIONS = EVALUATE_OPTIONS
+    @cached_property
+    def classifier(self) -> ClassifierConfig:
+        """The classifier's options of the first wording (the others differ in their labels,
+        template and descriptions only), checked by the classifier's rules."""
+        values = {
+            option.name(JOB): getattr(self, option.name(JOB)) for option in self.OPTIONS if option.param
+        }
+        first = {"labels": self.classes, "template": self.templates[0], "label_descriptions": None}
+        return ClassifierConfig.of({**values, **first}, JOB)
 
     @property
     def label_sets(self) -> list[list[str]]:
@@ -78,8 +39,11 @@ class EvaluateOptions(SourceOptions):
     def classes(self) -> list[str]:
         return self.label_sets[0]
 
-    @property
-    def description_sets(self) -> list[dict]:
+    # parsed from --label and --gold-map when the config is built (a bad one refused then)
+    description_sets: list[dict]  # each set of label descriptions, keyed by class
+    gold_to_class: dict[str, int]  # gold value (as a string) -> class index
+
+    def _description_sets(self) -> list[dict]:
         """Each set of label descriptions, keyed by class: another wording of the classes."""
         value = self.label_descriptions
         if not value:
@@ -103,8 +67,7 @@ class EvaluateOptions(SourceOptions):
             (self.classes, descriptions) for descriptions in self.description_sets
         ]
 
-    @property
-    def gold_to_class(self) -> dict[str, int]:
+    def _gold_to_class(self) -> dict[str, int]:
         """Gold value (as a string) -> class index, from --gold-map or the labels themselves."""
         if self.gold_map is None:
             return {label: i for i, label in enumerate(self.classes)}
@@ -131,8 +94,8 @@ class EvaluateOptions(SourceOptions):
             mapping[value] = positions.pop()
         return mapping
 
-    def validate(self) -> None:
-        super().validate()
+    def check_rules(self) -> None:
+        self.check_source_rules()
         if self.labels_col:
             raise ConfigError(
                 "evaluate compares fixed label sets: give --labels (repeat it per wording), not --labels-col"
@@ -147,10 +110,10 @@ class EvaluateOptions(SourceOptions):
                 f"every label set must name the same classes in the same order, at least two: got sizes "
                 f"{[len(s) for s in sets]} ({sets}); in YAML, give labels as a list of sets"
             )
-        self.strategy_options().check_label_count(self.classes)
+        self.classifier.scoring(self.classes)  # the classifier's own rules
         if not self.gold_col:
             raise ConfigError("--gold-col is required: the column holding each row's true class")
         if not self.report:
             raise ConfigError("--report is required: the folder the report goes to")
-        self.gold_to_class  # noqa: B018 (building it refuses a bad --gold-map now)
-        self.description_sets  # noqa: B018 (a description of no class is refused now)
+        self._derived("gold_to_class", self._gold_to_class())
+        self._derived("description_sets", self._description_sets())

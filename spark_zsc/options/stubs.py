@@ -1,0 +1,100 @@
+"""The `.pyi` stubs of the modules whose classes are made from option tables at import, so that
+type checkers know their fields and methods: the configs' fields (`options/fields.py`,
+`jobs/fields.py`) and the Transformer's Params, getters and setters (`spark/params.py`).
+
+    python -m spark_zsc.options.stubs          write them
+    python -m spark_zsc.options.stubs --check  exit 1 naming each stub out of date
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from .declaration import LABELS
+from .typed import type_name
+
+PACKAGE = Path(__file__).resolve().parent.parent
+HEADER = "# Written by `python -m spark_zsc.options.stubs` from the option tables: do not edit.\n"
+
+
+def _config_stub(module) -> str:
+    """Each config class `module` makes, as a frozen dataclass of typed fields."""
+    from .typed import Config, field_name
+
+    classes = [value for value in vars(module).values() if isinstance(value, type) and issubclass(value, Config)]
+    made = [cls for cls in classes if cls.__module__ == module.__name__]
+    lines = [
+        HEADER,
+        "from dataclasses import dataclass",
+        "from typing import Any, Optional, Sequence",
+        "",
+        "from spark_zsc.options.typed import Config",
+    ]
+    for cls in made:
+        lines += ["", "", "@dataclass(frozen=True)", f"class {cls.__name__}(Config):"]
+        lines += [f"    {field_name(o, cls.FACE)}: {type_name(o)} = ..." for o in cls.OPTIONS]
+        lines.append("    face: str = ...")
+    return "\n".join(lines) + "\n"
+
+
+def _params_stub() -> str:
+    """The Params mixin: one typed Param, getter and setter per option on the Param face."""
+    from ..spark import params
+
+    lines = [
+        HEADER,
+        "import inspect",
+        "from typing import Any, Iterable, Optional, Sequence",
+        "",
+        "from pyspark.ml.param import Param, Params",
+        "",
+        "from spark_zsc.options import Option",
+        "",
+        "PARAM_OPTIONS: tuple[Option, ...]",
+        "",
+        "def keyword_signature() -> inspect.Signature: ...",
+        "def unknown_params(names: Iterable[str]) -> list[str]: ...",
+        "",
+        "class ZeroShotParams(Params):",
+        "    def __init__(self, *args: Any) -> None: ...",
+    ]
+    for option in params.PARAM_OPTIONS:
+        value_type = type_name(option)
+        given_type = f"{value_type} | str" if option.kind == LABELS else value_type  # "a,b" is split
+        accessor = option.param[0].upper() + option.param[1:]
+        lines += [
+            f"    {option.param}: Param[Any]",
+            f"    def get{accessor}(self) -> {value_type}: ...",
+            f"    def set{accessor}(self, value: {given_type}) -> ZeroShotParams: ...",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def stubs() -> dict[Path, str]:
+    """Each stub's path and text."""
+    from ..jobs import fields as job_fields
+    from . import fields
+
+    return {
+        PACKAGE / "options" / "fields.pyi": _config_stub(fields),
+        PACKAGE / "jobs" / "fields.pyi": _config_stub(job_fields),
+        PACKAGE / "spark" / "params.pyi": _params_stub(),
+    }
+
+
+def main(argv: list[str]) -> int:
+    stale = []
+    for path, text in stubs().items():
+        if "--check" in argv:
+            if not path.is_file() or path.read_text() != text:
+                stale.append(path)
+        else:
+            path.write_text(text)
+    for path in stale:
+        print(f"{path.relative_to(PACKAGE.parent)} is out of date: run python -m spark_zsc.options.stubs")
+    return 1 if stale else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
