@@ -4,6 +4,7 @@
 #   make test-fast   the tests that need no Spark (markers: spark, cluster, slow), in under a minute
 #   make docs   the reference pages made from the code, then the docs site built strictly into site/
 #   make docs-serve   the docs site on http://127.0.0.1:8000 while you edit
+#   make typecheck   the .pyi stubs of the classes made from the option tables current, then mypy
 #   make jars   the jars the tests use, from Maven into .cache/jars/spark-LINE, once: Delta and
 #               Iceberg; S3A (hadoop-aws, AWS SDK) in s3a/; Hadoop's MiniDFSCluster in hdfs/; on
 #               Spark 3.5 the Spark Connect server in connect/ (4.x ships it)
@@ -57,7 +58,7 @@ endif
 endif
 endif
 
-.PHONY: demo test test-fast test-spark3.5 docs docs-serve env java jars print-venv FORCE
+.PHONY: demo test test-fast test-spark3.5 docs docs-serve typecheck env java jars print-venv FORCE
 
 demo: $(STAMP) java
 	$(VPYTHON) -m spark_zsc classify --input examples/tickets.csv --input-format csv \
@@ -80,6 +81,10 @@ test: $(STAMP) java jars
 docs: $(STAMP)
 	$(VPYTHON) docs/generate.py
 	NO_MKDOCS_2_WARNING=1 $(VPYTHON) -m mkdocs build --strict
+
+typecheck: $(STAMP)
+	$(VPYTHON) -m spark_zsc.options.stubs --check
+	$(VPYTHON) -m mypy
 
 docs-serve: docs
 	NO_MKDOCS_2_WARNING=1 $(VPYTHON) -m mkdocs serve --dev-addr 127.0.0.1:8000

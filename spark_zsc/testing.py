@@ -111,7 +111,7 @@ def build_random_sentence_encoder(
 
     import torch
     from tokenizers import BertWordPieceTokenizer
-    from transformers import BertConfig, BertModel, BertTokenizerFast
+    from transformers import BertConfig, BertModel, BertTokenizerFast  # type: ignore[attr-defined]
 
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)

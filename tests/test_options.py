@@ -194,3 +194,39 @@ def test_every_example_config_holds_known_keys_and_valid_values(config):
     declared = {o.name(JOB): o for o in COMMANDS[job_class].options}
     for key, value in values.items():
         declared[key].validate(value, JOB)
+
+
+def test_a_config_is_frozen_and_a_changed_copy_is_checked_again(tmp_path):
+    """Each face's config is built once, checked, and never changed in place: a changed copy
+    (the CLI's --embedding-fallback makes one) goes through the same rules."""
+    import dataclasses
+
+    config = build_job_options(minimal_job(tmp_path, "classify"))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.strategy = "embedding"
+    assert config.replace(strategy="embedding").classifier.strategy == "embedding"
+    with pytest.raises(ConfigError, match="shortlist ranks labels by embeddings"):
+        config.replace(strategy="embedding", shortlist=2)
+
+
+@pytest.mark.parametrize(
+    "given,refusal",
+    [
+        ({"device": "cpu", "precision": "bf16"}, "precision=bf16 needs a GPU"),
+        ({"strategy": "embedding", "shortlist": 1}, "use it with strategy='nli'"),
+        ({"shortlist": 3}, "shortlist 3 is more than the 2 candidate labels"),
+    ],
+)
+def test_the_classifier_rules_hold_for_every_job(tmp_path, given, refusal):
+    """The rules between classifier options are the classifier's, applied to the jobs' options
+    before any Spark session starts."""
+    for command in JOB_CLASSES:
+        with pytest.raises(ConfigError, match=refusal):
+            build_job_options({**minimal_job(tmp_path, command), **given}, command)
+
+
+def test_the_type_stubs_are_current():
+    """The .pyi stubs of the classes made from the option tables match the tables."""
+    from spark_zsc.options import stubs
+
+    assert stubs.main(["--check"]) == 0, "run python -m spark_zsc.options.stubs"

@@ -10,7 +10,7 @@ the read position alone: the same arithmetic as the full model at that position.
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +29,7 @@ def _attend(attention, query_states, key_value_states, key_mask):
     return attention.out_proj(out.reshape(batch, heads * head_dim))
 
 
-def last_eos_forward(model) -> Optional[callable]:
+def last_eos_forward(model) -> Optional[Callable]:
     """A forward `(input_ids, attention_mask, token_type_ids) -> logits` for `model`, or None
     when the model is not a one-decoder-layer BART classifier (then use the model itself)."""
     from transformers import BartForSequenceClassification

@@ -61,7 +61,8 @@ class CascadeEngine(StagedEngine):
         """Per row: the labels NLI runs on, in the row's own order (so that a shortlist of
         every label is exactly plain NLI), and the labels left out, best first. Rows that
         cannot be classified keep their labels, so NLI counts them for the same reason."""
-        shortlists, rest = [], []
+        shortlists: list = []
+        rest: list[list[str]] = []
         for original, candidates, cosines in zip(
             labels, embedded.row_labels, self.embedding.similarities(embedded)
         ):

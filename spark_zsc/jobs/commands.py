@@ -39,8 +39,8 @@ class Command:
         """The command's config from `values` named as its options are (absent: the default),
         each value checked by its option, then the config's rules."""
         checked = {
-            self.renamed.get(option.name(JOB), option.name(JOB)): option.validate(
-                values.get(option.name(JOB)), JOB
+            self.renamed.get(option.job_name, option.job_name): option.validate(
+                values.get(option.job_name), JOB
             )
             for option in self.options
         }
@@ -82,21 +82,23 @@ def add_job_arguments(parser: argparse.ArgumentParser, command: str = "classify"
     """One flag per option; unset flags stay absent so that YAML values are not overridden."""
     parser.add_argument("--config", help="YAML file with the same options as keys (flags override it)")
     for option in COMMANDS[command].options:
-        kwargs = dict(help=option.doc, default=argparse.SUPPRESS, dest=option.name(JOB))
+        kwargs: dict[str, Any] = dict(help=option.doc, default=argparse.SUPPRESS, dest=option.job_name)
         kind = option.kind if option.kind in (int, float) else str
         if option.kind is bool:
             parser.add_argument(option.flag, action="store_true", **kwargs)
         elif option.repeatable:
             parser.add_argument(
-                option.flag, action="append", type=kind, metavar=option.name(JOB).upper(), **kwargs
+                option.flag, action="append", type=kind, metavar=option.job_name.upper(), **kwargs
             )
         else:
-            bare = {} if option.bare_value is None else {"nargs": "?", "const": option.bare_value}
+            bare: dict[str, Any] = (
+                {} if option.bare_value is None else {"nargs": "?", "const": option.bare_value}
+            )
             parser.add_argument(option.flag, type=kind, choices=option.choices or None, **bare, **kwargs)
 
 
 def _known_names(command: str) -> list[str]:
-    return [option.name(JOB) for option in COMMANDS[command].options]
+    return [option.job_name for option in COMMANDS[command].options]
 
 
 def load_yaml(path: str, command: str = "classify") -> dict:

@@ -5,7 +5,6 @@ from typing import Any, Optional, Sequence
 
 from spark_zsc.options.typed import Config
 
-
 @dataclass(frozen=True)
 class SourceFields(Config):
     input: Optional[str] = ...
@@ -42,7 +41,6 @@ class SourceFields(Config):
     remote: Optional[str] = ...
     conf: Any = ...
     face: str = ...
-
 
 @dataclass(frozen=True)
 class ClassifyFields(Config):
@@ -100,7 +98,6 @@ class ClassifyFields(Config):
     trigger_interval: Optional[str] = ...
     schema: Optional[str] = ...
     face: str = ...
-
 
 @dataclass(frozen=True)
 class EvaluateFields(Config):

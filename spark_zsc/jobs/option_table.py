@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from ..errors import ConfigError
-from ..options import BY_KEY, JOB, Option
+from ..options import BY_KEY, Option
 
 MODES = ("error", "overwrite", "append")
 ESTIMATE_SAMPLE_ROWS = 256  # a bare --estimate: enough rows for steady timings, seconds to classify
@@ -234,7 +234,7 @@ CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
 
 
 def _without(options: tuple[Option, ...], *names: str) -> tuple[Option, ...]:
-    return tuple(option for option in options if option.name(JOB) not in names)
+    return tuple(option for option in options if option.job_name not in names)
 
 
 STREAM_ONLY = ("stream", "checkpoint", "trigger_interval", "schema")
@@ -250,4 +250,4 @@ ESTIMATE_OPTIONS = _without(CLASSIFY_OPTIONS, "estimate", *STREAM_ONLY) + (
         least=1,
     ),
 )
-BY_KEY_JOB = {option.name(JOB): option for option in CLASSIFY_OPTIONS}
+BY_KEY_JOB = {option.job_name: option for option in CLASSIFY_OPTIONS}

@@ -45,7 +45,7 @@ class SourceConfig(_SourceBase):
     def classifier(self) -> ClassifierConfig:
         """The classifier's options as this job gives them, checked by the classifier's rules."""
         return ClassifierConfig.of(
-            {option.name(JOB): getattr(self, option.name(JOB)) for option in self.OPTIONS if option.param},
+            {option.job_name: getattr(self, option.job_name) for option in self.OPTIONS if option.param},
             JOB,
         )
 
@@ -68,7 +68,7 @@ class SourceConfig(_SourceBase):
     def classifier_params(self) -> dict[str, Any]:
         """The ZeroShotClassifier Params these options set (labels, template and columns are the job's)."""
         params = {
-            option.param: getattr(self, option.name(JOB))
+            option.param: getattr(self, option.job_name)
             for option in self.OPTIONS
             if option.param and option.param not in _SET_BY_THE_JOB
         }

@@ -75,7 +75,7 @@ class StrategyOptions(StrategyFields):
         rules.check_label_count(self, labels)
 
 
-def _group(group: type, config: Any, **more: Any) -> Any:
+def _group(group: Any, config: Any, **more: Any) -> Any:
     return group(**{name: getattr(config, name) for name in group.field_names() if name not in more}, **more)
 
 

@@ -53,13 +53,21 @@ class Option:
         return self.key if spelled == _SAME else spelled
 
     @property
+    def job_name(self) -> str:
+        """The YAML key of an option the jobs take (its flag: the same with dashes)."""
+        name = self.name(JOB)
+        if name is None:
+            raise ValueError(f"{self.key} is not a job option")
+        return name
+
+    @property
     def flag(self) -> str:
-        return "--" + (self.flag_name or self.name(JOB).replace("_", "-"))
+        return "--" + (self.flag_name or self.job_name.replace("_", "-"))
 
     def validate(self, value, face: str):
         """`value` checked as `face` received it; None stands for the default. A repeatable
         option takes a list (or one value, or for YAML a mapping) and checks each item."""
-        name = self.name(face)
+        name = self.name(face) or self.key
         if value is None or value is self.default:  # a default is valid as declared
             return self.default
         if self.bare_value is not None and isinstance(value, bool):  # YAML `key: true` is the bare flag

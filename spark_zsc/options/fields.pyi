@@ -1,10 +1,9 @@
 # Written by `python -m spark_zsc.options.stubs` from the option tables: do not edit.
 
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from spark_zsc.options.typed import Config
-
 
 @dataclass(frozen=True)
 class ClassifierFields(Config):
@@ -39,7 +38,6 @@ class ClassifierFields(Config):
     lineage: bool = ...
     face: str = ...
 
-
 @dataclass(frozen=True)
 class EngineFields(Config):
     max_length: int = ...
@@ -50,7 +48,6 @@ class EngineFields(Config):
     device: str = ...
     precision: str = ...
     face: str = ...
-
 
 @dataclass(frozen=True)
 class ScoringFields(Config):
@@ -64,7 +61,6 @@ class ScoringFields(Config):
     window_overlap: int = ...
     max_windows: int = ...
     face: str = ...
-
 
 @dataclass(frozen=True)
 class StrategyFields(Config):

@@ -8,6 +8,7 @@ type checkers know their fields and methods: the configs' fields (`options/field
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -22,19 +23,25 @@ def _config_stub(module) -> str:
     """Each config class `module` makes, as a frozen dataclass of typed fields."""
     from .typed import Config, field_name
 
-    classes = [value for value in vars(module).values() if isinstance(value, type) and issubclass(value, Config)]
+    classes = [
+        value for value in vars(module).values() if isinstance(value, type) and issubclass(value, Config)
+    ]
     made = [cls for cls in classes if cls.__module__ == module.__name__]
+    body = []
+    for cls in made:
+        body += ["", "@dataclass(frozen=True)", f"class {cls.__name__}(Config):"]
+        body += [f"    {field_name(o, cls.FACE)}: {type_name(o)} = ..." for o in cls.OPTIONS]
+        body.append("    face: str = ...")
+    text = "\n".join(body)
+    typing_names = [name for name in ("Any", "Optional", "Sequence") if re.search(rf"\b{name}\b", text)]
     lines = [
         HEADER,
         "from dataclasses import dataclass",
-        "from typing import Any, Optional, Sequence",
+        f"from typing import {', '.join(typing_names)}",
         "",
         "from spark_zsc.options.typed import Config",
+        *body,
     ]
-    for cls in made:
-        lines += ["", "", "@dataclass(frozen=True)", f"class {cls.__name__}(Config):"]
-        lines += [f"    {field_name(o, cls.FACE)}: {type_name(o)} = ..." for o in cls.OPTIONS]
-        lines.append("    face: str = ...")
     return "\n".join(lines) + "\n"
 
 
@@ -45,13 +52,14 @@ def _params_stub() -> str:
     lines = [
         HEADER,
         "import inspect",
-        "from typing import Any, Iterable, Optional, Sequence",
+        "from typing import Any, Iterable, Optional, TypeVar",
         "",
         "from pyspark.ml.param import Param, Params",
         "",
         "from spark_zsc.options import Option",
         "",
         "PARAM_OPTIONS: tuple[Option, ...]",
+        '_P = TypeVar("_P", bound="ZeroShotParams")',
         "",
         "def keyword_signature() -> inspect.Signature: ...",
         "def unknown_params(names: Iterable[str]) -> list[str]: ...",
@@ -66,7 +74,7 @@ def _params_stub() -> str:
         lines += [
             f"    {option.param}: Param[Any]",
             f"    def get{accessor}(self) -> {value_type}: ...",
-            f"    def set{accessor}(self, value: {given_type}) -> ZeroShotParams: ...",
+            f"    def set{accessor}(self: _P, value: {given_type}) -> _P: ...",
         ]
     return "\n".join(lines) + "\n"
 

@@ -298,4 +298,4 @@ def check_values(values: dict, face: str, options: Sequence[Option] = OPTIONS) -
 def spelled(key: str, face: str) -> str:
     """How `face` spells option `key` in a message: the Param, the SQL argument, or the job's flag."""
     option = BY_KEY[key]
-    return option.flag if face == JOB else option.name(face)
+    return option.flag if face == JOB else (option.name(face) or key)

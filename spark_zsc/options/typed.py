@@ -21,7 +21,7 @@ _TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool", LABELS: "li
 
 def field_name(option: Option, face: str) -> str:
     """The field an option fills: its YAML key for the jobs, its key (snake case) otherwise."""
-    return option.name(JOB) if face == JOB else option.key
+    return option.job_name if face == JOB else option.key
 
 
 def type_name(option: Option) -> str:

@@ -23,7 +23,7 @@ Operational truths (the reasons it looks the way it does):
 from __future__ import annotations
 
 import threading
-from typing import Callable, Generic, Hashable, NamedTuple, Sequence, TypeVar
+from typing import Callable, Generic, NamedTuple, Sequence, TypeVar
 
 from ..engines.bounded_cache import BoundedCache
 
@@ -38,15 +38,15 @@ class ModelKey(NamedTuple):
 
 
 class ModelCache(Generic[Value]):
-    def __init__(self, capacity: int, on_evict: Callable[[Hashable], None] = lambda key: None):
-        self._entries: BoundedCache[Hashable, Value] = BoundedCache(capacity, on_evict=on_evict)
+    def __init__(self, capacity: int, on_evict: Callable[[ModelKey], None] = lambda key: None):
+        self._entries: BoundedCache[ModelKey, Value] = BoundedCache(capacity, on_evict=on_evict)
         self._lock = threading.Lock()  # one load at a time: two tasks never load one model twice
 
     @property
     def capacity(self) -> int:
         return self._entries.capacity
 
-    def acquire(self, keys: Sequence[Hashable], load: Callable[[Hashable], Value]) -> tuple[dict, list]:
+    def acquire(self, keys: Sequence[ModelKey], load: Callable[[ModelKey], Value]) -> tuple[dict, list]:
         """The values of `keys` (loaded with `load` where missing) and the keys loaded now.
         Room is made before a load, so a worker never holds more than `capacity` models."""
         with self._lock:
@@ -59,7 +59,7 @@ class ModelCache(Generic[Value]):
                     loaded.append(key)
             return {key: self._entries.get(key) for key in keys}, loaded
 
-    def drop(self, stale: Callable[[Hashable], bool]) -> list:
+    def drop(self, stale: Callable[[ModelKey], bool]) -> list:
         """Evict every entry whose key is `stale`; the keys evicted."""
         return self._entries.drop(stale)
 

@@ -20,7 +20,11 @@ from ..jobs.options import ClassifyConfig
 
 class Sink:
     format: str  # the data source it writes
-    merge_hides_observations = False  # see DeltaSink
+
+    @property
+    def merge_hides_observations(self) -> bool:
+        """Whether an Observation on a MERGE's source misses its rows (see DeltaSink)."""
+        return False
 
     def __init__(self, spark: SparkSession, options: ClassifyConfig):
         self.spark, self.options = spark, options

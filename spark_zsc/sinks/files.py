@@ -27,6 +27,7 @@ import uuid
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql.types import StructType
 
 from ..errors import ConfigError
 from ..log import log
@@ -55,7 +56,10 @@ def flatten_for_csv(frame: DataFrame, column: str, lineage_col: str = None) -> D
         f"{column}_score": result["score"],
         f"{column}_scores": F.to_json(F.map_from_arrays(result["labels"], result["scores"])),
     }
-    if "selected" in frame.schema[column].dataType.fieldNames():  # multi-label with --min-score
+    result_type = frame.schema[column].dataType
+    if (
+        isinstance(result_type, StructType) and "selected" in result_type.fieldNames()
+    ):  # multi-label with --min-score
         flat[f"{column}_selected"] = F.to_json(result["selected"])
     if lineage_col:  # last, after the result's columns
         frame = frame.withColumnRenamed(lineage_col, "__spark_zsc_meta")
@@ -76,7 +80,8 @@ def exchange(a: str, b: str) -> bool:
 def folder_partitions(files, path: str) -> list[str]:
     """The partition columns of a folder Spark wrote partitioned: the `name=value` folders,
     followed down from the first one at each level."""
-    columns, folder = [], path
+    columns: list[str] = []
+    folder = path
     while True:
         partition = next((n for n in files.list_names(folder) if "=" in n and not n.startswith(".")), None)
         if partition is None:

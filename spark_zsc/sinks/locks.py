@@ -25,6 +25,7 @@ import threading
 import time
 import uuid
 from datetime import datetime, timezone
+from typing import Optional
 
 from ..errors import OutputBusy
 from ..log import log
@@ -73,7 +74,7 @@ class WriterLock:
             "since": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         }
         self._stop = threading.Event()
-        self._heartbeat = None
+        self._heartbeat: Optional[threading.Thread] = None
 
     def __enter__(self) -> "WriterLock":
         self._acquire()
@@ -83,7 +84,8 @@ class WriterLock:
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
-        self._heartbeat.join()
+        if self._heartbeat is not None:
+            self._heartbeat.join()
         if self._holder() == self.owner:  # never remove a lock another run took over
             self.files.delete(self.path)
 

@@ -21,6 +21,7 @@ Guarantees:
 from __future__ import annotations
 
 import json
+from typing import Optional
 
 from pyspark.sql import DataFrame
 
@@ -42,7 +43,7 @@ class TableBatches:
     def __init__(self, table: str, provider: str, location: str, checkpoint: str, writer_options: dict):
         self.table, self.provider, self.location = table, provider, location
         self.checkpoint, self.writer_options = checkpoint.rstrip("/"), writer_options
-        self._query = None
+        self._query: Optional[str] = None
 
     def __call__(self, batch: DataFrame, batch_id: int) -> None:
         spark = batch.sparkSession

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Any, Optional
 
 from pyspark import keyword_only
 from pyspark.ml import Transformer
@@ -47,6 +47,8 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
     1
     """
 
+    _input_kwargs: dict[str, Any]  # the keyword arguments, kept by pyspark's keyword_only
+
     @keyword_only
     def __init__(self, **params):
         super().__init__()
@@ -65,7 +67,8 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
             )
         return self._set(**self._input_kwargs)
 
-    __init__.__signature__ = setParams.__signature__ = keyword_signature()
+    # what help() and IDEs show: the Params as keyword arguments
+    __init__.__signature__ = setParams.__signature__ = keyword_signature()  # type: ignore[attr-defined]
 
     def metrics(self) -> dict:
         """Counters summed over every action on DataFrames this classifier produced: rows,

@@ -101,7 +101,7 @@ def _check_sql_functions(spark) -> None:
 
 
 SQL_OPTIONS = on_face(SQL)
-register_sql_function.__signature__ = inspect.Signature(
+register_sql_function.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
     [
         inspect.Parameter("spark", inspect.Parameter.POSITIONAL_OR_KEYWORD),
         inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="zero_shot"),

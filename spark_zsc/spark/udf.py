@@ -75,12 +75,12 @@ def build_classify_udf(
         def classify_fixed(texts: Iterator[pd.Series]) -> Iterator[pd.DataFrame]:
             return classify_batches(texts)
 
-        return pandas_udf(classify_fixed, schema)
+        return pandas_udf(classify_fixed, schema)  # type: ignore[call-overload]  # iterator UDFs by type hints
 
     def classify_per_row(pairs: Iterator[Tuple[pd.Series, pd.Series]]) -> Iterator[pd.DataFrame]:
         return classify_batches(pairs)
 
-    return pandas_udf(classify_per_row, schema)
+    return pandas_udf(classify_per_row, schema)  # type: ignore[call-overload]
 
 
 def as_bytes(text: Column, labels: Optional[Column]) -> list[Column]:

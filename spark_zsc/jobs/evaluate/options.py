@@ -21,9 +21,7 @@ class EvaluateConfig(EvaluateFields, SourceConfig):  # type: ignore[misc]  # lab
     def classifier(self) -> ClassifierConfig:
         """The classifier's options of the first wording (the others differ in their labels,
         template and descriptions only), checked by the classifier's rules."""
-        values = {
-            option.name(JOB): getattr(self, option.name(JOB)) for option in self.OPTIONS if option.param
-        }
+        values = {option.job_name: getattr(self, option.job_name) for option in self.OPTIONS if option.param}
         first = {"labels": self.classes, "template": self.templates[0], "label_descriptions": None}
         return ClassifierConfig.of({**values, **first}, JOB)
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import html
 import json
 from pathlib import Path
+from typing import Any
 
 PAGE_NAMES = {"markdown": "report.md", "html": "report.html"}
 
@@ -169,7 +170,7 @@ def _at(point) -> str:
 
 def render_page(summary: dict, page_format: str) -> str:
     html_page = page_format == "html"
-    blocks: list[tuple[str, str]] = []  # (kind, content): heading, text, table, image
+    blocks: list[tuple[str, Any]] = []  # (kind, content): heading, text, table, image
 
     blocks.append(("h1", "Zero-shot evaluation"))
     without = summary["rows_without_gold"]
