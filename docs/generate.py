@@ -168,7 +168,41 @@ def lineage_page() -> str:
     )
 
 
-PAGES = {"options.md": options_page, "metrics.md": metrics_page, "lineage.md": lineage_page}
+def summaries_page() -> str:
+    import dataclasses
+
+    from spark_zsc.jobs.classify import ClassifySummary
+    from spark_zsc.jobs.estimate import Estimate
+    from spark_zsc.jobs.evaluate.job import EvaluateSummary
+    from spark_zsc.jobs.streaming import StreamSummary
+
+    jobs = {
+        "classify": ClassifySummary,
+        "stream": StreamSummary,
+        "estimate": Estimate,
+        "evaluate": EvaluateSummary,
+    }
+    sections = [
+        f"## {command}\n\n"
+        + table(
+            ["field", "type"], [[code(field.name), code(field.type)] for field in dataclasses.fields(summary)]
+        )
+        for command, summary in jobs.items()
+    ]
+    return (
+        HEADER + "# Job summaries\n\n"
+        "What each command prints when it is done, and writes as JSON with `--summary-json FILE`; the\n"
+        "classify and stream commands also keep it in the run's record beside the output. A counter is\n"
+        "`null` where Spark Connect counts nothing (it has no accumulators).\n\n" + "\n".join(sections)
+    )
+
+
+PAGES = {
+    "options.md": options_page,
+    "metrics.md": metrics_page,
+    "lineage.md": lineage_page,
+    "summaries.md": summaries_page,
+}
 
 
 def main(argv: list[str]) -> int:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Optional
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, Observation, SparkSession
@@ -17,6 +19,7 @@ from ..sinks.base import missing_ids
 from ..spark.classifier import ZeroShotClassifier
 from . import incremental, progress
 from .options import ClassifyConfig
+from .summary import NO_COUNTERS, NUMBER_WIDTH, Line, Summary, label_counts, label_table, number
 
 
 def check_output_target(sink, options: ClassifyConfig) -> None:
@@ -43,7 +46,7 @@ def classifier_for(options: ClassifyConfig) -> ZeroShotClassifier:
     )
 
 
-def run_classify(spark: SparkSession, options: ClassifyConfig) -> dict:
+def run_classify(spark: SparkSession, options: ClassifyConfig) -> "ClassifySummary":
     """Run the job on `spark` and return its summary. Config errors surface before any
     classification starts (reading the input's schema and counting it is the only work
     done before them). The output's lock is held from before it is read until the run is
@@ -91,7 +94,7 @@ def run_classify(spark: SparkSession, options: ClassifyConfig) -> dict:
                 "config_sha256": lineage.config_sha256,
                 "config": lineage.config,
                 "options": options.as_record(),
-                "summary": summary,
+                "summary": summary.as_dict(),
             }
         )
     return summary
@@ -132,13 +135,104 @@ def _check_observations(spark) -> None:
         )
 
 
+@dataclass(frozen=True)
+class ClassifySummary(Summary):
+    """What a classify run did. Counters are None where Spark Connect counts nothing."""
+
+    model: str
+    strategy: str
+    rows_read: int
+    corrupt_records: int
+    rows_already_written: int
+    rows_written: int
+    classified: int
+    skipped: int
+    skipped_by_reason: dict[str, int]
+    pairs: Optional[int]
+    forward_pairs: Optional[int]  # the pairs the model ran: repeats once
+    embedded_texts: Optional[int]  # texts and hypotheses the encoder ran
+    below_min_score: Optional[int]
+    truncated_rows: Optional[int]
+    chunked_rows: Optional[int]
+    windows: Optional[int]
+    window_capped_rows: Optional[int]
+    model_loads: Optional[int]
+    wall_seconds: float
+    rows_per_second: float
+    pairs_per_second: Optional[float]
+    label_counts: dict[str, int]
+    output: str
+
+    def heading(self) -> str:
+        return "spark_zsc classify: done"
+
+    def lines(self) -> list[Line]:
+        reasons = ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in self.skipped_by_reason.items()) or "none"
+        return [
+            Line("model", self.model),
+            Line("rows read", number(self.rows_read)),
+            Line("corrupt records", number(self.corrupt_records)),
+            Line("already written", number(self.rows_already_written)),
+            Line("rows written", number(self.rows_written)),
+            Line("classified", number(self.classified)),
+            Line("skipped", number(self.skipped), reasons),
+            Line("below min score", number(self.below_min_score), "no label: under --min-score"),
+            Line("long texts", self._long_texts()),
+            Line("wall time", f"{self.wall_seconds:>{NUMBER_WIDTH},.1f} s"),
+            Line("rows/s", number(self.rows_per_second, ",.2f")),
+            *self._model_work(),
+            Line("model loads", number(self.model_loads)),
+            Line("output", self.output),
+        ]
+
+    def below(self) -> list[str]:
+        return label_table(self.label_counts, self.classified)
+
+    def _long_texts(self) -> str:
+        """What happened to texts longer than the model reads."""
+        if self.truncated_rows is None:
+            return NO_COUNTERS
+        if self.chunked_rows:
+            capped = self.window_capped_rows
+            return f"{self.chunked_rows:,} read in {self.windows:,} windows" + (
+                f", {capped:,} longer than --max-windows (their ends unread)" if capped else ""
+            )
+        return f"{self.truncated_rows:,} truncated to the model's limit (--long-text chunk reads them whole)"
+
+    def _model_work(self) -> list[Line]:
+        """What the strategy ran: NLI pairs (a shortlist's encoder runs too), or the texts and
+        hypotheses the embedding strategy encoded, which runs no pairs."""
+        if self.strategy == "embedding":
+            encoded = self.embedded_texts
+            per_second = round(encoded / self.wall_seconds, 2) if encoded is not None else None
+            return [
+                Line("texts encoded", number(encoded), "texts and hypotheses, each once per worker"),
+                Line("encoded/s", number(per_second, ",.2f")),
+            ]
+        asked = (
+            "of the pairs asked"
+            if self.pairs is None
+            else f"of {self.pairs:,} asked: a repeated text is scored once; --dedupe input finds repeats anywhere"
+        )
+        return [
+            Line("pairs run", number(self.forward_pairs), asked),
+            Line("pairs/s", number(self.pairs_per_second, ",.2f")),
+        ]
+
+
 def _summary(
-    options, classifier, counts: dict, observed: dict, merged: bool, started: float, destination: str
-):
+    options: ClassifyConfig,
+    classifier: ZeroShotClassifier,
+    counts: dict,
+    observed: dict,
+    merged: bool,
+    started: float,
+    destination: str,
+) -> ClassifySummary:
     try:
         metrics = classifier.metrics()
     except MetricsUnavailable:  # Spark Connect: what the observation saw is all there is
-        metrics = {"pairs": None, "model_loads": None, "top_labels": {}}  # the rest: None below
+        metrics = {"top_labels": {}}
     reasons = {k[len("skipped_") :]: v for k, v in metrics.items() if k.startswith("skipped_") and v}
     if counts["corrupt_records"]:  # the reader's unparsable records reach the model as null text
         reasons["corrupt_record"] = counts["corrupt_records_without_text"]
@@ -146,107 +240,25 @@ def _summary(
         reasons = {k: v for k, v in reasons.items() if v}
     wall = time.perf_counter() - started
     pending_run = options.skip_existing or merged
-    return {
-        "model": options.models_description,
-        "strategy": options.strategy,
-        "rows_read": counts["rows"],
-        "corrupt_records": counts["corrupt_records"],
-        "rows_already_written": counts["rows"] - observed["written"] if pending_run else 0,
-        "rows_written": observed["written"],
-        "classified": observed["classified"],
-        "skipped": observed["written"] - observed["classified"],
-        "skipped_by_reason": reasons,
-        "pairs": metrics["pairs"],
-        "forward_pairs": metrics.get("forward_pairs"),  # the pairs the model ran: repeats once
-        "embedded_texts": metrics.get("embedded_texts"),  # texts and hypotheses the encoder ran
-        **{name: metrics.get(name) for name in ROW_COUNTERS},
-        "model_loads": metrics["model_loads"],
-        "wall_seconds": round(wall, 2),
-        "rows_per_second": round(observed["written"] / wall, 2),
-        "pairs_per_second": round(metrics["pairs"] / wall, 2) if metrics["pairs"] is not None else None,
-        "label_counts": label_counts(metrics["top_labels"]),
-        "output": destination,
-    }
-
-
-# counters of the engines' row-level decisions, in the summary as they are
-ROW_COUNTERS = ("below_min_score", *LONG_TEXT_COUNTERS)
-
-
-def label_counts(top_labels: dict) -> dict:
-    """Rows per top label, most frequent first."""
-    return dict(sorted(top_labels.items(), key=lambda kv: -kv[1]))
-
-
-def counter_text(value, spec: str) -> str:
-    """A counter right-aligned for a summary, or why there is none (Spark Connect)."""
-    return f"{value:>12,{spec}}" if value is not None else f"{'n/a (Spark Connect has no accumulators)':>12}"
-
-
-def _long_texts(summary: dict) -> str:
-    """What happened to texts longer than the model reads."""
-    if summary["truncated_rows"] is None:
-        return "n/a (Spark Connect has no accumulators)"
-    if summary["chunked_rows"]:
-        capped = summary["window_capped_rows"]
-        return f"{summary['chunked_rows']:,} read in {summary['windows']:,} windows" + (
-            f", {capped:,} longer than --max-windows (their ends unread)" if capped else ""
-        )
-    return (
-        f"{summary['truncated_rows']:,} truncated to the model's limit (--long-text chunk reads them whole)"
+    pairs = metrics.get("pairs")
+    return ClassifySummary(
+        model=options.models_description,
+        strategy=options.strategy,
+        rows_read=counts["rows"],
+        corrupt_records=counts["corrupt_records"],
+        rows_already_written=counts["rows"] - observed["written"] if pending_run else 0,
+        rows_written=observed["written"],
+        classified=observed["classified"],
+        skipped=observed["written"] - observed["classified"],
+        skipped_by_reason=reasons,
+        pairs=pairs,
+        forward_pairs=metrics.get("forward_pairs"),
+        embedded_texts=metrics.get("embedded_texts"),
+        **{name: metrics.get(name) for name in ("below_min_score", *LONG_TEXT_COUNTERS)},
+        model_loads=metrics.get("model_loads"),
+        wall_seconds=round(wall, 2),
+        rows_per_second=round(observed["written"] / wall, 2),
+        pairs_per_second=round(pairs / wall, 2) if pairs is not None else None,
+        label_counts=label_counts(metrics["top_labels"]),
+        output=destination,
     )
-
-
-def _pairs_asked(summary: dict) -> str:
-    """The pairs the rows asked for, beside the ones the model ran."""
-    if summary["pairs"] is None:
-        return "of the pairs asked"
-    return f"of {summary['pairs']:,} asked: a repeated text is scored once; --dedupe input finds repeats anywhere"
-
-
-def _model_work(summary: dict) -> list[str]:
-    """What the strategy ran: NLI pairs (a shortlist's encoder runs too), or the texts and
-    hypotheses the embedding strategy encoded, which runs no pairs."""
-    if summary["strategy"] == "embedding":
-        encoded = summary["embedded_texts"]
-        per_second = round(encoded / summary["wall_seconds"], 2) if encoded is not None else None
-        return [
-            f"  texts encoded     {counter_text(encoded, 'd')}   (texts and hypotheses, each once per worker)",
-            f"  encoded/s         {counter_text(per_second, '.2f')}",
-        ]
-    return [
-        f"  pairs run         {counter_text(summary['forward_pairs'], 'd')}   ({_pairs_asked(summary)})",
-        f"  pairs/s           {counter_text(summary['pairs_per_second'], '.2f')}",
-    ]
-
-
-def format_summary(summary: dict, top: int = 15) -> str:
-    reasons = (
-        ", ".join(f"{n} {r.replace('_', ' ')}" for r, n in summary["skipped_by_reason"].items()) or "none"
-    )
-    lines = [
-        "spark_zsc classify: done",
-        f"  model             {summary['model']}",
-        f"  rows read         {summary['rows_read']:>12,}",
-        f"  corrupt records   {summary['corrupt_records']:>12,}",
-        f"  already written   {summary['rows_already_written']:>12,}",
-        f"  rows written      {summary['rows_written']:>12,}",
-        f"  classified        {summary['classified']:>12,}",
-        f"  skipped           {summary['skipped']:>12,}   ({reasons})",
-        f"  below min score   {counter_text(summary['below_min_score'], 'd')}   (no label: under --min-score)",
-        f"  long texts        {_long_texts(summary)}",
-        f"  wall time         {summary['wall_seconds']:>12,.1f} s",
-        f"  rows/s            {summary['rows_per_second']:>12,.2f}",
-        *_model_work(summary),
-        f"  model loads       {counter_text(summary['model_loads'], 'd')}",
-        f"  output            {summary['output']}",
-        "  top labels:",
-    ]
-    total = max(summary["classified"], 1)
-    counts = list(summary["label_counts"].items())
-    width = max([len(label) for label, _ in counts[:top]] + [5])
-    for label, count in counts[:top]:
-        lines.append(f"    {label:<{width}}  {count:>10,}  {100 * count / total:5.1f}%")
-    if len(counts) > top:
-        lines.append(f"    ... and {len(counts) - top} more labels")
-    return "\n".join(lines)

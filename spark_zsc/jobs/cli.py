@@ -117,25 +117,25 @@ def _check_models(options):
         return options
 
 
-def _command(name: str, options):
-    """(run, format summary) of a command (`classify --estimate` and `--stream` are the
-    estimate and stream commands). The evaluate job's modules (matplotlib among them) are
-    imported only when it runs."""
+def _runner(name: str, options):
+    """What runs a command (`classify --estimate` and `--stream` are the estimate and stream
+    commands): it returns the job's summary. The evaluate job's modules (matplotlib among them)
+    are imported only when it runs."""
     if name == "evaluate":
-        from .evaluate.job import format_evaluation, run_evaluate
+        from .evaluate.job import run_evaluate
 
-        return run_evaluate, format_evaluation
+        return run_evaluate
     if options.estimate:
-        from .estimate import format_estimate, run_estimate
+        from .estimate import run_estimate
 
-        return run_estimate, format_estimate
+        return run_estimate
     if options.stream:
-        from .streaming import format_stream_summary, run_stream
+        from .streaming import run_stream
 
-        return run_stream, format_stream_summary
-    from .classify import format_summary, run_classify
+        return run_stream
+    from .classify import run_classify
 
-    return run_classify, format_summary
+    return run_classify
 
 
 def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> int:
@@ -149,7 +149,7 @@ def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> in
     spark, owned = None, False
     try:
         options = build_job_options(args, command)
-        run, format_summary = _command(command, options)
+        run = _runner(command, options)
         if submitted and options.master:
             raise ConfigError(
                 "--master is for the CLI; under spark-submit pass --master to spark-submit itself"
@@ -171,9 +171,9 @@ def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> in
     finally:
         if spark is not None and owned:
             spark.stop()
-    print(format_summary(summary))
+    print(summary.format())
     if summary_json:
-        Path(summary_json).write_text(json.dumps(summary, indent=2))
+        Path(summary_json).write_text(json.dumps(summary.as_dict(), indent=2))
     return 0
 
 

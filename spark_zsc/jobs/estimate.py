@@ -20,6 +20,7 @@ import math
 import random
 import re
 import time
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Optional
 
@@ -33,12 +34,114 @@ from ..sinks.tables import describe_table
 from .classify import classifier_for
 from .options import ClassifyConfig
 from .progress import format_duration
+from .summary import NUMBER_WIDTH, Line, Summary, number
 
 SEED = 15  # the same sample of the same input, run after run
 OVERSAMPLE = 1.5  # draw this many times the rows wanted, so that chance rarely leaves fewer
 
 
-def run_estimate(spark: SparkSession, options: ClassifyConfig) -> dict:
+@dataclass(frozen=True)
+class Estimate(Summary):
+    """What the full run would cost, measured on a sample. Counters are None on Spark Connect."""
+
+    model: str
+    input: str
+    rows: int
+    rows_counted_by: str
+    sample_rows: int
+    pairs_per_row: float
+    pairs: int
+    model_limit: int  # the most tokens the model reads of a text
+    tokens_per_text: Optional[float]
+    over_limit_share: Optional[float]
+    tokens_per_pair: Optional[float]
+    first_pass_seconds: float
+    second_pass_seconds: float
+    model_loads: Optional[int]
+    model_load_seconds: Optional[float]
+    rows_per_second_per_task: float
+    pairs_per_second_per_task: float
+    task_slots: Optional[int]  # None: Spark Connect does not tell
+    input_partitions: int
+    partitions_from: str
+    parallel_tasks: int
+    pairs_per_second_cluster: float
+    warm_up_seconds: float
+    steady_seconds: float
+    projected_seconds: float
+
+    def heading(self) -> str:
+        return f"spark_zsc classify --estimate: nothing written ({self.input})"
+
+    def lines(self) -> list[Line]:
+        if self.tokens_per_text is None:
+            text_tokens = over_limit = Line("", f"{'n/a':>{NUMBER_WIDTH}}", "no text in the sample")
+        else:
+            text_tokens = Line(
+                "",
+                number(self.tokens_per_text, ",.1f"),
+                f"whole texts; the model reads {self.model_limit:,} at most",
+            )
+            over_limit = Line(
+                "", f"{100 * (self.over_limit_share or 0):>{NUMBER_WIDTH - 1}.1f}%   of texts are longer"
+            )
+        tokens_per_pair = (
+            Line("", number(self.tokens_per_pair, ",.1f"))
+            if self.tokens_per_pair is not None
+            else Line("", f"{'n/a':>{NUMBER_WIDTH}}", "no NLI pairs ran, or Spark Connect: no counters")
+        )
+        return [
+            Line("model", self.model),
+            Line("rows", number(self.rows), self.rows_counted_by),
+            Line("pairs", number(self.pairs), f"{self.pairs_per_row:g} per row"),
+            text_tokens._replace(name="tokens per text"),
+            tokens_per_pair._replace(name="tokens per pair"),
+            over_limit._replace(name="over the limit"),
+            Line(
+                "sample",
+                f"{number(self.sample_rows)} rows, classified twice as one task: "
+                f"{self.first_pass_seconds:.2f} s, then {self.second_pass_seconds:.2f} s",
+            ),
+            Line(
+                "per task",
+                f"{number(self.pairs_per_second_per_task, ',.1f')} pairs/s   "
+                f"({self.rows_per_second_per_task:,.1f} rows/s)",
+            ),
+            Line("parallelism", self._parallelism()),
+            Line("cluster", f"{number(self.pairs_per_second_cluster, ',.1f')} pairs/s"),
+            Line("warm-up", f"{format_duration(self.warm_up_seconds):>{NUMBER_WIDTH}}", self._loads()),
+            Line("steady state", f"{format_duration(self.steady_seconds):>{NUMBER_WIDTH}}"),
+            Line(
+                "projected",
+                f"{format_duration(self.projected_seconds):>{NUMBER_WIDTH}}   wall time of the classification; "
+                "reading the input and writing the output come on top",
+            ),
+        ]
+
+    def _parallelism(self) -> str:
+        if self.task_slots is None:
+            return "unknown: Spark Connect does not tell the client; projected for one task slot"
+        tasks = f"{self.parallel_tasks:,} task{'s' if self.parallel_tasks != 1 else ''} at a time"
+        source = f"{self.task_slots:,} task slots, {self.input_partitions:,} partitions"
+        if self.partitions_from != "input":  # --dedupe input: the shuffle's partitions
+            text = f"{tasks} ({source} from {self.partitions_from}, --dedupe input)"
+            if self.input_partitions < self.task_slots:
+                text += f": raise {self.partitions_from} to use every slot"
+            return text
+        text = f"{tasks} ({source})"
+        if self.input_partitions < self.task_slots:
+            text += ": repartition the input or split its files to use every slot"
+        return text
+
+    def _loads(self) -> str:
+        if self.model_load_seconds:
+            return f"of which loading the model {self.model_load_seconds:.1f} s"
+        if self.model_loads is not None:
+            return "the worker had loaded the model already: a new application also loads it"
+        return ""  # Spark Connect: no counters tell
+
+
+def run_estimate(spark: SparkSession, options: ClassifyConfig) -> Estimate:
     frame = sources.check_columns(sources.read_input(spark, options), options)
     columns = frame.select(options.text_column, *([options.labels_col] if options.labels_col else []))
     rows, counted_by = _input_rows(spark, frame, options)
@@ -69,31 +172,31 @@ def run_estimate(spark: SparkSession, options: ClassifyConfig) -> dict:
     rows_per_task_second = len(sample) / steady_sample
     steady = rows / (rows_per_task_second * parallel)
     forward_pairs = after_second["forward_pairs"] if after_second else 0
-    return {
-        "model": options.models_description,
-        "input": _source(options),
-        "rows": rows,
-        "rows_counted_by": counted_by,
-        "sample_rows": len(sample),
-        "pairs_per_row": round(sample_pairs / len(sample), 3),
-        "pairs": round(rows * sample_pairs / len(sample)),
+    return Estimate(
+        model=options.models_description,
+        input=_source(options),
+        rows=rows,
+        rows_counted_by=counted_by,
+        sample_rows=len(sample),
+        pairs_per_row=round(sample_pairs / len(sample), 3),
+        pairs=round(rows * sample_pairs / len(sample)),
         **_token_profile(options, [text for text, used in zip(texts, row_labels) if used]),
-        "tokens_per_pair": round(after_second["tokens"] / forward_pairs, 1) if forward_pairs else None,
-        "first_pass_seconds": round(first_seconds, 3),
-        "second_pass_seconds": round(second_seconds, 3),
-        "model_loads": after_second["model_loads"] if after_second else None,
-        "model_load_seconds": round(after_first["model_load_seconds"], 3) if after_first else None,
-        "rows_per_second_per_task": round(rows_per_task_second, 2),
-        "pairs_per_second_per_task": round(sample_pairs / steady_sample, 2),
-        "task_slots": slots,
-        "input_partitions": partitions,
-        "partitions_from": "spark.sql.shuffle.partitions" if options.dedupe == "input" else "input",
-        "parallel_tasks": parallel,
-        "pairs_per_second_cluster": round(sample_pairs / steady_sample * parallel, 2),
-        "warm_up_seconds": round(warm_up, 2),
-        "steady_seconds": round(steady, 2),
-        "projected_seconds": round(warm_up + steady, 2),
-    }
+        tokens_per_pair=round(after_second["tokens"] / forward_pairs, 1) if forward_pairs else None,
+        first_pass_seconds=round(first_seconds, 3),
+        second_pass_seconds=round(second_seconds, 3),
+        model_loads=after_second["model_loads"] if after_second else None,
+        model_load_seconds=round(after_first["model_load_seconds"], 3) if after_first else None,
+        rows_per_second_per_task=round(rows_per_task_second, 2),
+        pairs_per_second_per_task=round(sample_pairs / steady_sample, 2),
+        task_slots=slots,
+        input_partitions=partitions,
+        partitions_from="spark.sql.shuffle.partitions" if options.dedupe == "input" else "input",
+        parallel_tasks=parallel,
+        pairs_per_second_cluster=round(sample_pairs / steady_sample * parallel, 2),
+        warm_up_seconds=round(warm_up, 2),
+        steady_seconds=round(steady, 2),
+        projected_seconds=round(warm_up + steady, 2),
+    )
 
 
 def _source(options: ClassifyConfig) -> str:
@@ -170,57 +273,3 @@ def _token_profile(options: ClassifyConfig, texts: list[str]) -> dict:
         "tokens_per_text": round(sum(lengths) / len(lengths), 1) if lengths else None,
         "over_limit_share": round(sum(n > limit for n in lengths) / len(lengths), 4) if lengths else None,
     }
-
-
-def format_estimate(estimate: dict) -> str:
-    e = estimate
-    if e["task_slots"] is None:
-        parallelism = "unknown: Spark Connect does not tell the client; projected for one task slot"
-    else:
-        parallelism = (
-            f"{e['parallel_tasks']:,} task{'s' if e['parallel_tasks'] != 1 else ''} at a time "
-            f"({e['task_slots']:,} task slots, {e['input_partitions']:,} partitions)"
-        )
-        if e["partitions_from"] != "input":  # --dedupe input: the shuffle's partitions
-            parallelism = parallelism[:-1] + f" from {e['partitions_from']}, --dedupe input)"
-            if e["input_partitions"] < e["task_slots"]:
-                parallelism += f": raise {e['partitions_from']} to use every slot"
-        elif e["input_partitions"] < e["task_slots"]:
-            parallelism += ": repartition the input or split its files to use every slot"
-    tokens_per_pair = (
-        f"{e['tokens_per_pair']:>12,.1f}"
-        if e["tokens_per_pair"] is not None
-        else f"{'n/a':>12}   (no NLI pairs ran, or Spark Connect: no counters)"
-    )
-    loads = ""  # Spark Connect: no counters tell
-    if e["model_load_seconds"]:
-        loads = f"   (of which loading the model {e['model_load_seconds']:.1f} s)"
-    elif e["model_loads"] is not None:
-        loads = "   (the worker had loaded the model already: a new application also loads it)"
-    if e["tokens_per_text"] is None:
-        text_tokens = over_limit = f"{'n/a':>12}   (no text in the sample)"
-    else:
-        text_tokens = (
-            f"{e['tokens_per_text']:>12,.1f}   (whole texts; the model reads {e['model_limit']:,} at most)"
-        )
-        over_limit = f"{100 * e['over_limit_share']:>11.1f}%   of texts are longer"
-    lines = [
-        f"spark_zsc classify --estimate: nothing written ({e['input']})",
-        f"  model             {e['model']}",
-        f"  rows              {e['rows']:>12,}   ({e['rows_counted_by']})",
-        f"  pairs             {e['pairs']:>12,}   ({e['pairs_per_row']:g} per row)",
-        f"  tokens per text   {text_tokens}",
-        f"  tokens per pair   {tokens_per_pair}",
-        f"  over the limit    {over_limit}",
-        f"  sample            {e['sample_rows']:>12,} rows, classified twice as one task: "
-        f"{e['first_pass_seconds']:.2f} s, then {e['second_pass_seconds']:.2f} s",
-        f"  per task          {e['pairs_per_second_per_task']:>12,.1f} pairs/s   "
-        f"({e['rows_per_second_per_task']:,.1f} rows/s)",
-        f"  parallelism       {parallelism}",
-        f"  cluster           {e['pairs_per_second_cluster']:>12,.1f} pairs/s",
-        f"  warm-up           {format_duration(e['warm_up_seconds']):>12}{loads}",
-        f"  steady state      {format_duration(e['steady_seconds']):>12}",
-        f"  projected         {format_duration(e['projected_seconds']):>12}   "
-        "wall time of the classification; reading the input and writing the output come on top",
-    ]
-    return "\n".join(lines)

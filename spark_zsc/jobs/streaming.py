@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hashlib
 import time
+from dataclasses import dataclass
+from typing import Optional
 
 from pyspark.errors import AnalysisException, UnsupportedOperationException
 from pyspark.sql import SparkSession
@@ -25,8 +27,9 @@ from pyspark.sql import SparkSession
 from .. import sinks, sources
 from ..errors import ConfigError, MetricsUnavailable
 from . import progress
-from .classify import classifier_for, counter_text, label_counts
+from .classify import classifier_for
 from .options import ClassifyConfig
+from .summary import NUMBER_WIDTH, Line, Summary, label_counts, number
 
 
 def _checkpoint_id(options: ClassifyConfig) -> str:
@@ -39,7 +42,7 @@ def _trigger(options: ClassifyConfig) -> dict:
     )
 
 
-def run_stream(spark: SparkSession, options: ClassifyConfig) -> dict:
+def run_stream(spark: SparkSession, options: ClassifyConfig) -> "StreamSummary":
     """Start the stream, wait for it (availableNow: until what was there is written), and
     return its summary. Config errors surface before the query starts."""
     started = time.perf_counter()
@@ -66,11 +69,47 @@ def run_stream(spark: SparkSession, options: ClassifyConfig) -> dict:
         "config": lineage.config,
         "options": options.as_record(),
     }
-    sink.record_run({**record, "summary": summary})
+    sink.record_run({**record, "summary": summary.as_dict()})
     return summary
 
 
-def _summary(options: ClassifyConfig, classifier, progress_reports, started: float, destination: str) -> dict:
+@dataclass(frozen=True)
+class StreamSummary(Summary):
+    """What a stream run did: the micro-batches it wrote. Counters are None on Spark Connect."""
+
+    model: str
+    stream: bool  # as classify --stream's record says it
+    trigger: str
+    checkpoint: str
+    batches: int
+    rows_written: int
+    classified: Optional[int]
+    pairs: Optional[int]
+    model_loads: Optional[int]
+    wall_seconds: float
+    rows_per_second: float
+    label_counts: dict[str, int]
+    output: str
+
+    def heading(self) -> str:
+        return "spark_zsc classify --stream: done"
+
+    def lines(self) -> list[Line]:
+        return [
+            Line("model", self.model),
+            Line("trigger", self.trigger, f"checkpoint {self.checkpoint}"),
+            Line("batches", number(self.batches)),
+            Line("rows written", number(self.rows_written)),
+            Line("classified", number(self.classified)),
+            Line("model loads", number(self.model_loads), "per Python worker, kept across batches"),
+            Line("wall time", f"{self.wall_seconds:>{NUMBER_WIDTH},.1f} s"),
+            Line("output", self.output),
+        ]
+
+
+def _summary(
+    options: ClassifyConfig, classifier, progress_reports, started: float, destination: str
+) -> StreamSummary:
     try:
         metrics = classifier.metrics()
     except MetricsUnavailable:
@@ -82,33 +121,18 @@ def _summary(options: ClassifyConfig, classifier, progress_reports, started: flo
     ]
     rows = sum(p["numInputRows"] for p in progress_reports)
     wall = time.perf_counter() - started
-    return {
-        "model": options.models_description,
-        "stream": True,
-        "trigger": options.trigger_interval or "availableNow",
-        "checkpoint": options.checkpoint,
-        "batches": len({p["batchId"] for p in progress_reports if p["numInputRows"]}),
-        "rows_written": rows,
-        "classified": metrics.get("classified"),
-        "pairs": metrics.get("pairs"),
-        "model_loads": metrics.get("model_loads"),
-        "wall_seconds": round(wall, 2),
-        "rows_per_second": round(rows / wall, 2),
-        "label_counts": label_counts(metrics.get("top_labels", {})),
-        "output": destination,
-    }
-
-
-def format_stream_summary(summary: dict) -> str:
-    lines = [
-        "spark_zsc classify --stream: done",
-        f"  model             {summary['model']}",
-        f"  trigger           {summary['trigger']}   (checkpoint {summary['checkpoint']})",
-        f"  batches           {summary['batches']:>12,}",
-        f"  rows written      {summary['rows_written']:>12,}",
-        f"  classified        {counter_text(summary['classified'], 'd')}",
-        f"  model loads       {counter_text(summary['model_loads'], 'd')}   (per Python worker, kept across batches)",
-        f"  wall time         {summary['wall_seconds']:>12,.1f} s",
-        f"  output            {summary['output']}",
-    ]
-    return "\n".join(lines)
+    return StreamSummary(
+        model=options.models_description,
+        stream=True,
+        trigger=options.trigger_interval or "availableNow",
+        checkpoint=options.checkpoint,
+        batches=len({p["batchId"] for p in progress_reports if p["numInputRows"]}),
+        rows_written=rows,
+        classified=metrics.get("classified"),
+        pairs=metrics.get("pairs"),
+        model_loads=metrics.get("model_loads"),
+        wall_seconds=round(wall, 2),
+        rows_per_second=round(rows / wall, 2),
+        label_counts=label_counts(metrics.get("top_labels", {})),
+        output=destination,
+    )

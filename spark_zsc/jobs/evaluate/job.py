@@ -4,6 +4,7 @@ Spark, reduces them to metric cells there, and the report is written on the driv
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -16,6 +17,7 @@ from ...runtime.session import is_connect
 from ...sources import read_input
 from ...spark.classifier import ZeroShotClassifier
 from ...spark.columns import require_column, require_string_column
+from ..summary import NUMBER_WIDTH, Line, Summary, number
 from .metrics import CURVE_BINS, Cell, LabelCell, metrics_from_cells, multi_label_metrics, threshold_for
 from .options import EvaluateConfig
 from .report import wording_name as _wording_name
@@ -185,7 +187,7 @@ def _thresholds(curve: list[dict], options: EvaluateConfig) -> dict:
     }
 
 
-def run_evaluate(spark: SparkSession, options: EvaluateConfig) -> dict:
+def run_evaluate(spark: SparkSession, options: EvaluateConfig) -> "EvaluateSummary":
     started = time.perf_counter()
     rows, without_gold, multi_label_gold = _gold_rows(spark, options)
     runs = []
@@ -202,53 +204,74 @@ def run_evaluate(spark: SparkSession, options: EvaluateConfig) -> dict:
     finally:
         rows.unpersist()
     best = max(range(len(runs)), key=lambda i: runs[i]["macro_f1" if multi_label_gold else "accuracy"] or 0)
-    summary = {
-        "model": options.models_description,
-        "strategy": options.strategy,
-        "multi_label": options.multi_label,
-        "multi_label_gold": multi_label_gold,
-        "classes": options.classes,
-        "rows": runs[0]["rows"],
-        "rows_without_gold": without_gold,
-        "best_run": best,
-        "runs": runs,
-        "wall_seconds": round(time.perf_counter() - started, 2),
-    }
-    summary["report"] = write_report(options.report, options.report_format, summary)
-    return summary
-
-
-def format_evaluation(summary: dict) -> str:
-    target = summary["runs"][0]["target_precision"]
-    lines = [
-        "spark_zsc evaluate: done",
-        f"  model       {summary['model']}",
-        f"  rows        {summary['rows']:,}"
-        + (
-            f"   ({summary['rows_without_gold']:,} without a gold value, left out)"
-            if summary["rows_without_gold"]
-            else ""
-        ),
-        f"  wall time   {summary['wall_seconds']:,.1f} s",
-        f"  report      {summary['report']}",
-        "",
-        f"  {'run':>3}  {'accuracy':>8}  {'macro-F1':>8}  {'ECE':>6}  {'precision ' + str(target):>16}  "
-        "labels / template",
-    ]
-    for i, run in enumerate(summary["runs"]):
-        ece = run["reliability"]["expected_calibration_error"]  # None when no row was classified
-        marker = "*" if i == summary["best_run"] else " "
-        at = run["at_target"]
-        reached = f"{at['threshold']:.2f}: {at['coverage']:.0%} kept" if at else "not reached"
-        lines.append(
-            f"  {i + 1:>3}{marker} {run['accuracy']:>8.4f}  {run['macro_f1']:>8.4f}  "
-            f"{'n/a' if ece is None else format(ece, '.3f'):>6}  {reached:>16}  "
-            f"{_wording_name(run)}  /  {run['template']}"
-        )
-    lines.append(
-        f"  precision {target}: the lowest minScore whose labelled rows are that precise, and the share it labels"
-        if not summary["multi_label_gold"]
-        else f"  precision {target}: the lowest threshold whose predicted classes are that precise, and the "
-        "share of gold classes found"
+    measured = dict(
+        model=options.models_description,
+        strategy=options.strategy,
+        multi_label=options.multi_label,
+        multi_label_gold=multi_label_gold,
+        classes=options.classes,
+        rows=runs[0]["rows"],
+        rows_without_gold=without_gold,
+        best_run=best,
+        runs=runs,
+        wall_seconds=round(time.perf_counter() - started, 2),
     )
-    return "\n".join(lines)
+    return EvaluateSummary(**measured, report=write_report(options.report, options.report_format, measured))
+
+
+@dataclass(frozen=True)
+class EvaluateSummary(Summary):
+    """What an evaluation measured: a run per (wording, template), the best marked."""
+
+    model: str
+    strategy: str
+    multi_label: bool
+    multi_label_gold: bool
+    classes: list[str]
+    rows: int
+    rows_without_gold: int
+    best_run: int  # index into runs
+    runs: list[dict]  # each run's metrics, as the report's numbers hold them
+    wall_seconds: float
+    report: str  # the report's page
+
+    def heading(self) -> str:
+        return "spark_zsc evaluate: done"
+
+    def lines(self) -> list[Line]:
+        left_out = (
+            f"{self.rows_without_gold:,} without a gold value, left out" if self.rows_without_gold else ""
+        )
+        return [
+            Line("model", self.model),
+            Line("rows", number(self.rows), left_out),
+            Line("wall time", f"{self.wall_seconds:>{NUMBER_WIDTH},.1f} s"),
+            Line("report", self.report),
+        ]
+
+    def below(self) -> list[str]:
+        """The runs side by side, the best marked *."""
+        target = self.runs[0]["target_precision"]
+        lines = [
+            "",
+            f"  {'run':>3}  {'accuracy':>8}  {'macro-F1':>8}  {'ECE':>6}  {'precision ' + str(target):>16}  "
+            "labels / template",
+        ]
+        for i, run in enumerate(self.runs):
+            ece = run["reliability"]["expected_calibration_error"]  # None when no row was classified
+            marker = "*" if i == self.best_run else " "
+            at = run["at_target"]
+            reached = f"{at['threshold']:.2f}: {at['coverage']:.0%} kept" if at else "not reached"
+            lines.append(
+                f"  {i + 1:>3}{marker} {run['accuracy']:>8.4f}  {run['macro_f1']:>8.4f}  "
+                f"{'n/a' if ece is None else format(ece, '.3f'):>6}  {reached:>16}  "
+                f"{_wording_name(run)}  /  {run['template']}"
+            )
+        lines.append(
+            f"  precision {target}: the lowest threshold whose predicted classes are that precise, and the "
+            "share of gold classes found"
+            if self.multi_label_gold
+            else f"  precision {target}: the lowest minScore whose labelled rows are that precise, and the share "
+            "it labels"
+        )
+        return lines
