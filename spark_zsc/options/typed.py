@@ -11,9 +11,8 @@ them into a `.pyi` beside each module that makes them, and a test keeps those cu
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, ClassVar, Mapping, Optional, Sequence
+from typing import Any, ClassVar, Sequence
 
-from ..errors import ConfigError
 from .declaration import JOB, LABELS, PARAM, Option
 
 _TYPE_NAMES = {str: "str", int: "int", float: "float", bool: "bool", LABELS: "list[str]", object: "Any"}
@@ -75,29 +74,15 @@ def config_class(name: str, options: Sequence[Option], face: str, module: str, d
     """A frozen dataclass `name` (defined in `module`) with a field per option named by `face`
     and a `face` field saying which face gave the values (errors spell option names so)."""
 
-    def default(option: Option) -> Any:
-        value = option.default
-        if isinstance(value, (list, dict)):
-            return dataclasses.field(default_factory=lambda: type(value)(value))
-        return value
-
+    # the defaults are immutable (str, numbers, None, tuples), as dataclass defaults must be
     fields: list[tuple[str, Any, Any]] = [
-        (field_name(option, face), type_name(option), default(option)) for option in options
+        (field_name(option, face), type_name(option), option.default) for option in options
     ]
     fields.append(("face", "str", dataclasses.field(default=face, compare=False, repr=False)))
-    made = dataclasses.make_dataclass(
+    return dataclasses.make_dataclass(
         name,
         fields,
         bases=(Config,),
         frozen=True,
         namespace={"OPTIONS": tuple(options), "FACE": face, "__doc__": doc, "__module__": module},
     )
-    return made
-
-
-def from_values(config: type, values: Mapping[str, Any], face: Optional[str] = None) -> Any:
-    """`config` built from `values` named by its fields, an unknown name refused."""
-    unknown = sorted(set(values) - set(config.field_names()))  # type: ignore[attr-defined]
-    if unknown:
-        raise ConfigError(f"unknown option(s) {', '.join(unknown)}")
-    return config(**values, **({"face": face} if face else {}))
