@@ -4,6 +4,8 @@
 Spark job; the others say what went wrong on an executor or with a face's limits.
 """
 
+from typing import Optional, TypeVar
+
 
 class ConfigError(ValueError):
     """A configuration mistake the user must fix; raised on the driver, before any job."""
@@ -23,3 +25,13 @@ class MetricsUnavailable(RuntimeError):
 
 class OutputBusy(RuntimeError):
     """Another run is writing the output: a second writer is refused, never let in."""
+
+
+Value = TypeVar("Value")
+
+
+def required(value: Optional[Value], what: str) -> Value:
+    """`value`, which the options' rules have made present: a ConfigError naming `what` if not."""
+    if value is None:
+        raise ConfigError(f"{what} is required here")
+    return value

@@ -4,6 +4,8 @@ any work; records the reader could not parse counted and marked."""
 
 from __future__ import annotations
 
+from typing import Optional
+
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import AnalysisException, IllegalArgumentException
 from pyspark.sql import DataFrame, SparkSession
@@ -36,7 +38,9 @@ def check_data_source(spark: SparkSession, name: str, option: str) -> None:
         raise ConfigError(f"{option} {name!r}: {message}") from None
 
 
-def read_files(reader, path: str, file_format: str, csv_columns=(), options: dict = None) -> DataFrame:
+def read_files(
+    reader, path: str, file_format: str, csv_columns=(), options: Optional[dict] = None
+) -> DataFrame:
     """Files through `reader` (`spark.read`, or `spark.readStream` with a schema), with the
     jobs' defaults for CSV; the user's options override them."""
     reader = reader.format(file_format)
@@ -54,12 +58,13 @@ def read_input(spark: SparkSession, options: SourceConfig) -> DataFrame:
             raise ConfigError(f"--input-table {options.input_table!r} does not exist in the metastore")
         return spark.table(options.input_table)
     check_data_source(spark, options.input_format, "--input-format")
-    files = files_for(spark, options.input)  # None on Spark Connect off this machine: the reader says
-    if files is not None and not files.found(options.input):
-        raise ConfigError(f"--input {options.input!r} does not exist")
+    path = options.input_path
+    files = files_for(spark, path)  # None on Spark Connect off this machine: the reader says
+    if files is not None and not files.found(path):
+        raise ConfigError(f"--input {path!r} does not exist")
     try:
         return read_files(
-            spark.read, options.input, options.input_format, options.csv_column_names, options.reader_options
+            spark.read, path, options.input_format, options.csv_column_names, options.reader_options
         )
     # the reader refused its options or files (Spark 3.5 raises a failure of the schema inference
     # job, e.g. an unknown charset, as the Java error)
@@ -95,7 +100,7 @@ def read_stream(spark: SparkSession, options: ClassifyConfig) -> DataFrame:
     schema = options.schema or _schema_of_files(spark, options)
     return read_files(
         spark.readStream.schema(schema),
-        options.input,
+        options.input_path,
         options.input_format,
         options.csv_column_names,
         options.reader_options,
@@ -159,7 +164,7 @@ def written_columns(frame: DataFrame, options: ClassifyConfig) -> list[str]:
 def _clashing_column(frame: DataFrame, added: list[str]):
     """(added, existing) for the first added column that an input column matches as Spark
     resolves names (ignoring case unless spark.sql.caseSensitive), else None."""
-    sensitive = frame.sparkSession.conf.get("spark.sql.caseSensitive", "false").lower() == "true"
+    sensitive = str(frame.sparkSession.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
     fold = (lambda name: name) if sensitive else str.lower
     existing = {fold(c): c for c in frame.columns}
     for name in added:
@@ -181,10 +186,10 @@ def count_input(frame: DataFrame, options: ClassifyConfig) -> dict:
         F.count(F.when(broken & text.isNull(), 1)).alias("corrupt_records_without_text"),
     ]
     if options.incremental:
-        measures.append(F.countDistinct(F.col(options.id_col).cast("string")).alias("ids"))
+        measures.append(F.countDistinct(F.col(options.id_column).cast("string")).alias("ids"))
     if options.incremental or options.skip_existing:
-        measures.append(F.count(F.col(options.id_col)).alias("rows_with_id"))
-    counts = frame.agg(*measures).head().asDict()
+        measures.append(F.count(F.col(options.id_column)).alias("rows_with_id"))
+    counts = frame.agg(*measures).collect()[0].asDict()  # an aggregation: one row
     if options.skip_existing and counts["rows_with_id"] != counts["rows"]:
         raise ConfigError(
             f"--skip-existing tells rows already written by --id-col {options.id_col!r}, but "

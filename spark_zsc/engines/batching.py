@@ -239,10 +239,11 @@ def launch_batches(
     filled = 0
     with torch.inference_mode():
         for batch in batches:
-            arrays = sequences.gather(batch.indices, batch.rows, batch.width, pad_id)
-            moved = [to_device(a, device) if a is not None else None for a in arrays]
+            ids, mask, types = sequences.gather(batch.indices, batch.rows, batch.width, pad_id)
+            moved_types = to_device(types, device) if types is not None else None
             real = len(batch.indices)
-            outputs[filled : filled + real] = forward(*moved)[:real].float()
+            logits = forward(to_device(ids, device), to_device(mask, device), moved_types)
+            outputs[filled : filled + real] = logits[:real].float()
             filled += real
             tokens = int(lengths[batch.indices].sum())
             stats.forward_batches += 1

@@ -173,7 +173,7 @@ class EmbeddingEngine(StagedEngine):
             new_texts=new_windows,
             new_hypotheses=new_hypotheses,
             sequences=self._sequences(
-                [tokens[text][start:end] for text, start, end in map(window_spans.get, new_windows)]
+                [tokens[text][start:end] for text, start, end in (window_spans[key] for key in new_windows)]
                 + hypothesis_tokens
             ),
             stats=stats,

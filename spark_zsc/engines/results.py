@@ -153,14 +153,15 @@ class Abstention:
     def apply(self, result: Optional[Result], stats: BatchStats) -> Optional[tuple]:
         if result is None:
             return None
-        label, score, labels, scores = result
+        top, score, labels, scores = result
+        label: Optional[str] = top  # None (or other_label) below min_score
         if score < self.min_score:
             stats.below_min_score += 1
-            left = stats.top_labels[label] - 1
+            left = stats.top_labels[top] - 1
             if left:
-                stats.top_labels[label] = left
+                stats.top_labels[top] = left
             else:
-                del stats.top_labels[label]
+                del stats.top_labels[top]
             if self.other_label is not None:
                 stats.top_labels[self.other_label] = stats.top_labels.get(self.other_label, 0) + 1
             label = self.other_label

@@ -118,7 +118,7 @@ def _counted(rows: DataFrame, options: ClassifyConfig, cached: bool):
         return
     rows = rows.persist(StorageLevel.MEMORY_AND_DISK)
     try:
-        counts = rows.agg(written, classified).first().asDict()
+        counts = rows.agg(written, classified).collect()[0].asDict()  # an aggregation: one row
         yield rows, lambda: counts
     finally:
         rows.unpersist()

@@ -28,7 +28,7 @@ from pyspark.sql import DataFrame, SparkSession
 
 from .. import sources
 from ..engines.results import BatchStats, usable_rows
-from ..errors import ConfigError, MetricsUnavailable
+from ..errors import ConfigError, MetricsUnavailable, required
 from ..runtime.session import is_connect
 from ..sinks.tables import describe_table
 from .classify import classifier_for
@@ -62,7 +62,7 @@ class Estimate(Summary):
     rows_per_second_per_task: float
     pairs_per_second_per_task: float
     task_slots: Optional[int]  # None: Spark Connect does not tell
-    input_partitions: int
+    input_partitions: Optional[int]  # None: Spark Connect does not tell
     partitions_from: str
     parallel_tasks: int
     pairs_per_second_cluster: float
@@ -122,14 +122,15 @@ class Estimate(Summary):
         if self.task_slots is None:
             return "unknown: Spark Connect does not tell the client; projected for one task slot"
         tasks = f"{self.parallel_tasks:,} task{'s' if self.parallel_tasks != 1 else ''} at a time"
-        source = f"{self.task_slots:,} task slots, {self.input_partitions:,} partitions"
+        partitions = self.input_partitions or 0  # known wherever the task slots are
+        source = f"{self.task_slots:,} task slots, {partitions:,} partitions"
         if self.partitions_from != "input":  # --dedupe input: the shuffle's partitions
             text = f"{tasks} ({source} from {self.partitions_from}, --dedupe input)"
-            if self.input_partitions < self.task_slots:
+            if partitions < self.task_slots:
                 text += f": raise {self.partitions_from} to use every slot"
             return text
         text = f"{tasks} ({source})"
-        if self.input_partitions < self.task_slots:
+        if partitions < self.task_slots:
             text += ": repartition the input or split its files to use every slot"
         return text
 
@@ -145,7 +146,7 @@ def run_estimate(spark: SparkSession, options: ClassifyConfig) -> Estimate:
     frame = sources.check_columns(sources.read_input(spark, options), options)
     columns = frame.select(options.text_column, *([options.labels_col] if options.labels_col else []))
     rows, counted_by = _input_rows(spark, frame, options)
-    sample = _sample(columns, rows, options.estimate)
+    sample = _sample(columns, rows, required(options.estimate, "--estimate ROWS"))
     if not sample:
         raise ConfigError(f"{_source(options)} has no rows: nothing to estimate")
     texts = [row[0] for row in sample]
@@ -162,13 +163,15 @@ def run_estimate(spark: SparkSession, options: ClassifyConfig) -> Estimate:
     second_seconds = _timed_pass(result)
     after_second = _counters(classifier)
     second_loading = (
-        after_second["model_load_seconds"] - after_first["model_load_seconds"] if after_first else 0
+        after_second["model_load_seconds"] - after_first["model_load_seconds"]
+        if after_first and after_second
+        else 0
     )
     steady_sample = max(second_seconds - second_loading, 1e-3)
     warm_up = max(first_seconds - steady_sample, 0.0)
 
     slots, partitions = _parallelism(spark, columns, options)
-    parallel = min(slots, partitions) if slots else 1  # Spark Connect: per task slot
+    parallel = min(slots, partitions) if slots and partitions else 1  # Spark Connect: per task slot
     rows_per_task_second = len(sample) / steady_sample
     steady = rows / (rows_per_task_second * parallel)
     forward_pairs = after_second["forward_pairs"] if after_second else 0
@@ -181,7 +184,9 @@ def run_estimate(spark: SparkSession, options: ClassifyConfig) -> Estimate:
         pairs_per_row=round(sample_pairs / len(sample), 3),
         pairs=round(rows * sample_pairs / len(sample)),
         **_token_profile(options, [text for text, used in zip(texts, row_labels) if used]),
-        tokens_per_pair=round(after_second["tokens"] / forward_pairs, 1) if forward_pairs else None,
+        tokens_per_pair=round(after_second["tokens"] / forward_pairs, 1)
+        if after_second and forward_pairs
+        else None,
         first_pass_seconds=round(first_seconds, 3),
         second_pass_seconds=round(second_seconds, 3),
         model_loads=after_second["model_loads"] if after_second else None,

@@ -19,7 +19,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ..errors import ConfigError
+from ..errors import ConfigError, required
 from .options import ClassifyConfig
 
 CHANGED = "__spark_zsc_changed"  # on kept rows: does the input row differ from the one written?
@@ -49,8 +49,9 @@ def _row_digest(source: DataFrame, schema) -> F.Column:
 def split(frame: DataFrame, existing: DataFrame, options: ClassifyConfig, config_sha256: str) -> tuple:
     """(input rows to classify, output rows to keep): the kept rows have the input's columns,
     the result and lineage as written, and CHANGED."""
-    meta = options.lineage_col
-    missing = [c for c in (options.id_col, meta) if c not in existing.columns]
+    meta = required(options.lineage_col, "the lineage column (drop --no-lineage)")
+    id_col = options.id_column
+    missing = [c for c in (id_col, meta) if c not in existing.columns]
     if missing:
         raise ConfigError(
             f"the existing output has no {' or '.join(map(repr, missing))} column: --incremental compares ids and "
@@ -58,12 +59,12 @@ def split(frame: DataFrame, existing: DataFrame, options: ClassifyConfig, config
         )
     labels = options.labels_col
     wanted = frame.select(
-        F.col(options.id_col).cast("string").alias(_ID),
+        F.col(id_col).cast("string").alias(_ID),
         F.sha2(F.col(options.text_column), 256).alias(_TEXT_SHA),
         *([F.col(labels).alias(_LABELS)] if labels else []),
     )
     written = existing.where(F.col(f"{meta}.config_sha256") == F.lit(config_sha256)).select(
-        F.col(options.id_col).cast("string").alias(_ID),
+        F.col(id_col).cast("string").alias(_ID),
         F.col(f"{meta}.text_sha256").alias(_TEXT_SHA),
         *([F.col(labels).alias(_LABELS)] if labels else []),
     )
@@ -71,21 +72,21 @@ def split(frame: DataFrame, existing: DataFrame, options: ClassifyConfig, config
     if labels:
         same.append(written[_LABELS].eqNullSafe(wanted[_LABELS]))
     done = written.join(wanted, same, "inner").select(written[_ID]).distinct()
-    todo = frame.join(done, frame[options.id_col].cast("string") == done[_ID], "left_anti")
+    todo = frame.join(done, frame[id_col].cast("string") == done[_ID], "left_anti")
 
     results = existing.select(
-        F.col(options.id_col).cast("string").alias(_ID),
+        F.col(id_col).cast("string").alias(_ID),
         options.output_col,
         meta,
         _row_digest(existing, frame.schema).alias("__spark_zsc_written"),
     ).dropDuplicates([_ID])
-    current = frame.withColumn(_ID, F.col(options.id_col).cast("string")).join(done, _ID, "left_semi")
+    current = frame.withColumn(_ID, F.col(id_col).cast("string")).join(done, _ID, "left_semi")
     kept = current.join(results, _ID, "inner").withColumn(
         CHANGED, ~_row_digest(current, frame.schema).eqNullSafe(F.col("__spark_zsc_written"))
     )
     kept = kept.drop("__spark_zsc_written")
     if not options.drop_missing:  # rows whose id left the input stay, as they were
-        gone = existing.withColumn(_ID, F.col(options.id_col).cast("string")).join(
+        gone = existing.withColumn(_ID, F.col(id_col).cast("string")).join(
             wanted.select(_ID), _ID, "left_anti"
         )
         kept = kept.unionByName(

@@ -13,7 +13,7 @@ import re
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Optional
 
-from ..errors import ConfigError
+from ..errors import ConfigError, required
 from ..options import JOB, ClassifierConfig
 from ..options.typed import Config
 from .fields import ClassifyFields
@@ -62,8 +62,22 @@ class SourceConfig(_SourceBase):
         return self.input_options or {}
 
     @property
-    def text_column(self) -> Optional[str]:
+    def text_column(self) -> str:
+        """The column holding the text: --text-col, or a text file's `value`."""
+        return required(self._text_column(), "--text-col")
+
+    def _text_column(self) -> Optional[str]:
         return self.text_col or ("value" if self.input_format == "text" and self.input else None)
+
+    @property
+    def id_column(self) -> str:
+        """--id-col, where the rules require it (--skip-existing, --incremental)."""
+        return required(self.id_col, "--id-col")
+
+    @property
+    def input_path(self) -> str:
+        """--input, where no --input-table is given (the rules require one of the two)."""
+        return required(self.input, "--input")
 
     def classifier_params(self) -> dict[str, Any]:
         """The ZeroShotClassifier Params these options set (labels, template and columns are the job's)."""
@@ -94,7 +108,7 @@ class SourceConfig(_SourceBase):
             raise ConfigError("give --master (classic Spark) or --remote (Spark Connect), not both")
         if bool(self.input) == bool(self.input_table):
             raise ConfigError("give exactly one of --input PATH or --input-table NAME")
-        if not self.text_column:
+        if not self._text_column():
             raise ConfigError("--text-col is required: name the column that holds the text")
         names = self.csv_column_names
         if self.csv_columns is not None and (
@@ -113,6 +127,16 @@ class ClassifyConfig(ClassifyFields, SourceConfig):
     def derive(self) -> None:
         if not self.labels and self.labels_col is None and self.label_descriptions:
             self._derived("labels", list(self.label_descriptions))
+
+    @property
+    def checkpoint_folder(self) -> str:
+        """--checkpoint, which a stream requires."""
+        return required(self.checkpoint, "--checkpoint")
+
+    @property
+    def output_path(self) -> str:
+        """--output, where no --output-table is given (a run that writes requires one of them)."""
+        return required(self.output, "--output")
 
     @property
     def partition_columns(self) -> list[str]:

@@ -33,7 +33,7 @@ from .summary import NUMBER_WIDTH, Line, Summary, label_counts, number
 
 
 def _checkpoint_id(options: ClassifyConfig) -> str:
-    return hashlib.sha256(options.checkpoint.rstrip("/").encode()).hexdigest()[:16]
+    return hashlib.sha256(options.checkpoint_folder.rstrip("/").encode()).hexdigest()[:16]
 
 
 def _trigger(options: ClassifyConfig) -> dict:
@@ -125,7 +125,7 @@ def _summary(
         model=options.models_description,
         stream=True,
         trigger=options.trigger_interval or "availableNow",
-        checkpoint=options.checkpoint,
+        checkpoint=options.checkpoint_folder,
         batches=len({p["batchId"] for p in progress_reports if p["numInputRows"]}),
         rows_written=rows,
         classified=metrics.get("classified"),

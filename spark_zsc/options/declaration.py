@@ -44,7 +44,10 @@ class Option:
         """The snake_case name the options are keyed by (SQL argument, dataclass field)."""
         if self.param:
             return snake_case(self.param)
-        return self.job if self.job not in (None, _SAME) else self.sql
+        name = self.job if self.job not in (None, _SAME) else self.sql
+        if name is None:
+            raise ValueError("an option without a Param needs a job or SQL name")
+        return name
 
     def name(self, face: str) -> Optional[str]:
         if face == PARAM:
@@ -52,13 +55,17 @@ class Option:
         spelled = self.sql if face == SQL else self.job
         return self.key if spelled == _SAME else spelled
 
+    def named(self, face: str) -> str:
+        """The option's name on `face`, which it is on."""
+        name = self.name(face)
+        if name is None:
+            raise ValueError(f"{self.key} is not a {face} option")
+        return name
+
     @property
     def job_name(self) -> str:
         """The YAML key of an option the jobs take (its flag: the same with dashes)."""
-        name = self.name(JOB)
-        if name is None:
-            raise ValueError(f"{self.key} is not a job option")
-        return name
+        return self.named(JOB)
 
     @property
     def flag(self) -> str:

@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from .declaration import LABELS
+from .declaration import LABELS, PARAM
 from .typed import type_name
 
 PACKAGE = Path(__file__).resolve().parent.parent
@@ -70,9 +70,10 @@ def _params_stub() -> str:
     for option in params.PARAM_OPTIONS:
         value_type = type_name(option)
         given_type = f"{value_type} | str" if option.kind == LABELS else value_type  # "a,b" is split
-        accessor = option.param[0].upper() + option.param[1:]
+        param = option.named(PARAM)
+        accessor = param[0].upper() + param[1:]
         lines += [
-            f"    {option.param}: Param[Any]",
+            f"    {param}: Param[Any]",
             f"    def get{accessor}(self) -> {value_type}: ...",
             f"    def set{accessor}(self: _P, value: {given_type}) -> _P: ...",
         ]

@@ -33,8 +33,8 @@ def output_format(spark, options: ClassifyConfig) -> str:
         check_data_source(spark, options.output_format, "--output-format")
     if options.output_table:
         return options.output_format or spark.conf.get("spark.sql.sources.default", "parquet")
-    files = files_for(spark, options.output)
-    if not options.output_format and files is not None and is_delta_folder(files, options.output):
+    files = files_for(spark, options.output_path)
+    if not options.output_format and files is not None and is_delta_folder(files, options.output_path):
         return "delta"  # a Delta path stays Delta
     return options.file_format
 

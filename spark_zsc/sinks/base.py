@@ -110,11 +110,12 @@ def missing_ids(frame: DataFrame, written, options: ClassifyConfig) -> DataFrame
     output (all strings, timestamps as ISO text) still matches the input's ids."""
     if written is None:
         return frame
-    if options.id_col not in written.columns:
+    id_col = options.id_column
+    if id_col not in written.columns:
         raise ConfigError(
-            f"the existing output has no {options.id_col!r} column to compare ids with; was it written by this job?"
+            f"the existing output has no {id_col!r} column to compare ids with; was it written by this job?"
         )
     key = "__spark_zsc_written_id"
-    id_type = frame.schema[options.id_col].dataType
-    done = written.select(F.col(options.id_col).cast(id_type).alias(key)).distinct()
-    return frame.join(done, frame[options.id_col] == done[key], "left_anti")
+    id_type = frame.schema[id_col].dataType
+    done = written.select(F.col(id_col).cast(id_type).alias(key)).distinct()
+    return frame.join(done, frame[id_col] == done[key], "left_anti")

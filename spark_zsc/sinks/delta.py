@@ -54,7 +54,7 @@ class DeltaSink(MergingSink):
             return False
 
     def table_partitions(self) -> list[str]:
-        return list(self.spark.sql(f"DESCRIBE DETAIL {self.identifier}").head().partitionColumns)
+        return list(self.spark.sql(f"DESCRIBE DETAIL {self.identifier}").collect()[0].partitionColumns)
 
     def create(self, frame: DataFrame) -> None:
         if self.table:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import ctypes
 import uuid
+from typing import Optional
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -47,7 +48,7 @@ def csv_columns(column: str, lineage_col, selected: bool) -> list[str]:
     return names + ([f"{column}_selected"] if selected else []) + ([lineage_col] if lineage_col else [])
 
 
-def flatten_for_csv(frame: DataFrame, column: str, lineage_col: str = None) -> DataFrame:
+def flatten_for_csv(frame: DataFrame, column: str, lineage_col: Optional[str] = None) -> DataFrame:
     """CSV has no structs: <col>_label, <col>_score and <col>_scores as JSON {label: score}
     (and <col>_selected as a JSON array, where there is one); the lineage struct as one JSON object."""
     result = F.col(column)
@@ -142,7 +143,7 @@ class FileSink(Sink):
         """The output as written: partition values as the text of their folder names (no type
         inference, which would turn "007" into 7); an incremental run casts them to the input's types."""
         conf = "spark.sql.sources.partitionColumnTypeInference.enabled"
-        before = self.spark.conf.get(conf, "true")
+        before = str(self.spark.conf.get(conf, "true"))
         self.spark.conf.set(conf, "false")
         try:
             frame = read_files(

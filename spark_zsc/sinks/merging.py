@@ -106,7 +106,7 @@ class MergingSink(Sink):
 
     def _merge(self, source: DataFrame, update: bool) -> None:
         self._add_new_columns(source)
-        id_col, view = self.options.id_col, f"spark_zsc_source_{uuid.uuid4().hex[:8]}"
+        id_col, view = self.options.id_column, f"spark_zsc_source_{uuid.uuid4().hex[:8]}"
         source.createOrReplaceTempView(view)
         columns = [quoted(c) for c in source.columns]
         key = f"CAST(t.{quoted(id_col)} AS STRING) = CAST(s.{quoted(id_col)} AS STRING)"
@@ -124,11 +124,11 @@ class MergingSink(Sink):
     def _delete_missing(self, frame: DataFrame) -> None:
         """Ids that left the input, deleted in one MERGE (Delta's DELETE takes no subquery)."""
         view = f"spark_zsc_ids_{uuid.uuid4().hex[:8]}"
-        frame.select(F.col(self.options.id_col).cast("string").alias(ID_KEY)).createOrReplaceTempView(view)
+        frame.select(F.col(self.options.id_column).cast("string").alias(ID_KEY)).createOrReplaceTempView(view)
         try:
             self.spark.sql(
                 f"MERGE INTO {self.identifier} AS t USING {view} AS s "
-                f"ON CAST(t.{quoted(self.options.id_col)} AS STRING) = s.{ID_KEY} "
+                f"ON CAST(t.{quoted(self.options.id_column)} AS STRING) = s.{ID_KEY} "
                 "WHEN NOT MATCHED BY SOURCE THEN DELETE"
             )
         finally:

@@ -161,6 +161,10 @@ class TableSink(Sink):
                 f"stream's ({', '.join(result.columns)}): write to a new table"
             )
         batches = TableBatches(
-            self.table, self.format, self._location(), self.options.checkpoint, self.options.writer_options
+            self.table,
+            self.format,
+            self._location(),
+            self.options.checkpoint_folder,
+            self.options.writer_options,
         )
         return result.writeStream.foreachBatch(batches)

@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType, StructType
 
-from ..errors import ConfigError
+from ..errors import ConfigError, required
 from ..options import PARAM, ClassifierConfig
 from ..runtime.devices import resolve_devices
 from . import metrics as metrics_
@@ -63,7 +63,7 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         if unknown:
             raise TypeError(
                 f"ZeroShotClassifier has no param {', '.join(unknown)}; its params: "
-                f"{', '.join(o.param for o in PARAM_OPTIONS)}"
+                f"{', '.join(o.named(PARAM) for o in PARAM_OPTIONS)}"
             )
         return self._set(**self._input_kwargs)
 
@@ -82,7 +82,8 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
     def _options(self, spark: SparkSession) -> ClassifierConfig:
         """Every Param checked by the option table's checks and against `spark`'s devices,
         precision auto resolved to what its tasks run."""
-        values = {o.param: self.getOrDefault(o.param) for o in PARAM_OPTIONS if self.isDefined(o.param)}
+        names = [o.named(PARAM) for o in PARAM_OPTIONS]
+        values = {name: self.getOrDefault(name) for name in names if self.isDefined(name)}
         return resolve_devices(spark, ClassifierConfig.of(values, PARAM))
 
     def _candidate_labels(self, options: ClassifierConfig, schema: StructType) -> Optional[list]:
@@ -129,10 +130,13 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
             self._accumulator = metrics_.new_accumulator(spark)
             self._transformed = True
         classify, bundles = prepare_udf(spark, options, scoring, self._accumulator)
+        text = required(options.input_col, "inputCol")  # checked by _check_columns
         if options.dedupe == "input":
-            dataset = group_duplicates(dataset, options.input_col)
-        per_row = dataset[options.labels_col] if scoring.candidate_labels is None else None
-        inputs = as_bytes(dataset[options.input_col], per_row)
+            dataset = group_duplicates(dataset, text)
+        per_row = (
+            dataset[required(options.labels_col, "labelsCol")] if scoring.candidate_labels is None else None
+        )
+        inputs = as_bytes(dataset[text], per_row)
         # The UDF's struct goes into a temporary column first so that the null-struct
         # fix-up reads its result instead of calling the UDF a second time.
         raw = f"__spark_zsc_{uuid.uuid4().hex[:8]}"
@@ -145,7 +149,7 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
         if options.lineage_col:
             lineage = Lineage.of(options, bundles, scoring.candidate_labels)
             classified_at = datetime.now(timezone.utc)
-            column = lineage.column(options.input_col, output, classified_at)
+            column = lineage.column(text, output, classified_at)
             result = result.withColumn(options.lineage_col, column)
         return result
 

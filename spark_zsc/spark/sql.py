@@ -52,7 +52,7 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
         raise TypeError(
             f"register_sql_function() has no option {', '.join(unknown)}"
             + (f" ({', '.join(elsewhere)}: a ZeroShotClassifier and job option only)" if elsewhere else "")
-            + f"; its options: {', '.join(o.name(SQL) for o in SQL_OPTIONS)}"
+            + f"; its options: {', '.join(o.named(SQL) for o in SQL_OPTIONS)}"
         )
     checked = resolve_devices(spark, ClassifierConfig.of(options, SQL))
     scoring = checked.scoring(None)
@@ -106,5 +106,8 @@ register_sql_function.__signature__ = inspect.Signature(  # type: ignore[attr-de
         inspect.Parameter("spark", inspect.Parameter.POSITIONAL_OR_KEYWORD),
         inspect.Parameter("name", inspect.Parameter.POSITIONAL_OR_KEYWORD, default="zero_shot"),
     ]
-    + [inspect.Parameter(o.name(SQL), inspect.Parameter.KEYWORD_ONLY, default=o.default) for o in SQL_OPTIONS]
+    + [
+        inspect.Parameter(o.named(SQL), inspect.Parameter.KEYWORD_ONLY, default=o.default)
+        for o in SQL_OPTIONS
+    ]
 )

@@ -39,11 +39,11 @@ def _gold_rows(spark: SparkSession, options: EvaluateConfig) -> tuple[DataFrame,
     gold is multi-label. Every check here runs before any model does."""
     frame = read_input(spark, options)
     require_string_column(frame.schema, options.text_column, "--text-col")
-    require_column(frame.schema, options.gold_col, "--gold-col")
-    multi_label_gold = isinstance(frame.schema[options.gold_col].dataType, ArrayType)
+    require_column(frame.schema, options.gold_column, "--gold-col")
+    multi_label_gold = isinstance(frame.schema[options.gold_column].dataType, ArrayType)
     if multi_label_gold and not options.multi_label:
         raise ConfigError(
-            f"--gold-col {options.gold_col!r} holds several classes per row: add --multi-label, which scores "
+            f"--gold-col {options.gold_column!r} holds several classes per row: add --multi-label, which scores "
             "each class on its own"
         )
     mapping = options.gold_to_class
@@ -51,7 +51,7 @@ def _gold_rows(spark: SparkSession, options: EvaluateConfig) -> tuple[DataFrame,
     def value(column):  # a gold value as the mapping reads it; blank: none
         return F.nullif(F.trim(column.cast("string")), F.lit(""))
 
-    gold_column = F.col(options.gold_col)
+    gold_column = F.col(options.gold_column)
     values = frame.select((F.explode_outer(gold_column) if multi_label_gold else gold_column).alias("value"))
     unmapped_values = (
         values.select(value(F.col("value")).alias("value"))
@@ -63,7 +63,7 @@ def _gold_rows(spark: SparkSession, options: EvaluateConfig) -> tuple[DataFrame,
         shown = ", ".join(repr(v) for v in unmapped[:_SHOWN_UNMAPPED])
         count = f"{len(unmapped)}" if len(unmapped) <= _SHOWN_UNMAPPED else f"more than {_SHOWN_UNMAPPED}"
         raise ConfigError(
-            f"{count} gold value(s) of --gold-col {options.gold_col!r} have no label: {shown}. Map each to a label "
+            f"{count} gold value(s) of --gold-col {options.gold_column!r} have no label: {shown}. Map each to a label "
             f'with --gold-map "value=label,..." (labels: {", ".join(options.classes)}), or filter those rows out first'
         )
     if multi_label_gold:  # class indices of the row's gold values; an empty array is no gold value
@@ -73,10 +73,12 @@ def _gold_rows(spark: SparkSession, options: EvaluateConfig) -> tuple[DataFrame,
         gold = F.when(F.size(gold) > 0, gold)
     else:
         gold = _lookup(mapping, value(gold_column))
-    counts = frame.agg(F.count(F.lit(1)).alias("rows"), F.count(gold).alias("labelled")).head()  # one scan
+    counts = frame.agg(F.count(F.lit(1)).alias("rows"), F.count(gold).alias("labelled")).collect()[
+        0
+    ]  # one scan
     if counts.labelled == 0:
         raise ConfigError(
-            f"the evaluation set is empty: no row of the input has a value in --gold-col {options.gold_col!r}"
+            f"the evaluation set is empty: no row of the input has a value in --gold-col {options.gold_column!r}"
         )
     labelled = frame.where(gold.isNotNull())
     if options.limit:
@@ -216,7 +218,9 @@ def run_evaluate(spark: SparkSession, options: EvaluateConfig) -> "EvaluateSumma
         runs=runs,
         wall_seconds=round(time.perf_counter() - started, 2),
     )
-    return EvaluateSummary(**measured, report=write_report(options.report, options.report_format, measured))
+    return EvaluateSummary(
+        **measured, report=write_report(options.report_folder, options.report_format, measured)
+    )
 
 
 @dataclass(frozen=True)

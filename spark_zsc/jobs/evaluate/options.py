@@ -6,7 +6,7 @@ from __future__ import annotations
 from functools import cached_property
 from typing import Optional
 
-from ...errors import ConfigError
+from ...errors import ConfigError, required
 from ...options import BY_KEY, JOB, ClassifierConfig
 from ..fields import EvaluateFields
 from ..options import SourceConfig
@@ -24,6 +24,14 @@ class EvaluateConfig(EvaluateFields, SourceConfig):  # type: ignore[misc]  # lab
         values = {option.job_name: getattr(self, option.job_name) for option in self.OPTIONS if option.param}
         first = {"labels": self.classes, "template": self.templates[0], "label_descriptions": None}
         return ClassifierConfig.of({**values, **first}, JOB)
+
+    @property
+    def gold_column(self) -> str:
+        return required(self.gold_col, "--gold-col")
+
+    @property
+    def report_folder(self) -> str:
+        return required(self.report, "--report")
 
     @property
     def label_sets(self) -> list[list[str]]:
@@ -47,7 +55,8 @@ class EvaluateConfig(EvaluateFields, SourceConfig):  # type: ignore[misc]  # lab
         if not value:
             return []
         sets = value if isinstance(value, list) and all(isinstance(v, dict) for v in value) else [value]
-        checked = [BY_KEY["label_descriptions"].check(one, "label_descriptions") for one in sets]
+        check = required(BY_KEY["label_descriptions"].check, "the check of label descriptions")
+        checked = [check(one, "label_descriptions") for one in sets]
         for descriptions in checked:
             strangers = [name for name in descriptions if name not in self.classes]
             if strangers:
