@@ -152,7 +152,7 @@ def written_columns(frame: DataFrame, options: ClassifyConfig) -> list[str]:
     from .sinks.files import csv_columns  # the CSV sink names its flat columns
 
     added = [options.output_col] + ([options.lineage_col] if options.lineage_col else [])
-    if getattr(options, "output_format", None) == "csv":
+    if options.output_format == "csv":
         return csv_columns(
             options.output_col,
             options.lineage_col,
