@@ -1,9 +1,6 @@
-"""Precision and devices: int8 on CPU, driver-side refusals, Spark's GPU addresses, the GPU check."""
+"""Precision and devices: int8 on CPU, driver-side refusals, Spark's GPU addresses."""
 
 from __future__ import annotations
-
-import json
-import sys
 
 import pytest
 import torch
@@ -13,7 +10,6 @@ from spark_zsc.options import EngineOptions
 from spark_zsc.runtime.devices import cuda_index, resolve_device
 
 from helpers import LABELS, TEXTS
-from processes import REPO, job_env, run
 
 
 def _frame(spark, texts=TEXTS):
@@ -133,44 +129,3 @@ def test_fp32_on_gpu_equals_cpu(tiny_model):
         cpu.classify(TEXTS, [LABELS] * len(TEXTS))[0], gpu.classify(TEXTS, [LABELS] * len(TEXTS))[0]
     ):
         assert a[2] == b[2] and max(abs(x - y) for x, y in zip(a[3], b[3])) < 1e-4
-
-
-@pytest.mark.slow
-def test_gpu_check_dry_run_on_cpu(tmp_path):
-    result = run(
-        [
-            "bash",
-            str(REPO / "benchmarks" / "gpu_check.sh"),
-            "--dry-run",
-            "--out",
-            str(tmp_path),
-            "--work-dir",
-            str(tmp_path / "work"),
-        ],
-        tmp_path,
-        {**job_env(tmp_path / "cache"), "PYTHON": sys.executable},
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-5000:]
-    report = json.loads((tmp_path / "gpu_check_dry_run.json").read_text())
-    correctness = report["correctness"]
-    assert (
-        correctness["fp32_vs_hf_pipeline"]["within_1e-5"]
-        and correctness["fp32_vs_hf_pipeline"]["top_label_agreement"] == 1.0
-    )
-    assert (
-        correctness["fp32_gpu_vs_cpu"]["within_1e-4"]
-        and correctness["fp32_gpu_vs_cpu"]["top_label_agreement"] == 1.0
-    )
-    assert report["spark_job"]["rows"] == report["texts_per_contender"] == report["spark_job"]["classified"]
-    assert set(report["throughput_pairs_per_second"]) >= {
-        "hf_pipeline_bs8",
-        "hf_pipeline_bs32",
-        "spark_zsc_engine",
-    }
-    loop = report["udf_loop"]
-    assert (
-        loop["arrow_batches"]["rows"] == 48 and loop["small_batch_rows"]["slices"] == 3
-    )  # 24 rows in slices of 8
-    assert loop["small_batch_rows"]["first_slice_vs_later"] > 0
-    assert "UDF loop, 10,000-row batches" in result.stdout and "x the best pipeline" in result.stdout
