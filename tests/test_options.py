@@ -212,7 +212,7 @@ def test_a_config_is_frozen_and_a_changed_copy_is_checked_again(tmp_path):
 @pytest.mark.parametrize(
     "given,refusal",
     [
-        ({"device": "cpu", "precision": "bf16"}, "precision=bf16 needs a GPU"),
+        ({"device": "cpu", "precision": "fp16"}, "precision=fp16 needs a GPU"),
         ({"strategy": "embedding", "shortlist": 1}, "use it with strategy='nli'"),
         ({"shortlist": 3}, "shortlist 3 is more than the 2 candidate labels"),
     ],

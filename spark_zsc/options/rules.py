@@ -12,9 +12,9 @@ from .table import spelled
 
 
 def check_engine(values: Any) -> None:
-    """A precision the device runs."""
-    if values.device == "cpu" and values.precision in ("fp16", "bf16"):
-        raise ConfigError(f"precision={values.precision} needs a GPU; on CPU use fp32, or int8 for speed")
+    """A precision the device runs (whether a CPU computes bf16 natively is the devices' to say)."""
+    if values.device == "cpu" and values.precision == "fp16":
+        raise ConfigError("precision=fp16 needs a GPU; on CPU use fp32, or bf16 or int8 for speed")
     if values.device == "cuda" and values.precision == "int8":
         raise ConfigError("precision=int8 is for CPUs; on a GPU use fp16 or bf16")
 

@@ -18,7 +18,7 @@ DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_TEMPERATURE = 0.05  # all-MiniLM-L6-v2's training scale (cosine x 20)
 DEFAULT_THRESHOLD = 0.3  # multi-label embedding: the cosine at which a label scores 0.5
 DEVICES = ("auto", "cpu", "cuda")
-PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")  # auto: fp16 on a GPU, fp32 on CPU
+PRECISIONS = ("auto", "fp32", "fp16", "bf16", "int8")  # auto: fp16 on a GPU, fp32 on CPU (HF-exact)
 DISTRIBUTIONS = ("auto", "broadcast", "artifacts", "path")
 STRATEGIES = ("nli", "embedding")
 DEDUPE_SCOPES = ("batch", "input")  # where repeated texts are found: within an Arrow batch, or anywhere
@@ -212,8 +212,9 @@ OPTIONS: tuple[Option, ...] = (
         "precision",
         str,
         "auto",
-        "auto (fp16 on a GPU, fp32 on CPU), fp32, fp16 or bf16 (GPU), int8 (CPU: dynamic quantization, "
-        "faster, scores move slightly).",
+        "auto (fp16 on a GPU, fp32 on CPU), fp32, fp16 (GPU), bf16 (GPU, or a CPU with bf16 instructions: "
+        "AVX512-BF16, AMX-BF16 or Arm BF16), int8 (CPU: dynamic quantization). bf16 and int8 are faster "
+        "and move scores slightly.",
         choices=PRECISIONS,
     ),
     Option(

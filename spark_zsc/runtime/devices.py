@@ -13,6 +13,7 @@ from typing import Optional
 
 from ..errors import ConfigError
 from ..options import ClassifierConfig, EngineOptions
+from .cpu_precisions import cpu_bf16_refusal
 
 
 def task_gpu_address() -> Optional[str]:
@@ -54,9 +55,20 @@ def resolve_device(options: EngineOptions) -> str:
 def resolve_precision(options: EngineOptions, device: str) -> str:
     if options.precision == "auto":
         return "fp16" if device.startswith("cuda") else "fp32"
-    if options.precision in ("fp16", "bf16") and device == "cpu":
-        raise RuntimeError(f"precision={options.precision} was asked for, but this task runs on the CPU")
+    if options.precision == "fp16" and device == "cpu":
+        raise RuntimeError("precision=fp16 was asked for, but this task runs on the CPU")
     return options.precision
+
+
+def task_device_and_precision(options: EngineOptions) -> tuple[str, str]:
+    """This task's device and precision. A task that cannot run them fails before it loads a
+    model: on a cluster, only the task sees whether its executor's CPU computes bf16."""
+    device = resolve_device(options)
+    precision = resolve_precision(options, device)
+    refusal = cpu_bf16_refusal() if (device, precision) == ("cpu", "bf16") else None
+    if refusal:
+        raise RuntimeError(refusal)
+    return device, precision
 
 
 def spark_gives_tasks_gpus(spark) -> bool:
@@ -78,16 +90,22 @@ def gpus_available(spark) -> bool:
 
 
 def check_devices(spark, options: EngineOptions) -> None:
-    """Driver-side: refuse a GPU-only setting where no task will have a GPU."""
-    if options.device == "cuda" and not gpus_available(spark):
+    """Driver-side: refuse a setting the tasks' devices cannot run. Whether a CPU computes
+    bf16 natively is known here only for a local master (its tasks run on this machine); on a
+    cluster each task checks its own before loading a model."""
+    gpus = gpus_available(spark)
+    if options.device == "cuda" and not gpus:
         raise ConfigError(
             "device='cuda' but no GPU is available to tasks: set spark.task.resource.gpu.amount "
             "(and the executor GPU resources) or use device='auto' or 'cpu'"
         )
-    if options.precision in ("fp16", "bf16") and options.device == "auto" and not gpus_available(spark):
-        raise ConfigError(
-            f"precision={options.precision} needs a GPU and none is available to tasks: use fp32 or int8"
-        )
+    on_cpu = options.device == "cpu" or (options.device == "auto" and not gpus)
+    if options.precision == "fp16" and on_cpu:
+        raise ConfigError("precision=fp16 needs a GPU and none is available to tasks: use fp32, bf16 or int8")
+    if options.precision == "bf16" and on_cpu and spark.conf.get("spark.master", "").startswith("local"):
+        refusal = cpu_bf16_refusal()
+        if refusal:
+            raise ConfigError(refusal)
     if options.precision == "int8" and options.device == "auto" and gpus_available(spark):
         raise ConfigError("precision=int8 is for CPUs but tasks get GPUs here: use device='cpu' or fp16/bf16")
 

@@ -20,7 +20,8 @@ from ..engines.embedding import EmbeddingEngine
 from ..engines.nli import ZeroShotEngine
 from ..log import log, log_to_stderr
 from ..options import DEFAULT_TOKEN_BUDGET, GPU_TOKEN_BUDGET, EngineOptions, StrategyOptions
-from .devices import resolve_device, resolve_precision
+from .cpu_precisions import quantized_int8
+from .devices import task_device_and_precision
 from .model_cache import ModelCache, ModelKey
 from .model_source import EMBEDDING, NLI, SENTENCE_CONFIG
 from .node_store import model_folder
@@ -53,9 +54,7 @@ def load_model(folder, kind: str, device: str, precision: str) -> LoadedModel:
     )
     model = model.to(device).eval()
     if precision == "int8":
-        # dynamic int8 of the Linear layers: faster on CPU, scores move slightly; the
-        # quantized weights are this worker's own copy
-        model = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, dtype=torch.qint8)
+        model = quantized_int8(model)
     tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=False)
     return LoadedModel(model, tokenizer, time.perf_counter() - started, stated_max_length(folder))
 
@@ -105,8 +104,7 @@ def engine_for(models: dict, options: EngineOptions, strategy: StrategyOptions):
     files are fetched only if its model is not cached."""
     import torch
 
-    device = resolve_device(options)
-    precision = resolve_precision(options, device)
+    device, precision = task_device_and_precision(options)
     torch.set_num_threads(task_threads(options))
     if device.startswith("cuda"):
         keep_to_one_gpu(_models, device)
