@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import LABELS, RESULTS, build_model  # noqa: E402 (the sibling benchmark script)
+from run import LABELS, RESULTS, as_dicts, build_model, compare  # noqa: E402 (the sibling benchmark script)
 
 ARROW_BATCH_ROWS = 10_000  # spark.sql.execution.arrow.maxRecordsPerBatch's default
 TEMPLATE = "This example is {}."
@@ -97,34 +97,6 @@ def make_engine(model, tokenizer, device: str, token_budget: int):
     from spark_zsc.engines.nli import ZeroShotEngine
 
     return ZeroShotEngine(model, tokenizer, token_budget=token_budget, device=device, shape_buckets=True)
-
-
-def as_dicts(results) -> list[dict]:
-    return [dict(zip(r[2], r[3])) for r in results]
-
-
-def top_two_gap(scores: dict) -> float:
-    first, second = sorted(scores.values(), reverse=True)[:2]
-    return first - second
-
-
-def compare(lower: list[dict], reference: list[dict]) -> dict:
-    """The largest score difference, and top-label agreement counted only on rows whose
-    reference top two labels are further apart than twice that difference: a near-tie may
-    flip under any rounding, which says nothing about the precision (random weights give
-    many)."""
-    difference = max(abs(x[l] - y[l]) for x, y in zip(lower, reference) for l in y)
-    decided = [(x, y) for x, y in zip(lower, reference) if top_two_gap(y) > 2 * difference]
-    return {
-        "max_score_difference": difference,
-        "decided_rows": len(decided),
-        "rows": len(reference),
-        "top_label_agreement": (
-            sum(max(x, key=x.get) == max(y, key=y.get) for x, y in decided) / len(decided)
-            if decided
-            else None
-        ),
-    }
 
 
 def timed_rate(function, pairs: int, device: str) -> float:

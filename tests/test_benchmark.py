@@ -10,23 +10,17 @@ import pytest
 from processes import REPO, job_env, run
 
 
+def smoke_run(tmp_path, script: str, *args: str):
+    """benchmarks/`script` run with `args`, writing under `tmp_path`; it must succeed."""
+    command = [sys.executable, str(REPO / "benchmarks" / script), *args, "--out", str(tmp_path)]
+    result = run(command, tmp_path, job_env(tmp_path / "cache"), timeout=600)
+    assert result.returncode == 0, result.stdout[-5000:]
+    return result
+
+
 @pytest.mark.cluster
 def test_benchmark_harness_smoke(tmp_path):
-    result = run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "run.py"),
-            "--smoke",
-            "--out",
-            str(tmp_path),
-            "--work-dir",
-            str(tmp_path / "work"),
-        ],
-        tmp_path,
-        job_env(tmp_path / "cache"),
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-5000:]
+    smoke_run(tmp_path, "run.py", "--smoke", "--work-dir", str(tmp_path / "work"))
     results = json.loads((tmp_path / "smoke.json").read_text())
     spark_zsc = results["spark"]["spark_zsc"]
     assert 1 <= spark_zsc["model_loads"] <= 2  # two Python workers, four partitions, two actions
@@ -35,25 +29,29 @@ def test_benchmark_harness_smoke(tmp_path):
         assert results["in_process"][contender]["pairs_per_second"] > 0
     table = (tmp_path / "smoke.md").read_text()
     assert "| spark_zsc on Spark, second action |" in table and "vs Databricks recipe" in table
+    for precision in ("bf16", "int8"):  # warm on Spark against fp32, or refused on this CPU
+        warm = results["spark"]["spark_zsc_precisions"][precision]
+        assert warm.get("speedup_vs_fp32", 0) > 0 or "computes bf16 natively" in warm["refused"]
+        assert f"| spark_zsc on Spark, second action, {precision} vs fp32 |" in table
+
+
+@pytest.mark.slow
+def test_precision_benchmark_smoke(tmp_path):
+    smoke_run(tmp_path, "precision.py", "--smoke", "--work-dir", str(tmp_path / "work"))
+    results = json.loads((tmp_path / "precision-smoke.json").read_text())
+    nli = results["nli"]
+    assert nli["fp32"]["max_score_difference"] == 0 and nli["fp32"]["top_label_agreement"] == 1
+    for precision in ("bf16", "int8"):
+        assert 0 < nli[precision]["max_score_difference"] < 0.05 and nli[precision]["rows"] == 12
+    job, in_process = results["evaluate_job"], results["embedding_in_process"]
+    assert job["fp32"]["accuracy"] == in_process["fp32"]["accuracy"]  # the job and the engine agree
+    assert "accuracy" in job["bf16"] or "computes bf16 natively" in job["bf16"]["refused"]
+    assert all(0 < in_process[p]["accuracy"] <= 1 for p in ("fp32", "bf16", "int8"))
 
 
 @pytest.mark.slow
 def test_shortlist_benchmark_smoke(tmp_path):
-    result = run(
-        [
-            sys.executable,
-            str(REPO / "benchmarks" / "shortlist.py"),
-            "--smoke",
-            "--out",
-            str(tmp_path),
-            "--work-dir",
-            str(tmp_path / "work"),
-        ],
-        tmp_path,
-        job_env(tmp_path / "cache"),
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-5000:]
+    smoke_run(tmp_path, "shortlist.py", "--smoke", "--work-dir", str(tmp_path / "work"))
     runs = json.loads((tmp_path / "shortlist-smoke.json").read_text())["runs"]
     assert [(r["labels"], r["nli_pairs_full"], r["nli_pairs_cascade"]) for r in runs] == [
         (4, 12, 6),
@@ -64,12 +62,6 @@ def test_shortlist_benchmark_smoke(tmp_path):
 
 @pytest.mark.slow
 def test_many_labels_benchmark_dry_run(tmp_path):
-    result = run(
-        [sys.executable, str(REPO / "benchmarks" / "many_labels.py"), "--dry-run", "--out", str(tmp_path)],
-        tmp_path,
-        job_env(tmp_path / "cache"),
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-5000:]
+    result = smoke_run(tmp_path, "many_labels.py", "--dry-run")
     assert "| 20 | 400 | pairBudget 200,000 (default) | 1 | 400 |" in result.stdout
     assert not list(tmp_path.glob("many_labels.*"))  # a dry run writes no results
