@@ -5,6 +5,8 @@
 #   make docs   the reference pages made from the code, then the docs site built strictly into site/
 #   make docs-serve   the docs site on http://127.0.0.1:8000 while you edit
 #   make typecheck   the .pyi stubs of the classes made from the option tables current, then mypy
+#   make bench-peers   spark_zsc beside Daft, Ray Data and Spark NLP (benchmarks/peers.py), in
+#               .venv-peers with Spark NLP's jars: installed and fetched the first time
 #   make jars   the jars the tests use, from Maven into .cache/jars/spark-LINE, once: Delta and
 #               Iceberg; S3A (hadoop-aws, AWS SDK) in s3a/; Hadoop's MiniDFSCluster in hdfs/; on
 #               Spark 3.5 the Spark Connect server in connect/ (4.x ships it)
@@ -17,13 +19,14 @@
 
 PYTHON ?= python3.11
 TORCH ?= torch==2.13.0
+PYSPARK_3_5 := pyspark==3.5.7
 SPARK ?= 4.1
 ifeq ($(SPARK),4.1)
 PYSPARK ?= pyspark==4.1.4
 DELTA ?= delta-spark==4.4.0
 VENV := .venv
 else ifeq ($(SPARK),3.5)
-PYSPARK ?= pyspark==3.5.7
+PYSPARK ?= $(PYSPARK_3_5)
 DELTA ?= delta-spark==3.3.2
 VENV := .venv-spark3.5
 else
@@ -58,7 +61,7 @@ endif
 endif
 endif
 
-.PHONY: demo test test-fast test-spark3.5 docs docs-serve typecheck env java jars print-venv FORCE
+.PHONY: demo test test-fast test-spark3.5 docs docs-serve typecheck env java jars print-venv bench-peers FORCE
 
 demo: $(STAMP) java
 	$(VPYTHON) -m spark_zsc classify --input examples/tickets.csv --input-format csv \
@@ -97,6 +100,27 @@ test-fast: $(STAMP)
 # The other line, in its own environment and jars folder.
 test-spark3.5:
 	$(MAKE) test SPARK=3.5
+
+# benchmarks/peers.py in an environment of its own, .venv-peers: pyspark 3.5 (the Spark that
+# Maven Central's newest Spark NLP is built for) with the `peers` extra (Daft, Ray Data, Spark
+# NLP), and Spark NLP's jars (jars/peers/pom.xml) in .cache/jars/peers.
+PEERS_VENV := .venv-peers
+PEERS_JARS := .cache/jars/peers
+bench-peers: $(PEERS_VENV)/.installed $(PEERS_JARS)/.fetched java
+	$(PEERS_VENV)/bin/python benchmarks/peers.py
+
+$(PEERS_VENV)/.installed: pyproject.toml
+	rm -rf $(PEERS_VENV)
+	$(PYTHON) -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet "$(TORCH)" "$(PYSPARK_3_5)"
+	$(PEERS_VENV)/bin/python -m pip install --quiet -e ".[peers]"
+	@touch $@
+
+$(PEERS_JARS)/.fetched: jars/peers/pom.xml
+	rm -rf $(PEERS_JARS)
+	mvn -q -B dependency:copy-dependencies -DincludeScope=runtime -f jars/peers/pom.xml -DoutputDirectory="$(CURDIR)/$(PEERS_JARS)"
+	@touch $@
 
 env: $(STAMP)
 
