@@ -106,7 +106,7 @@ def check_devices(spark, options: EngineOptions) -> None:
         refusal = cpu_bf16_refusal()
         if refusal:
             raise ConfigError(refusal)
-    if options.precision == "int8" and options.device == "auto" and gpus_available(spark):
+    if options.precision == "int8" and options.device == "auto" and gpus:
         raise ConfigError("precision=int8 is for CPUs but tasks get GPUs here: use device='cpu' or fp16/bf16")
 
 
