@@ -1,7 +1,7 @@
 """spark_zsc beside what a user would pick instead: the same rows, model, labels and cores.
 
     make bench-peers                               # the peers' environment and jars, then this
-    .venv-peers/bin/python benchmarks/peers.py     # about 15 minutes on 2 cores
+    .venv-peers/bin/python benchmarks/peers.py     # about 20 minutes on 2 cores
     .venv-peers/bin/python benchmarks/peers.py --smoke   # a tiny model and a few rows
 
 Every contender runs in a process of its own, cold, on 2 cores, and is timed from before its
@@ -10,8 +10,8 @@ included; each is used as its documentation shows:
 
 - spark_zsc: `ZeroShotClassifier` on local[2], default settings;
 - Daft: `daft.functions.classify_text` (the HF zero-shot pipeline in a Daft UDF) with no batch
-  size given (the pipeline then runs one pair at a time), with 64 (the default its options
-  declare) and with the best of a sweep;
+  size given (the pipeline then runs one pair at a time), with 8, 16, 32 and 64 (the default
+  its options declare), and the best of those again;
 - Ray Data: `map_batches` with an actor pool holding the HF pipeline (Ray's batch-inference
   recipe): two actors of one CPU each, as Spark's two task slots, the pipeline at Daft's best
   batch size;
@@ -244,9 +244,9 @@ def timed_contender(
     command += ["--batch-size", str(batch_size), "--result", str(out), *(["--again"] if again else [])]
     finished = subprocess.run(command, capture_output=True, text=True)
     if finished.returncode != 0:
-        return {
-            "failed": finished.stderr.strip().splitlines()[-1] if finished.stderr.strip() else "no output"
-        }
+        # the last error line names what failed (a JVM's log lines may follow it)
+        errors = [line for line in finished.stderr.splitlines() if "Error" in line or "Exception" in line]
+        return {"failed": (errors or finished.stderr.strip().splitlines() or ["no output"])[-1]}
     return json.loads(out.read_text())
 
 

@@ -1,6 +1,6 @@
 """What bf16 and int8 cost and gain on this machine's CPU, against fp32, in one run.
 
-    python benchmarks/precision.py           # about 10 minutes on 2 cores
+    python benchmarks/precision.py           # about 12 minutes on 2 cores
     python benchmarks/precision.py --smoke   # a tiny model and a few rows: checks the harness runs
 
 (a) Speed and scores on distilbart-mnli-12-1's shape (random weights: the same arithmetic
@@ -121,7 +121,7 @@ def labelled_rows(data: Path, rows: int, seed: int = 0) -> list[tuple[str, str]]
     """`rows` (text, gold label) pairs drawn from AG News's test.csv."""
     with open(data, newline="", encoding="utf-8") as handle:
         labelled = [(f"{title}. {body}", GOLD[gold]) for gold, title, body in csv.reader(handle)]
-    return random.Random(seed).sample(labelled, rows)
+    return random.Random(seed).sample(labelled, min(rows, len(labelled)))  # the 400-row sample has fewer
 
 
 def evaluate_job(labelled: list[tuple[str, str]], work: Path, precisions: list[str]) -> dict:
@@ -272,7 +272,7 @@ def main(argv=None) -> dict:
         "nli": nli_precisions(
             folder, texts[WARM_UP_ROWS:], texts[:WARM_UP_ROWS], args.token_budget, args.seconds
         ),
-        "labelled_rows": labelled_count,
+        "labelled_rows": len(labelled),
         "evaluate_job": evaluate_job(labelled, work, precisions),
         "embedding_in_process": embedding_in_process(labelled, precisions),
     }

@@ -78,11 +78,11 @@ def cpu_description() -> dict:
     """This machine's CPU model and the bf16 instruction sets it has (the runtime's reading)."""
     from spark_zsc.runtime.cpu_precisions import CPUINFO, this_cpu_bf16_instructions
 
-    names = [
-        line.split(":", 1)[1].strip()
-        for line in CPUINFO.read_text().splitlines()
-        if line.startswith("model name")
-    ]
+    try:
+        cpuinfo = CPUINFO.read_text()
+    except OSError:  # not Linux
+        cpuinfo = ""
+    names = [line.split(":", 1)[1].strip() for line in cpuinfo.splitlines() if line.startswith("model name")]
     return {"model": names[0] if names else "unknown", "bf16_instructions": this_cpu_bf16_instructions()}
 
 
@@ -397,8 +397,8 @@ def warm_at_precision(
     return {"seconds": seconds, "speedup_vs_fp32": fp32_seconds / seconds}
 
 
-def warm_ratio(run: dict) -> str:
-    return f"{run['speedup_vs_fp32']:.2f}x" if "refused" not in run else f"refused here: {run['refused']}"
+def warm_ratio(warm: dict) -> str:
+    return f"{warm['speedup_vs_fp32']:.2f}x" if "refused" not in warm else f"refused here: {warm['refused']}"
 
 
 def report(results: dict) -> str:
@@ -453,8 +453,8 @@ def report(results: dict) -> str:
         f"| worker PSS / peak RSS, each (MB) | {', '.join(format(m['pss_mb'], '.0f') + ' / ' + format(m['peak_rss_mb'], '.0f') for m in memory)} |",
         f"| weights' PSS summed over workers / weight size | {sum(m['weights_pss_mb'] for m in memory) * 2**20 / s['weight_bytes']:.2f} |",
         *[
-            f"| spark_zsc on Spark, second action, {precision} vs fp32 | {warm_ratio(run)} |"
-            for precision, run in s_precisions.items()
+            f"| spark_zsc on Spark, second action, {precision} vs fp32 | {warm_ratio(warm)} |"
+            for precision, warm in s_precisions.items()
         ],
         f"| matmul peak (2048x2048 fp32, {r['threads']} threads) | {r['matmul_peak_gflops']:.0f} GFLOP/s |",
         f"| achieved by the ideal loop | {r['ideal_gflops']:.0f} GFLOP/s ({r['ideal_gflops'] / r['matmul_peak_gflops']:.0%} of peak) |",

@@ -105,6 +105,24 @@ def test_bf16_on_a_cpu_without_it_fails_on_the_driver(spark, tiny_model, cpu_fla
     clf.transform(_frame(spark))  # the plan is built; this machine's tasks are not run here
 
 
+def test_auto_where_the_driver_sees_a_gpu_its_tasks_are_not_given(spark, tiny_model, cpu_flags, monkeypatch):
+    """A local master on a machine with a GPU but no spark.task.resource.gpu.amount: tasks
+    under device auto run on the CPU, and the driver judges the precision for the CPU."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # as on a GPU machine
+    cpu_flags(ZEN3_FLAGS)
+
+    def transform(precision):
+        return ZeroShotClassifier(
+            model=tiny_model, inputCol="text", candidateLabels=LABELS, precision=precision
+        ).transform(_frame(spark))
+
+    with pytest.raises(ConfigError, match="computes bf16 natively"):
+        transform("bf16")
+    with pytest.raises(ConfigError, match="fp16 needs a GPU and none is available"):
+        transform("fp16")
+    transform("int8")  # the CPU's precision: not refused as if tasks had GPUs
+
+
 def test_bf16_engine_on_cpu_scores_close_to_fp32(tiny_model):
     """The model loaded as a worker loads it in bf16 (on a CPU without bf16 instructions torch
     emulates them: slow, but the same numbers)."""

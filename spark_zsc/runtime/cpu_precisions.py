@@ -1,8 +1,8 @@
 """What bf16 and int8 need on a CPU.
 
 bf16: torch runs bf16 matrix products through oneDNN, fast only where the CPU has bf16
-instructions (x86: AVX512-BF16, Intel since Cooper Lake and AMD since Zen 4, and AMX-BF16
-since Sapphire Rapids; Arm: the BF16 extension, AWS Graviton 3 and 4). Elsewhere torch
+instructions (x86: AVX512-BF16 on Intel Cooper Lake and AMD Zen 4 onwards, AMX-BF16 on Intel
+Sapphire Rapids onwards; Arm: the BF16 extension, AWS Graviton 3 and 4). Elsewhere torch
 emulates them, slower than fp32 itself, so bf16 is refused there. The instructions
 are read from the flags Linux lists in /proc/cpuinfo, where Spark's executors run; a system
 without that file lists none, and bf16 is refused on its CPU.
@@ -56,9 +56,9 @@ def quantized_int8(model):
     weights are this worker's own copy).
 
     torch deprecates `torch.ao.quantization.quantize_dynamic` in favour of torchao, but
-    torchao's equivalent (`quantize_` with `Int8DynamicActivationInt8WeightConfig`) is fast
-    only under torch.compile, which compiles again for each new batch shape; run eagerly it
-    measured slower than fp32 here (`python benchmarks/precision.py`). Until torch removes
+    torchao's equivalent (`quantize_` with `Int8DynamicActivationInt8WeightConfig`) is built to
+    run under torch.compile, which compiles again for each new batch shape; run eagerly, as a
+    worker would, it is far slower than fp32 (`python benchmarks/precision.py` measures both). Until torch removes
     it, the deprecated call is the fast one, and this is the only place that makes it."""
     import warnings
 

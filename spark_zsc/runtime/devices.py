@@ -89,24 +89,30 @@ def gpus_available(spark) -> bool:
     return False
 
 
+def tasks_run_on_gpus(spark, options: EngineOptions) -> bool:
+    """Whether this session's tasks run on a GPU, as `resolve_device` decides in a task: under
+    device auto only when Spark gives each task one (a local master's machine may have a GPU
+    its tasks are not given)."""
+    return options.device == "cuda" or (options.device == "auto" and spark_gives_tasks_gpus(spark))
+
+
 def check_devices(spark, options: EngineOptions) -> None:
     """Driver-side: refuse a setting the tasks' devices cannot run. Whether a CPU computes
     bf16 natively is known here only for a local master (its tasks run on this machine); on a
     cluster each task checks its own before loading a model."""
-    gpus = gpus_available(spark)
-    if options.device == "cuda" and not gpus:
+    if options.device == "cuda" and not gpus_available(spark):
         raise ConfigError(
             "device='cuda' but no GPU is available to tasks: set spark.task.resource.gpu.amount "
             "(and the executor GPU resources) or use device='auto' or 'cpu'"
         )
-    on_cpu = options.device == "cpu" or (options.device == "auto" and not gpus)
-    if options.precision == "fp16" and on_cpu:
+    on_gpu = tasks_run_on_gpus(spark, options)
+    if options.precision == "fp16" and not on_gpu:
         raise ConfigError("precision=fp16 needs a GPU and none is available to tasks: use fp32, bf16 or int8")
-    if options.precision == "bf16" and on_cpu and spark.conf.get("spark.master", "").startswith("local"):
+    if options.precision == "bf16" and not on_gpu and spark.conf.get("spark.master", "").startswith("local"):
         refusal = cpu_bf16_refusal()
         if refusal:
             raise ConfigError(refusal)
-    if options.precision == "int8" and options.device == "auto" and gpus:
+    if options.precision == "int8" and options.device == "auto" and on_gpu:
         raise ConfigError("precision=int8 is for CPUs but tasks get GPUs here: use device='cpu' or fp16/bf16")
 
 
@@ -114,8 +120,7 @@ def task_precision(spark, options: EngineOptions) -> str:
     """The precision this session's tasks run in, decided as `resolve_device` and
     `resolve_precision` decide it in a task: under device auto a task runs on a GPU only when
     Spark gave it one."""
-    on_gpu = options.device == "cuda" or (options.device == "auto" and spark_gives_tasks_gpus(spark))
-    return resolve_precision(options, "cuda" if on_gpu else "cpu")
+    return resolve_precision(options, "cuda" if tasks_run_on_gpus(spark, options) else "cpu")
 
 
 def resolve_devices(spark, options: ClassifierConfig) -> ClassifierConfig:
