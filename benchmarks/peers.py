@@ -35,7 +35,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import LABELS, RESULTS, build_model, cpu_description, read_corpus, write_results  # noqa: E402
+from run import (  # noqa: E402 (the sibling benchmark script)
+    LABELS,
+    benchmark_arguments,
+    benchmark_model,
+    cpu_description,
+    read_corpus,
+    write_results,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 SPARK_NLP_JARS = REPO / ".cache" / "jars" / "peers"  # make bench-peers puts them there
@@ -251,16 +258,7 @@ def timed_contender(
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--smoke", action="store_true", help="tiny model and rows: check the harness, measure nothing"
-    )
-    parser.add_argument("--rows", type=int, default=96)
-    parser.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "spark_zsc_bench"))
-    parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--data", type=Path, default=None, help="AG News test.csv (default as run.py's)")
+    parser = benchmark_arguments(__doc__)
     parser.add_argument("--contender", choices=sorted(CONTENDERS), help=argparse.SUPPRESS)
     parser.add_argument("--model", help=argparse.SUPPRESS)
     parser.add_argument("--texts", help=argparse.SUPPRESS)
@@ -273,9 +271,7 @@ def main(argv=None) -> dict:
         return {}
 
     rows = 12 if args.smoke else args.rows
-    folder = build_model(
-        Path(args.work_dir) / ("tiny" if args.smoke else "distilbart-mnli-12-1-shape"), args.smoke, args.data
-    )
+    folder = benchmark_model(args)
     work = Path(tempfile.mkdtemp(prefix="zsc-peers-"))
     texts_file = work / "texts.json"
     texts_file.write_text(json.dumps(read_corpus(rows, 0.0, data=args.data)))

@@ -21,7 +21,6 @@ Writes benchmarks/results/precision.json and precision.md.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import random
 import sys
@@ -31,9 +30,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from run import (  # noqa: E402 (the sibling benchmark script)
     LABELS,
-    RESULTS,
     as_dicts,
-    build_model,
+    benchmark_arguments,
+    benchmark_model,
     compare,
     cpu_description,
     default_data,
@@ -237,14 +236,8 @@ def report(results: dict) -> str:
 
 
 def main(argv=None) -> dict:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument(
-        "--smoke", action="store_true", help="tiny model and rows: check the harness, measure nothing"
-    )
-    parser.add_argument("--rows", type=int, default=96, help="rows for (a)")
-    parser.add_argument("--labelled-rows", type=int, default=2000, help="rows for (b)")
+    parser = benchmark_arguments(__doc__)
+    parser.add_argument("--labelled-rows", type=int, default=2000, help="rows for (b); --rows: for (a)")
     parser.add_argument("--token-budget", type=int, default=4096)
     parser.add_argument(
         "--seconds",
@@ -252,14 +245,9 @@ def main(argv=None) -> dict:
         default=90,
         help="time for each precision but fp32 in (a): a slow one runs fewer rows",
     )
-    parser.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "spark_zsc_bench"))
-    parser.add_argument("--out", default=str(RESULTS))
-    parser.add_argument("--data", type=Path, default=None, help="AG News test.csv (default as run.py's)")
     args = parser.parse_args(argv)
     rows, labelled_count = (12, 40) if args.smoke else (args.rows, args.labelled_rows)
-    folder = build_model(
-        Path(args.work_dir) / ("tiny" if args.smoke else "distilbart-mnli-12-1-shape"), args.smoke, args.data
-    )
+    folder = benchmark_model(args)
     texts = read_corpus(rows + WARM_UP_ROWS, 0.0, data=args.data)
     precisions = ["fp32", "bf16", "int8"]
     labelled = labelled_rows(args.data or default_data(), labelled_count)

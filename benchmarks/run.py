@@ -464,17 +464,15 @@ def report(results: dict) -> str:
     return "\n".join(lines)
 
 
-def main(argv=None) -> dict:
+def benchmark_arguments(description: str) -> argparse.ArgumentParser:
+    """The options every distilbart-shape benchmark takes: --smoke, --rows, --work-dir, --out, --data."""
     parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        description=description, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
         "--smoke", action="store_true", help="tiny model and rows: check the harness, measure nothing"
     )
     parser.add_argument("--rows", type=int, default=96)
-    parser.add_argument("--duplicate-share", type=float, default=0.25)
-    parser.add_argument("--partitions", type=int, default=4)
-    parser.add_argument("--token-budget", type=int, default=4096)
     parser.add_argument("--work-dir", default=str(Path(tempfile.gettempdir()) / "spark_zsc_bench"))
     parser.add_argument("--out", default=str(RESULTS))
     parser.add_argument(
@@ -483,11 +481,23 @@ def main(argv=None) -> dict:
         default=None,
         help="AG News test.csv (default: ../shared beside the repo, else the sample under tests/)",
     )
+    return parser
+
+
+def benchmark_model(args: argparse.Namespace) -> Path:
+    """The model `benchmark_arguments`' options ask for, built once under --work-dir."""
+    name = "tiny" if args.smoke else "distilbart-mnli-12-1-shape"
+    return build_model(Path(args.work_dir) / name, args.smoke, args.data)
+
+
+def main(argv=None) -> dict:
+    parser = benchmark_arguments(__doc__)
+    parser.add_argument("--duplicate-share", type=float, default=0.25)
+    parser.add_argument("--partitions", type=int, default=4)
+    parser.add_argument("--token-budget", type=int, default=4096)
     args = parser.parse_args(argv)
     rows = 12 if args.smoke else args.rows
-    folder = build_model(
-        Path(args.work_dir) / ("tiny" if args.smoke else "distilbart-mnli-12-1-shape"), args.smoke, args.data
-    )
+    folder = benchmark_model(args)
     texts = read_corpus(rows, args.duplicate_share, data=args.data)
     threads = 2
     results = {
