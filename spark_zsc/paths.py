@@ -210,22 +210,38 @@ class HadoopFiles:
         stream.close()
 
     def read_text(self, path: str):
-        if not self.exists(path):
-            return None
-        stream = self._fs.open(self._path(path))
+        """None where `path` is absent, also where another run removes it while it is read (not
+        a look first: the file can go between the look and the read)."""
         try:
-            return bytes(stream.readAllBytes()).decode()  # one call through py4j, not one a byte
-        finally:
-            stream.close()
+            stream = self._fs.open(self._path(path))
+            try:
+                return bytes(stream.readAllBytes()).decode()  # one call through py4j, not one a byte
+            finally:
+                stream.close()
+        except Py4JJavaError as error:
+            if self._is_not_found(error):
+                return None
+            raise
 
     def modified_seconds(self, path: str):
-        if not self.exists(path):
-            return None
-        return self._fs.getFileStatus(self._path(path)).getModificationTime() / 1000
+        try:
+            return self._fs.getFileStatus(self._path(path)).getModificationTime() / 1000
+        except Py4JJavaError as error:
+            if self._is_not_found(error):
+                return None
+            raise
+
+    def _is_not_found(self, error: Py4JJavaError) -> bool:
+        """Hadoop's answer for a path that is not there (S3A opens lazily: it comes on the read)."""
+        not_found = self._jvm.java.lang.Class.forName("java.io.FileNotFoundException")
+        return bool(not_found.isInstance(error.java_exception))
 
     def touch(self, path: str) -> None:
         if self.is_object_store:  # an object's time is its last write (S3A's setTimes does nothing)
-            self.write_text(path, self.read_text(path) or "")
+            text = self.read_text(path)
+            if text is None:  # never write back a file another run removed: it would be an empty lock
+                raise FileNotFoundError(path)
+            self.write_text(path, text)
         else:
             self._fs.setTimes(self._path(path), int(time.time() * 1000), -1)
 

@@ -177,6 +177,20 @@ def test_one_writer_at_a_time_on_s3a(spark, s3):
     assert s3.read(f"{bucket}/race-0").decode().startswith("runner ")  # the holder's record kept
 
 
+def test_a_file_removed_between_a_look_and_a_read_reads_as_absent(spark, s3, monkeypatch):
+    """A run reading a lock its holder releases at that moment: the file was there when looked
+    at and is gone when read. It reads as released, not as a crash of the run that read it, and
+    a heartbeat of a lock removed meanwhile does not create an empty one nobody releases."""
+    output = f"{s3.new_bucket()}/out"
+    files, removed = files_for(spark, output), lock_path(output)
+    monkeypatch.setattr(files, "exists", lambda path: True)  # the look that still saw it
+    assert files.read_text(removed) is None
+    assert files.modified_seconds(removed) is None
+    with pytest.raises(FileNotFoundError):  # a heartbeat then: it must not write the lock back
+        files.touch(removed)
+    assert s3.keys(removed) == []
+
+
 def test_streams_with_their_checkpoint_in_another_bucket(spark, s3, tiny_model, tmp_path):
     """A stream into a table of files on S3A and one into an S3A folder, each checkpointed in
     another bucket: every id once, and a rerun with nothing new writes nothing."""
