@@ -17,7 +17,9 @@ included; each is used as its documentation shows:
   batch size;
 - Spark NLP: `BartForZeroShotClassification`, the same weights exported to ONNX and imported
   by `loadSavedModel` (once, untimed, then saved), loaded with `load` and run after its
-  `DocumentAssembler` and `Tokenizer` on local[2].
+  `DocumentAssembler` and `Tokenizer` on local[2], given the filled-in hypothesis template as
+  its candidate labels (it has no template of its own). Untimed, `check_spark_nlp` recomputes
+  its scores with the model in torch, on the input Spark NLP builds.
 
 The model is distilbart-mnli-12-1's shape with random weights (no hub here; the same
 arithmetic as the real model). Writes benchmarks/results/peers.json and peers.md.
@@ -118,35 +120,49 @@ def run_ray(model: str, texts: list[str], batch_size: int) -> list[str]:
     return [row["label"] for row in sorted(rows, key=lambda row: row["id"])]
 
 
-def run_spark_nlp(model: str, texts: list[str], batch_size: int) -> list[str]:
-    """`model` here is the Spark NLP model folder `prepare_spark_nlp` saved."""
-    from pyspark.ml import Pipeline
+def spark_nlp_session(cores: int = CORES):
     from pyspark.sql import SparkSession
-    from sparknlp.annotator import BartForZeroShotClassification, Tokenizer
-    from sparknlp.base import DocumentAssembler
 
-    spark = (
-        SparkSession.builder.master(f"local[{CORES}]")
+    return (
+        SparkSession.builder.master(f"local[{cores}]")
         .config("spark.ui.enabled", "false")
         .config("spark.driver.memory", "6g")
         .config("spark.jars", ",".join(str(jar) for jar in sorted(SPARK_NLP_JARS.glob("*.jar"))))
         .getOrCreate()
     )
+
+
+def spark_nlp_classify(spark, model: str, texts: list[str], candidates: list[str], batch_size: int = 8):
+    """Spark NLP's zero-shot pipeline over `texts`: each row's class annotation (top label and
+    its scores by candidate), in the rows' order."""
+    from pyspark.ml import Pipeline
+    from sparknlp.annotator import BartForZeroShotClassification, Tokenizer
+    from sparknlp.base import DocumentAssembler
+
     frame = spark.createDataFrame(list(enumerate(texts)), "id long, text string").repartition(CORES)
     classifier = (
         BartForZeroShotClassification.load(model)
         .setInputCols(["document", "token"])
         .setOutputCol("class")
-        .setCandidateLabels(LABELS)
-        .setBatchSize(batch_size or 8)  # its documented default
+        .setCandidateLabels(candidates)
+        .setBatchSize(batch_size)
     )
     stages = [
         DocumentAssembler().setInputCol("text").setOutputCol("document"),
         Tokenizer().setInputCols(["document"]).setOutputCol("token"),
         classifier,
     ]
-    rows = Pipeline(stages=stages).fit(frame).transform(frame).select("id", "class.result").collect()
-    return [result[0] if result else None for _, result in sorted(rows)]
+    rows = Pipeline(stages=stages).fit(frame).transform(frame).select("id", "class").collect()
+    return [annotations[0] if annotations else None for _, annotations in sorted(rows)]
+
+
+def run_spark_nlp(model: str, texts: list[str], batch_size: int) -> list[str]:
+    """`model` here is the Spark NLP model folder `prepare_spark_nlp` saved. Spark NLP has no
+    hypothesis template: its candidate labels are its hypotheses, so it is given the filled-in
+    template, which makes its pairs as many and as long as everyone else's."""
+    hypotheses = {TEMPLATE.format(label): label for label in LABELS}
+    classes = spark_nlp_classify(spark_nlp_session(), model, texts, list(hypotheses), batch_size or 8)
+    return [hypotheses[annotation.result] if annotation else None for annotation in classes]
 
 
 CONTENDERS = {"spark_zsc": run_spark_zsc, "daft": run_daft, "ray": run_ray, "spark_nlp": run_spark_nlp}
@@ -186,15 +202,58 @@ def prepare_spark_nlp(folder: Path, work: Path) -> Path:
     (export / "assets" / "labels.txt").write_text("\n".join(id2label[i] for i in sorted(id2label)) + "\n")
     script = (
         "import sys; sys.path.insert(0, sys.argv[3]); import peers;"
-        "from pyspark.sql import SparkSession; from sparknlp.annotator import BartForZeroShotClassification;"
-        "spark = SparkSession.builder.master('local[2]').config('spark.driver.memory', '6g')"
-        ".config('spark.jars', ','.join(str(j) for j in sorted(peers.SPARK_NLP_JARS.glob('*.jar')))).getOrCreate();"
-        "BartForZeroShotClassification.loadSavedModel(sys.argv[1], spark).write().overwrite().save(sys.argv[2])"
+        "from sparknlp.annotator import BartForZeroShotClassification;"
+        "model = BartForZeroShotClassification.loadSavedModel(sys.argv[1], peers.spark_nlp_session());"
+        "model.write().overwrite().save(sys.argv[2])"
     )
     subprocess.run(
         [sys.executable, "-c", script, str(export), str(saved), str(Path(__file__).parent)], check=True
     )
     return saved
+
+
+# ---- checking Spark NLP's copy: its scores are the model's, on the input it builds
+
+
+def check_spark_nlp(folder: Path, saved: Path, work: Path) -> dict:
+    """Spark NLP's scores beside the model's own on the token ids Spark NLP's encoding gives.
+
+    It builds `<s> premise </s> label </s>` (no hypothesis template, one separator where the HF
+    pipeline has two) and encodes candidate labels word by word against the vocabulary. On a
+    premise and labels made of words the vocabulary holds whole (with and without the leading
+    space mark), those ids are known without its tokenizer, so its scores can be recomputed
+    with the model in torch: equal scores mean the import is right (weights, vocabulary, the
+    entailment logit), and that its labels differ from the HF pipeline's by its encoding only."""
+    out = work / "spark-nlp-check.json"
+    command = [sys.executable, __file__, "--check-spark-nlp", str(folder), str(saved), "--result", str(out)]
+    finished = subprocess.run(command, capture_output=True, text=True)
+    if finished.returncode != 0:
+        raise RuntimeError(f"checking its scores: {last_error_line(finished.stderr)}")
+    return json.loads(out.read_text())
+
+
+def spark_nlp_check_process(folder: Path, saved: str, out: str) -> None:
+    import torch
+    from transformers import AutoModelForSequenceClassification
+
+    vocab = json.loads((folder / "vocab.json").read_text())
+    # words the vocabulary holds whole, as a text's first word and after a space (the mark
+    # byte-level BPE gives a word's leading space): the benchmark's labels where they are
+    whole = [word for word in [*LABELS, *vocab] if word.isalpha() and f"\u0120{word}" in vocab]
+    labels = list(dict.fromkeys(whole))[: len(LABELS)]
+    premise = labels[:3]
+    annotation = spark_nlp_classify(spark_nlp_session(1), saved, [" ".join(premise)], labels)[0]
+    ids = [vocab[premise[0]]] + [vocab[f"\u0120{word}"] for word in premise[1:]]
+    config = json.loads((folder / "config.json").read_text())
+    start, end = config["bos_token_id"], config["eos_token_id"]
+    entailment = next(i for name, i in config["label2id"].items() if name.lower().startswith("entail"))
+    pairs = torch.tensor([[start, *ids, end, vocab[label], end] for label in labels])
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    with torch.no_grad():
+        scores = model(input_ids=pairs).logits[:, entailment].softmax(0).tolist()
+    difference = max(abs(float(annotation.metadata[label]) - score) for label, score in zip(labels, scores))
+    result = {"premise": " ".join(premise), "labels": labels, "max_score_difference": difference}
+    Path(out).write_text(json.dumps(result))
 
 
 def export_onnx(folder: Path, path: Path) -> None:
@@ -251,10 +310,14 @@ def timed_contender(
     command += ["--batch-size", str(batch_size), "--result", str(out), *(["--again"] if again else [])]
     finished = subprocess.run(command, capture_output=True, text=True)
     if finished.returncode != 0:
-        # the last error line names what failed (a JVM's log lines may follow it)
-        errors = [line for line in finished.stderr.splitlines() if "Error" in line or "Exception" in line]
-        return {"failed": (errors or finished.stderr.strip().splitlines() or ["no output"])[-1]}
+        return {"failed": last_error_line(finished.stderr)}
     return json.loads(out.read_text())
+
+
+def last_error_line(stderr: str) -> str:
+    """The line that names what failed (a JVM's log lines may follow it)."""
+    errors = [line for line in stderr.splitlines() if "Error" in line or "Exception" in line]
+    return (errors or stderr.strip().splitlines() or ["no output"])[-1]
 
 
 def main(argv=None) -> dict:
@@ -265,9 +328,13 @@ def main(argv=None) -> dict:
     parser.add_argument("--batch-size", type=int, default=0, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--again", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--check-spark-nlp", nargs=2, metavar=("FOLDER", "SAVED"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.contender:  # one contender, in its own process
         contender_process(args.contender, args.model, args.texts, args.batch_size, args.result, args.again)
+        return {}
+    if args.check_spark_nlp:
+        spark_nlp_check_process(Path(args.check_spark_nlp[0]), args.check_spark_nlp[1], args.result)
         return {}
 
     rows = 12 if args.smoke else args.rows
@@ -289,8 +356,10 @@ def main(argv=None) -> dict:
     runs[f"Ray Data, 2 actors, pipeline batch_size {best}"] = timed_contender(
         "ray", folder, texts_file, work, best
     )
+    spark_nlp_check: dict = {}
     try:
         spark_nlp_model = prepare_spark_nlp(folder, Path(args.work_dir) / folder.name)
+        spark_nlp_check = check_spark_nlp(folder, spark_nlp_model, work)
         runs["Spark NLP, batch size 8"] = timed_contender("spark_nlp", spark_nlp_model, texts_file, work)
     except Exception as error:  # noqa: BLE001 (what failed is the result)
         runs["Spark NLP, batch size 8"] = {"failed": f"preparing its model: {type(error).__name__}: {error}"}
@@ -301,6 +370,7 @@ def main(argv=None) -> dict:
         "labels": LABELS,
         "daft_best_batch_size": best,
         "runs": runs,
+        "spark_nlp_check": spark_nlp_check,
     }
     write_results(Path(args.out), "peers-smoke" if args.smoke else "peers", results, report(results))
     return results
@@ -331,6 +401,19 @@ def report(results: dict) -> str:
             continue
         same = sum(a == b for a, b in zip(run["labels"], reference.get("labels", []))) / len(run["labels"])
         lines.append(f"| {name} | {timing(run, 'seconds')} | {timing(run, 'again_seconds')} | {same:.0%} |")
+    check = results.get("spark_nlp_check")
+    if check:
+        lines += [
+            "",
+            f'Spark NLP runs the same model: on the premise "{check["premise"]}" and the labels '
+            f"{', '.join(check['labels'])} (words the vocabulary holds whole, whose ids are known "
+            "without its tokenizers), its scores equal the model's, computed in torch on the input it "
+            f"builds, `<s> premise </s> label </s>`, within {check['max_score_difference']:.1e}. Its top labels differ from the HF pipeline's "
+            "because that input does: it has no hypothesis template (it was given the filled-in "
+            "template as its candidate labels, so that its pairs are as many and as long as the "
+            "others'), one separator where the pipeline has two, and it encodes candidate labels word "
+            "by word against the vocabulary (`<unk>` for a word the vocabulary does not hold whole).",
+        ]
     return "\n".join(lines)
 
 
