@@ -35,7 +35,7 @@ def test_benchmark_harness_smoke(tmp_path):
         assert f"| spark_zsc on Spark, second action, {precision} vs fp32 |" in table
 
 
-@pytest.mark.slow
+@pytest.mark.cluster  # its `evaluate` part runs Spark in a process of its own
 def test_precision_benchmark_smoke(tmp_path):
     smoke_run(tmp_path, "precision.py", "--smoke", "--work-dir", str(tmp_path / "work"))
     results = json.loads((tmp_path / "precision-smoke.json").read_text())
