@@ -210,31 +210,31 @@ class HadoopFiles:
         stream.close()
 
     def read_text(self, path: str):
-        """None where `path` is absent, also where another run removes it while it is read (not
-        a look first: the file can go between the look and the read)."""
+        return self._unless_absent(lambda: self._read_all(path))
+
+    def _read_all(self, path: str) -> str:
+        stream = self._fs.open(self._path(path))
         try:
-            stream = self._fs.open(self._path(path))
-            try:
-                return bytes(stream.readAllBytes()).decode()  # one call through py4j, not one a byte
-            finally:
-                stream.close()
-        except Py4JJavaError as error:
-            if self._is_not_found(error):
-                return None
-            raise
+            return bytes(stream.readAllBytes()).decode()  # one call through py4j, not one a byte
+        finally:
+            stream.close()
 
     def modified_seconds(self, path: str):
+        return self._unless_absent(
+            lambda: self._fs.getFileStatus(self._path(path)).getModificationTime() / 1000
+        )
+
+    def _unless_absent(self, read):
+        """`read()`, or None where its path is absent, also where another run removes it while
+        it is read (no look first: the file can go between the look and the read). Hadoop says
+        FileNotFoundException; S3A opens lazily, so it says so on the read."""
         try:
-            return self._fs.getFileStatus(self._path(path)).getModificationTime() / 1000
+            return read()
         except Py4JJavaError as error:
-            if self._is_not_found(error):
+            not_found = self._jvm.java.lang.Class.forName("java.io.FileNotFoundException")
+            if not_found.isInstance(error.java_exception):
                 return None
             raise
-
-    def _is_not_found(self, error: Py4JJavaError) -> bool:
-        """Hadoop's answer for a path that is not there (S3A opens lazily: it comes on the read)."""
-        not_found = self._jvm.java.lang.Class.forName("java.io.FileNotFoundException")
-        return bool(not_found.isInstance(error.java_exception))
 
     def touch(self, path: str) -> None:
         if self.is_object_store:  # an object's time is its last write (S3A's setTimes does nothing)
