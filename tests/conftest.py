@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import pytest
 
 from helpers import SENTENCES
 
 SPARK_FIXTURES = {"spark", "s3", "hdfs"}  # each starts the test session's Spark or a server
+
+# Every JVM the tests start reads the tests' Spark defaults (tests/spark-conf/spark-defaults.conf):
+# set before any starts, and inherited by the subprocesses.
+os.environ["SPARK_CONF_DIR"] = str(Path(__file__).resolve().parent / "spark-conf")
 
 
 def pytest_collection_modifyitems(items):

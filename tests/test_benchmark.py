@@ -9,6 +9,8 @@ import pytest
 
 from processes import REPO, job_env, run
 
+pytestmark = pytest.mark.any_line  # the benchmark harnesses, measured on one line
+
 
 def smoke_run(tmp_path, script: str, *args: str):
     """benchmarks/`script` run with `args`, writing under `tmp_path`; it must succeed."""

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
+
 from spark_zsc.engines.bounded_cache import BoundedCache
+
+pytestmark = pytest.mark.any_line  # no Spark: a cache in one process
 
 
 def test_the_least_recently_used_entry_goes_first():

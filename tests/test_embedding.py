@@ -190,6 +190,8 @@ def test_the_encoder_bundle_carries_its_length_limit(tiny_encoder):
         (dict(threshold=1.5), "threshold is a cosine similarity"),
     ],
 )
+
+pytestmark = pytest.mark.any_line  # no Spark: the embedding engine in this process
 def test_bad_strategy_options_say_what_to_change(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         StrategyOptions(**kwargs)

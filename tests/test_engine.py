@@ -13,6 +13,8 @@ from spark_zsc.engines.nli import ZeroShotEngine, scores_from_logits
 
 from helpers import LABELS, SENTENCES, TEXTS, assert_same_result
 
+pytestmark = pytest.mark.any_line  # no Spark: the NLI engine in this process
+
 
 @pytest.fixture(scope="module")
 def engine(tiny_model):

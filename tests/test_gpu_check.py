@@ -21,6 +21,8 @@ from processes import REPO, job_env, run
 sys.path.insert(0, str(REPO / "benchmarks"))
 import gpu_check  # noqa: E402 (the benchmark script, from its folder)
 
+pytestmark = pytest.mark.any_line  # the GPU check's harness (its Spark part: a plain local job)
+
 
 class QueuedDevice:
     """Runs the work queued on it in order, on a thread of its own. Its queue holds two items:

@@ -21,6 +21,8 @@ from spark_zsc.engines.nli import ZeroShotEngine
 from helpers import LABELS, TEXTS, assert_same_result
 from processes import REPO
 
+pytestmark = pytest.mark.any_line  # no Spark: the GPU path in this process, and its import without pyspark
+
 VARIED = TEXTS + [f"Report {i}: " + "the quarterly numbers were fine " * (i % 7) for i in range(40)]
 
 

@@ -83,8 +83,8 @@ def assert_quiet_start_up(output: str) -> None:
     assert "INFO spark_zsc: model " in output and "spark_zsc classify: done" in output
 
 
-@pytest.mark.cluster
-def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir, env):
+def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir, capsys):
+    """In this process: a CLI run's quiet start-up in a process of its own is the quick start's test."""
     source = write_csv(workdir / "in.csv", ROWS)
     config = workdir / "job.yaml"
     config.write_text(
@@ -94,23 +94,10 @@ def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir,
         "conf:\n  spark.ui.enabled: 'false'\n  spark.sql.shuffle.partitions: '4'\n"
     )
     summary_file = workdir / "summary.json"
-    result = run(
-        cli(
-            "--config",
-            str(config),
-            "--output",
-            str(workdir / "out"),
-            "--summary-json",
-            str(summary_file),
-            "--template",
-            "Topic: {}",
-        ),
-        workdir,
-        env,
-    )  # flags override the file
-    assert result.returncode == 0, result.stdout
-    assert "rows read" in result.stdout and "top labels" in result.stdout
-    assert_quiet_start_up(result.stdout)
+    flags = ["--config", str(config), "--output", str(workdir / "out"), "--summary-json", str(summary_file)]
+    assert main(["classify", *flags, "--template", "Topic: {}"]) == 0  # flags override the file
+    printed = capsys.readouterr().out
+    assert "rows read" in printed and "top labels" in printed and "pairs run" in printed
     assert not (workdir / "ignored").exists()
     frame = pd.concat(pd.read_csv(p, keep_default_na=False) for p in (workdir / "out").glob("*.csv"))
     # every input column kept; the struct flattened into label, score and JSON scores; lineage as JSON
@@ -122,7 +109,6 @@ def test_cli_csv_to_csv_with_yaml_and_flag_overrides(spark, tiny_model, workdir,
     # dedupe: input brought each text's copies together: the model ran each distinct text once
     classified_texts = {t for _, t in ROWS if t}
     assert summary["forward_pairs"] == len(classified_texts) * len(LABELS) < summary["pairs"]
-    assert "pairs run" in result.stdout
     from spark_zsc import ZeroShotClassifier
 
     reference_frame = spark.createDataFrame([(str(i), t) for i, t in ROWS], "id string, text string")
@@ -208,8 +194,16 @@ def test_spark_submit_parquet_to_table_and_back(spark, tiny_model, workdir, env)
     assert_results_equal(again, expected)  # and classified again from the table
 
 
+def classify_here(flags: list[str], summary) -> dict:
+    """The classify CLI in this process (it shares the test session, and never stops it): its summary."""
+    assert main(["classify", *flags, "--summary-json", str(summary)]) == 0
+    return json.loads(summary.read_text())
+
+
 @pytest.mark.cluster
 def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, workdir, env):
+    """The run killed mid-write is a process of its own (its JVM and workers SIGKILLed); the runs
+    before and after it run here, as any later run would."""
     first_rows = ROWS[:10]
     flags = [
         "--input",
@@ -227,21 +221,16 @@ def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, wo
         "--output",
         str(workdir / "out"),
         "--skip-existing",
-        "--master",
-        "local[2]",
-        "--conf",
-        "spark.sql.shuffle.partitions=4",
     ]
     write_csv(workdir / "in.csv", first_rows)
-    assert run(cli(*flags), workdir, env).returncode == 0
+    classify_here(flags, workdir / "first.json")
     before, before_results = parquet_results(workdir / "out")
     assert len(before) == len(first_rows)
 
     # the nightly run after rows arrived, killed in the middle of its write
     write_csv(workdir / "in.csv", ROWS)
-    process = start(
-        cli(*flags, "--conf", "spark.sql.shuffle.partitions=2"), workdir, env, workdir / "killed.log"
-    )
+    killed = cli(*flags, "--master", "local[2]", "--conf", "spark.sql.shuffle.partitions=2")
+    process = start(killed, workdir, env, workdir / "killed.log")
     try:
         deadline = time.monotonic() + 240
         while (
@@ -255,16 +244,14 @@ def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, wo
         kill_group(process)
     assert killed_mid_write, (workdir / "killed.log").read_text()
 
-    rerun = run(cli(*flags), workdir, env)
-    assert rerun.returncode == 0, rerun.stdout
+    classify_here(flags, workdir / "rerun.json")
     after, after_results = parquet_results(workdir / "out")
     assert sorted(after["id"].astype(str)) == sorted(str(i) for i, _ in ROWS)  # nothing missing, no duplicate
     assert all(after_results[k] == v for k, v in before_results.items())  # earlier rows unchanged
     assert_results_equal(after_results, reference_results(spark, tiny_model, ROWS))
     # and a third run with nothing new adds nothing
-    again = run(cli(*flags), workdir, env)
-    assert again.returncode == 0 and len(pd.read_parquet(workdir / "out")) == len(ROWS)
-    assert "rows written                 0" in again.stdout
+    again = classify_here(flags, workdir / "again.json")
+    assert again["rows_written"] == 0 and len(pd.read_parquet(workdir / "out")) == len(ROWS)
 
 
 def _flags(tmp_path, tiny_model, **overrides):

@@ -3,6 +3,8 @@ user reads back as in the lines printed."""
 
 from __future__ import annotations
 
+import pytest
+
 import dataclasses
 import json
 
@@ -11,6 +13,8 @@ from spark_zsc.jobs.estimate import Estimate
 from spark_zsc.jobs.evaluate.job import EvaluateSummary
 from spark_zsc.jobs.streaming import StreamSummary
 from spark_zsc.jobs.summary import NAME_WIDTH, NO_COUNTERS
+
+pytestmark = pytest.mark.any_line  # no Spark: how summaries are laid out
 
 
 def classify_summary(**changes) -> ClassifySummary:

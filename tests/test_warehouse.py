@@ -301,15 +301,16 @@ def test_tables_keep_their_format_through_appends_and_incremental_runs(tiny_mode
 
 @pytest.mark.cluster
 def test_a_killed_incremental_run_leaves_the_old_output_whole(spark, tiny_model, tmp_path):
-    env = job_env(tmp_path / "cache")
+    """The killed run is a process of its own (its JVM and workers SIGKILLed); the runs before and
+    after it run here."""
     write_csv(tmp_path / "in.csv", ROWS)
-    incremental = ("--id-col", "id", "--incremental", "--master", "local[2]")
-    flags = classify_args(tmp_path, tiny_model, *incremental)[1:]  # cli() adds the subcommand
-    assert run(cli(*flags), tmp_path, env).returncode == 0
+    job(tmp_path, tiny_model, "--incremental")
     before = rows_by_id(spark, tmp_path / "out")
     write_csv(tmp_path / "in.csv", ROWS + [(200 + i, f"Ticket {i}: my invoice is wrong.") for i in range(40)])
+    relabelled = ("--labels", ",".join(reversed(LABELS)))
+    killed = classify_args(tmp_path, tiny_model, "--id-col", "id", "--incremental", "--master", "local[2]")
     process = start(
-        cli(*flags, "--labels", ",".join(reversed(LABELS))), tmp_path, env, tmp_path / "killed.log"
+        cli(*killed[1:], *relabelled), tmp_path, job_env(tmp_path / "cache"), tmp_path / "killed.log"
     )
     try:
         deadline = time.monotonic() + 240
@@ -322,8 +323,7 @@ def test_a_killed_incremental_run_leaves_the_old_output_whole(spark, tiny_model,
         kill_group(process)
     assert killed_mid_write, (tmp_path / "killed.log").read_text()
     assert rows_by_id(spark, tmp_path / "out") == before  # the old version, whole and readable
-    rerun = run(cli(*flags, "--labels", ",".join(reversed(LABELS))), tmp_path, env)
-    assert rerun.returncode == 0, rerun.stdout
+    job(tmp_path, tiny_model, "--incremental", *relabelled)
     after = rows_by_id(spark, tmp_path / "out")
     assert len(after) == len(ROWS) + 40 and not [p for p in tmp_path.iterdir() if ".spark_zsc-" in p.name]
 
