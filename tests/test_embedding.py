@@ -19,6 +19,8 @@ from spark_zsc.runtime.model_source import load_bundle
 
 from helpers import LABELS, TEXTS, assert_same_result
 
+pytestmark = pytest.mark.any_line  # no Spark: the embedding engine in this process
+
 TEMPLATE = "This text is about {}."
 
 
@@ -190,8 +192,6 @@ def test_the_encoder_bundle_carries_its_length_limit(tiny_encoder):
         (dict(threshold=1.5), "threshold is a cosine similarity"),
     ],
 )
-
-pytestmark = pytest.mark.any_line  # no Spark: the embedding engine in this process
 def test_bad_strategy_options_say_what_to_change(kwargs, message):
     with pytest.raises(ConfigError, match=message):
         StrategyOptions(**kwargs)

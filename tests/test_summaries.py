@@ -3,10 +3,10 @@ user reads back as in the lines printed."""
 
 from __future__ import annotations
 
-import pytest
-
 import dataclasses
 import json
+
+import pytest
 
 from spark_zsc.jobs.classify import ClassifySummary
 from spark_zsc.jobs.estimate import Estimate
