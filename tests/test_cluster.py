@@ -1,5 +1,6 @@
-"""A real standalone cluster (Master + two Workers, one core each): the CLI job runs on it with
-the scores of local mode, and survives a Worker JVM killed mid-job."""
+"""A real standalone cluster (Master + two Workers, one core each): the Transformer, the SQL
+function and the CLI job run on it with the scores of local mode, the job even with a Worker JVM
+killed mid-job."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from spark_zsc import ZeroShotClassifier
 
 from cluster import Cluster
 from helpers import LABELS, TEXTS
-from processes import cli, input_flags, job_env, kill_group, run, start
+from processes import cli, input_flags, job_env, kill_group, start
 
 pytestmark = pytest.mark.cluster  # starts Spark or a server in processes of its own
 
@@ -63,19 +64,6 @@ def _job(tmp_path, tiny_model, master, texts, name):
     )
 
 
-def test_cli_on_a_standalone_cluster_equals_local_mode(spark, tiny_model, cluster, tmp_path):
-    texts = TEXTS * 5 + [None, ""]
-    result = run(
-        _job(tmp_path, tiny_model, cluster.master_url, texts, "out"),
-        tmp_path,
-        job_env(tmp_path / "cache"),
-        timeout=400,
-    )
-    assert result.returncode == 0, result.stdout[-5000:]
-    _assert_equal_to_reference(tmp_path / "out", _local_reference(spark, tiny_model, texts))
-    assert "model loads" in result.stdout
-
-
 def test_classifier_and_sql_function_on_a_standalone_cluster(spark, tiny_model, cluster, tmp_path):
     from test_connect import APP_TEXTS, run_classify_app
 
@@ -86,7 +74,10 @@ def test_classifier_and_sql_function_on_a_standalone_cluster(spark, tiny_model, 
 def test_a_worker_killed_mid_job_the_job_completes_with_identical_output(
     spark, tiny_model, cluster, tmp_path
 ):
+    """The CLI on the cluster gives local mode's results, null and empty texts too, even with a
+    Worker killed mid-job."""
     texts = [f"{t} (row {i})" for i in range(150) for t in TEXTS]  # long enough to be killed in the middle
+    texts += [None, ""]
     process = start(
         _job(tmp_path, tiny_model, cluster.master_url, texts, "out"),
         tmp_path,
@@ -108,3 +99,4 @@ def test_a_worker_killed_mid_job_the_job_completes_with_identical_output(
     log = (tmp_path / "job.log").read_text()
     assert process.returncode == 0, log[-5000:]
     _assert_equal_to_reference(tmp_path / "out", _local_reference(spark, tiny_model, texts))
+    assert "model loads" in log

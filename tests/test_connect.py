@@ -69,11 +69,10 @@ def test_classifier_and_sql_function_on_spark_connect(spark, tiny_model, tmp_pat
 def test_cli_on_spark_connect(spark, tiny_model, tmp_path):
     import pandas as pd
 
-    from processes import cli
-
     texts = TEXTS + [None]
     pd.DataFrame({"id": range(len(texts)), "text": texts}).to_parquet(tmp_path / "in.parquet")
     flags = [
+        "classify",
         *input_flags(tmp_path / "in.parquet", ",".join(LABELS)),
         "--model",
         tiny_model,
@@ -83,13 +82,17 @@ def test_cli_on_spark_connect(spark, tiny_model, tmp_path):
         "local[2]",
         "--skip-existing",
     ]
-    result = run(cli(*flags), tmp_path, job_env(tmp_path / "cache", connect=True), timeout=400)
+    app = [sys.executable, str(REPO / "tests" / "apps" / "connect_cli_app.py"), *flags]
+    result = run(app, tmp_path, job_env(tmp_path / "cache", connect=True), timeout=400)
+    assert result.returncode == 0, result.stdout[-5000:]
+    statuses = json.loads(result.stdout.strip().splitlines()[-1])
     if not SPARK_4:  # Spark Connect 3.5 has no Observation: refused before any work
-        assert result.returncode == 2, result.stdout[-5000:]
+        assert statuses == [2], result.stdout[-5000:]
         assert "the classify job on Spark Connect needs Spark 4" in result.stdout
         assert not (tmp_path / "out").exists()
         return
-    assert result.returncode == 0, result.stdout[-5000:]
+    # the same job again adds nothing: ids already written are skipped on Connect too
+    assert statuses == [0, 0], result.stdout[-5000:]
     assert "n/a (Spark Connect has no accumulators)" in result.stdout
     frame = pd.read_parquet(tmp_path / "out")
     classic = {
@@ -98,13 +101,9 @@ def test_cli_on_spark_connect(spark, tiny_model, tmp_path):
         .transform(spark.createDataFrame(list(enumerate(texts)), "id long, text string"))
         .collect()
     }
-    assert sorted(frame["id"]) == sorted(classic)
+    assert sorted(frame["id"]) == sorted(classic) and len(frame) == len(texts)
     for row in frame.itertuples():
         if classic[row.id] is None:
             assert row.zsc is None
         else:
             assert list(row.zsc["labels"]) == classic[row.id].labels
-    # the same job again adds nothing: ids already written are skipped on Connect too
-    again = run(cli(*flags), tmp_path, job_env(tmp_path / "cache", connect=True), timeout=400)
-    assert again.returncode == 0, again.stdout[-5000:]
-    assert len(pd.read_parquet(tmp_path / "out")) == len(texts)

@@ -14,7 +14,6 @@ from spark_zsc.jobs.cli import main
 from spark_zsc.jobs.evaluate.metrics import Cell, metrics_from_cells
 
 from helpers import TEXTS
-from processes import job_env, run, spark_submit
 
 
 def _cells(rows):
@@ -118,9 +117,9 @@ def _expected(spark, tiny_model, labels, template, descriptions=None):
     return sum(labels.index(r.zsc.label) == r.gold for r in out) / len(out), tenths, curve
 
 
-@pytest.mark.cluster
-def test_the_evaluate_job_writes_a_report_of_every_run(spark, tiny_model, tmp_path_factory, tmp_path):
-    """spark-submit jobs/evaluate.py, a real subprocess, against the classifier's own predictions."""
+def test_the_evaluate_job_writes_a_report_of_every_run(spark, tiny_model, tmp_path, capsys):
+    """The evaluate job as jobs/evaluate.py calls it under spark-submit (in the test session: the
+    spark-submit entry point itself is test_jobs.py's), against the classifier's own predictions."""
     from matplotlib.image import imread
 
     data = _write_gold_csv(tmp_path / "gold.csv")
@@ -161,13 +160,8 @@ def test_the_evaluate_job_writes_a_report_of_every_run(spark, tiny_model, tmp_pa
         "--summary-json",
         str(tmp_path / "summary.json"),
     ]
-    done = run(
-        spark_submit(*args, job="evaluate"),
-        tmp_path,
-        job_env(tmp_path_factory.getbasetemp() / "job_node_cache"),
-    )
-    assert done.returncode == 0, done.stdout[-3000:]
-    assert "spark_zsc evaluate: done" in done.stdout
+    assert main(["evaluate", *args], submitted=True) == 0
+    assert "spark_zsc evaluate: done" in capsys.readouterr().out
 
     metrics = json.loads((tmp_path / "report" / "metrics.json").read_text())
     assert metrics["rows"] == 16 and metrics["rows_without_gold"] == 1

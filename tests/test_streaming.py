@@ -12,7 +12,7 @@ import pytest
 from spark_zsc import ZeroShotClassifier
 from spark_zsc.jobs.cli import main
 
-from processes import cli, job_env, kill_group, run, start
+from processes import REPO, cli, job_env, kill_group, run, start
 
 LABELS = "finance,sports,billing"
 TOPICS = ["The bank cut interest rates", "Our team won the final", "My invoice shows a double charge"]
@@ -108,20 +108,12 @@ def test_a_stream_killed_mid_batch_is_completed_by_the_next_run(tiny_model, tmp_
         kill_group(process)
     assert process.returncode == -9  # killed, not finished
 
-    done = run(cli(*flags, "--summary-json", str(tmp_path / "summary.json")), tmp_path, env)
+    app = [env["PYSPARK_PYTHON"], str(REPO / "tests" / "apps" / "run_then_list_app.py")]
+    listed = tmp_path / "ids.json"
+    rerun = [*app, str(tmp_path / "warehouse"), "enriched", str(listed), "classify", *flags]
+    done = run([*rerun, "--summary-json", str(tmp_path / "summary.json")], tmp_path, env)
     assert done.returncode == 0, done.stdout[-3000:]
-    check = tmp_path / "check.py"
-    check.write_text(
-        "import json, sys\n"
-        "from pyspark.sql import SparkSession\n"
-        f"spark = SparkSession.builder.master('local[1]').config('spark.sql.warehouse.dir', {str(tmp_path / 'warehouse')!r})"
-        ".enableHiveSupport().getOrCreate()\n"
-        "rows = spark.table('enriched').collect()\n"
-        "print(json.dumps(sorted(r.id for r in rows)))\n"
-    )
-    listed = run([env["PYSPARK_PYTHON"], str(check)], tmp_path, env)
-    assert listed.returncode == 0, listed.stdout[-3000:]
-    assert json.loads(listed.stdout.strip().splitlines()[-1]) == sorted(ids)
+    assert json.loads(listed.read_text()) == sorted(ids)
 
 
 @pytest.mark.parametrize(
