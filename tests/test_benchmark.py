@@ -67,3 +67,23 @@ def test_many_labels_benchmark_dry_run(tmp_path):
     result = smoke_run(tmp_path, "many_labels.py", "--dry-run")
     assert "| 20 | 400 | pairBudget 200,000 (default) | 1 | 400 |" in result.stdout
     assert not list(tmp_path.glob("many_labels.*"))  # a dry run writes no results
+
+
+@pytest.mark.slow
+def test_worker_memory_benchmark_smoke_under_a_memory_cgroup(tmp_path):
+    """Each measured worker in a real memory cgroup (CI runs as root on Linux: one can be made)."""
+    smoke_run(
+        tmp_path, "worker_memory.py", "--smoke", "--work-dir", str(tmp_path / "work"), "--cap-mb", "1024"
+    )
+    results = json.loads((tmp_path / "worker_memory-smoke-cap1024.json").read_text())
+    assert 0 < results["import_baseline"]["import_peak_mb"] and results["cap_mb"] == 1024
+    assert [(r["engine"], r["precision"], r["labels"]) for r in results["runs"]] == [
+        ("torch", "fp32", 4),
+        ("torch", "fp32", 20),
+        ("torch", "int8", 4),
+        ("torch", "int8", 20),
+    ]
+    for measured in results["runs"]:  # each classified every row, its peak above the imports' own
+        assert measured["classified"] == results["rows"], measured
+        assert measured["peak_mb"] > results["import_baseline"]["import_peak_mb"]
+        assert 0 < measured["cgroup_peak_mb"] <= 1024
