@@ -3,6 +3,8 @@ texts and labels most tests classify, and the comparison with the HF pipeline.""
 
 from __future__ import annotations
 
+import json
+
 import pyspark
 import pytest
 
@@ -49,3 +51,13 @@ def assert_same_result(reference: dict, result, tolerance: float = 1e-5) -> None
     )
     assert list(labels) == reference["labels"]
     assert max(abs(a - b) for a, b in zip(scores, reference["scores"])) < tolerance
+
+
+def run_here(args: list[str], folder) -> dict:
+    """A job's CLI `args` run in this process (it shares the test session, and never stops it),
+    its summary written to a new file in `folder`: the summary."""
+    from spark_zsc.jobs.cli import main
+
+    summary = folder / f"summary-{len(list(folder.glob('summary-*')))}.json"
+    assert main([*args, "--summary-json", str(summary)]) == 0, args
+    return json.loads(summary.read_text())

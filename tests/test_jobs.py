@@ -12,7 +12,7 @@ import pytest
 
 from spark_zsc.jobs.cli import main
 
-from helpers import LABELS, TEXTS
+from helpers import LABELS, TEXTS, run_here
 from processes import cli, input_flags, job_env, kill_group, run, spark_submit, start
 
 ROWS = [(i, text) for i, text in enumerate(TEXTS * 3 + [None, "", "<s>old</s> new"])]
@@ -194,12 +194,6 @@ def test_spark_submit_parquet_to_table_and_back(spark, tiny_model, workdir, env)
     assert_results_equal(again, expected)  # and classified again from the table
 
 
-def classify_here(flags: list[str], summary) -> dict:
-    """The classify CLI in this process (it shares the test session, and never stops it): its summary."""
-    assert main(["classify", *flags, "--summary-json", str(summary)]) == 0
-    return json.loads(summary.read_text())
-
-
 @pytest.mark.cluster
 def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, workdir, env):
     """The run killed mid-write is a process of its own (its JVM and workers SIGKILLed); the runs
@@ -223,7 +217,7 @@ def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, wo
         "--skip-existing",
     ]
     write_csv(workdir / "in.csv", first_rows)
-    classify_here(flags, workdir / "first.json")
+    run_here(["classify", *flags], workdir)
     before, before_results = parquet_results(workdir / "out")
     assert len(before) == len(first_rows)
 
@@ -244,13 +238,13 @@ def test_incremental_append_and_rerun_after_a_killed_write(spark, tiny_model, wo
         kill_group(process)
     assert killed_mid_write, (workdir / "killed.log").read_text()
 
-    classify_here(flags, workdir / "rerun.json")
+    run_here(["classify", *flags], workdir)
     after, after_results = parquet_results(workdir / "out")
     assert sorted(after["id"].astype(str)) == sorted(str(i) for i, _ in ROWS)  # nothing missing, no duplicate
     assert all(after_results[k] == v for k, v in before_results.items())  # earlier rows unchanged
     assert_results_equal(after_results, reference_results(spark, tiny_model, ROWS))
     # and a third run with nothing new adds nothing
-    again = classify_here(flags, workdir / "again.json")
+    again = run_here(["classify", *flags], workdir)
     assert again["rows_written"] == 0 and len(pd.read_parquet(workdir / "out")) == len(ROWS)
 
 

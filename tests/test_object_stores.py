@@ -18,7 +18,7 @@ from spark_zsc.jobs.cli import main
 from spark_zsc.paths import files_for
 from spark_zsc.sinks.locks import WriterLock, lock_path
 
-from helpers import LABELS, TEXTS
+from helpers import LABELS, TEXTS, run_here
 
 
 def upload_csv(s3, url: str, rows: dict) -> None:
@@ -29,11 +29,9 @@ def upload_csv(s3, url: str, rows: dict) -> None:
 
 def classify(tmp_path, tiny_model, source: str, *flags) -> dict:
     """The classify CLI in this process (it shares the test session), its summary."""
-    summary = tmp_path / f"summary-{len(list(tmp_path.glob('summary-*')))}.json"
     args = ["classify", "--input", source, "--input-format", "csv", "--text-col", "text", "--id-col", "id"]
     args += ["--labels", ",".join(LABELS), "--model", tiny_model, "--no-progress", *flags]
-    assert main([*args, "--summary-json", str(summary)]) == 0, args
-    return json.loads(summary.read_text())
+    return run_here(args, tmp_path)
 
 
 def test_a_job_reads_and_writes_s3a_and_appends_only_what_is_missing(spark, s3, tiny_model, tmp_path):

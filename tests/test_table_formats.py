@@ -13,7 +13,7 @@ import pytest
 
 from spark_zsc.jobs.cli import main
 
-from helpers import LABELS, TEXTS
+from helpers import LABELS, TEXTS, run_here
 from processes import cli, conf_flags, job_env, kill_group, start, table_formats_conf
 
 FORMATS = {"delta": "zsc_delta_tickets", "iceberg": "ice.db.zsc_tickets"}
@@ -28,11 +28,9 @@ def write_input(path, rows: dict, **extra_columns) -> None:
 
 
 def run_job(tmp_path, tiny_model, *flags, labels=LABELS) -> dict:
-    summary = tmp_path / f"summary-{len(list(tmp_path.glob('summary-*')))}.json"
     args = ["classify", "--input", str(tmp_path / "in.parquet"), "--text-col", "text", "--id-col", "id"]
     args += ["--labels", ",".join(labels), "--model", tiny_model, "--no-progress", *flags]
-    assert main([*args, "--summary-json", str(summary)]) == 0, args
-    return json.loads(summary.read_text())
+    return run_here(args, tmp_path)
 
 
 def by_id(frame) -> dict:

@@ -4,11 +4,8 @@ run in this process (it shares the test session), its output read back by id."""
 from __future__ import annotations
 
 import csv
-import json
 
-from spark_zsc.jobs.cli import main
-
-from helpers import LABELS, TEXTS
+from helpers import LABELS, TEXTS, run_here
 
 ROWS = [(i, text) for i, text in enumerate(TEXTS * 2 + [None, "  "])]
 
@@ -46,12 +43,7 @@ def classify_args(
 
 def job(tmp_path, tiny_model, *extra, **where):
     """The classify CLI with ids, in this process (it shares the test session; it never stops it)."""
-    summary = tmp_path / "summary.json"
-    args = classify_args(
-        tmp_path, tiny_model, "--id-col", "id", *extra, "--summary-json", str(summary), **where
-    )
-    assert main(args) == 0
-    return json.loads(summary.read_text())
+    return run_here(classify_args(tmp_path, tiny_model, "--id-col", "id", *extra, **where), tmp_path)
 
 
 def rows_by_id(spark, path) -> dict:
