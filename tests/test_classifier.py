@@ -22,8 +22,9 @@ def _by_id(frame, column="zsc"):
     return {row.id: row[column] for row in frame.collect()}
 
 
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
 @pytest.mark.parametrize("multi_label,template", [(False, "This example is {}."), (True, "Topic: {}")])
-def test_fixed_labels_equal_the_hf_pipeline(spark, tiny_model, hf_pipeline, multi_label, template):
+def test_fixed_labels_equal_the_hf_pipeline(spark, tiny_model, hf_pipeline, multi_label, template, backend):
     texts = TEXTS * 3
     clf = ZeroShotClassifier(
         model=tiny_model,
@@ -31,6 +32,7 @@ def test_fixed_labels_equal_the_hf_pipeline(spark, tiny_model, hf_pipeline, mult
         candidateLabels=LABELS,
         multiLabel=multi_label,
         hypothesisTemplate=template,
+        backend=backend,
     )
     results = _by_id(clf.transform(_text_frame(spark, texts, partitions=5)))
     assert sorted(results) == list(range(len(texts)))
@@ -45,7 +47,8 @@ def test_fixed_labels_equal_the_hf_pipeline(spark, tiny_model, hf_pipeline, mult
         )
 
 
-def test_per_row_labels_equal_the_hf_pipeline(spark, tiny_model, hf_pipeline):
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_per_row_labels_equal_the_hf_pipeline(spark, tiny_model, hf_pipeline, backend):
     rows = [
         (i, text, labels)
         for i, (text, labels) in enumerate(
@@ -56,7 +59,7 @@ def test_per_row_labels_equal_the_hf_pipeline(spark, tiny_model, hf_pipeline):
         )
     ]
     frame = spark.createDataFrame(rows, "id long, text string, labels array<string>").repartition(3)
-    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels")
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", labelsCol="labels", backend=backend)
     results = _by_id(clf.transform(frame))
     for i, text, labels in rows:
         assert_same_result(hf_pipeline(text, candidate_labels=labels), results[i].asDict())
@@ -174,18 +177,21 @@ def test_an_unreachable_hub_says_how_to_pass_a_local_folder(spark, monkeypatch):
         clf.transform(_text_frame(spark, TEXTS[:1]))
 
 
-def test_weights_travel_by_broadcast_and_load_once_per_worker(spark, tmp_path, hf_pipeline):
-    """A model never seen by this session's workers, shipped by broadcast: its folder is deleted
-    after transform() and before the actions, and 12 partitions over two actions load it at
-    most once per Python worker (local[2]: two)."""
+@pytest.mark.parametrize("backend", ["torch", "onnx"])
+def test_weights_travel_by_broadcast_and_load_once_per_worker(spark, tmp_path, hf_pipeline, backend):
+    """A model never seen by this session's workers, shipped by broadcast (its ONNX form under
+    backend onnx): its folder is deleted after transform() and before the actions, and 12
+    partitions over two actions load it at most once per Python worker (local[2]: two)."""
     from transformers import pipeline
 
     folder = tmp_path / "fresh_model"
-    build_random_nli_model(folder, SENTENCES, vocab_size=450, seed=11)
+    build_random_nli_model(
+        folder, SENTENCES, vocab_size=450, seed=11 if backend == "torch" else 12
+    )  # never loaded before
     reference = pipeline("zero-shot-classification", model=str(folder))
     texts = TEXTS * 6
     clf = ZeroShotClassifier(
-        model=str(folder), inputCol="text", candidateLabels=LABELS, distribution="broadcast"
+        model=str(folder), inputCol="text", candidateLabels=LABELS, distribution="broadcast", backend=backend
     )
     out = clf.transform(_text_frame(spark, texts, partitions=12))
     shutil.rmtree(folder)
@@ -197,7 +203,9 @@ def test_weights_travel_by_broadcast_and_load_once_per_worker(spark, tmp_path, h
     assert 1 <= metrics["model_loads"] <= spark.sparkContext.defaultParallelism
     assert metrics["rows"] == 2 * len(texts) and metrics["model_load_seconds"] > 0
     # a new classifier over the same weights reuses the workers' loaded model
-    again = ZeroShotClassifier(model=clf.getModel(), inputCol="text", candidateLabels=["x", "y"])
+    again = ZeroShotClassifier(
+        model=clf.getModel(), inputCol="text", candidateLabels=["x", "y"], backend=backend
+    )
     assert again.metrics()["model_loads"] == 0
 
 
@@ -304,7 +312,8 @@ def test_a_shortlist_on_spark_equals_nli_on_the_embedding_top_k(spark, tiny_mode
         candidateLabels=LABELS,
         shortlist=len(LABELS),
     )
-    plain = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS)
+    # a shortlist's NLI runs on torch: compared with torch's NLI, the scores are the same floats
+    plain = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=LABELS, backend="torch")
     assert _by_id(every.transform(frame)) == _by_id(plain.transform(frame))  # k = every label: exactly NLI
 
     top2 = ZeroShotClassifier(

@@ -9,7 +9,8 @@ import pytest
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from spark_zsc.engines.batching import plan_batches
-from spark_zsc.engines.nli import ZeroShotEngine, scores_from_logits
+from spark_zsc.engines.nli import ZeroShotEngine
+from spark_zsc.engines.nli_scoring import scores_from_logits
 
 from helpers import LABELS, SENTENCES, TEXTS, assert_same_result
 

@@ -101,7 +101,7 @@ def classify_frames(
         hypothesis_template=hypothesis_template,
         multi_label=multi_label,
         long_text=long_text,
-        overlap=engine.device.type == "cuda",
+        overlap=engine.tokenizes_ahead,
     )
     batch_index, done, results = 0, 0, []
     for sliced, stats in stream:

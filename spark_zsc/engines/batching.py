@@ -9,23 +9,24 @@ Two ways to cut batches, one contract (a batch's rows x width never exceeds the 
   allocated for it), so widths are rounded up to a short ladder and row counts to powers of
   two: a few dozen shapes serve every batch. The padding this adds is masked.
 
-Outputs stay on the device until a chunk is done and come back in one copy: no host
-synchronisation per batch, so the CPU builds the next batch while the GPU runs this one.
+Everything here is numpy: the model runners that use it (`torch_batches` for torch models,
+`onnx_nli` for ONNX Runtime) import their own runtime.
 """
 
 from __future__ import annotations
 
-import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Optional, Sequence, Union
+from typing import TYPE_CHECKING, Iterable, Iterator, Optional, Protocol, Sequence, Union
 
 import numpy as np
-import torch
 
 from .hypotheses import Hypotheses
 from .results import BatchStats, Result
 from .windows import TRUNCATED, LongText
+
+if TYPE_CHECKING:
+    import torch
 
 
 @dataclass(frozen=True)
@@ -98,6 +99,41 @@ def plan_exact_batches(lengths: np.ndarray, token_budget: int) -> list[Batch]:
     ]
 
 
+def plan_runs(lengths: np.ndarray, token_budget: int, shape_limit: Optional[int]) -> list[Batch]:
+    """The batches a runner makes: with `shape_limit` (the longest sequence the model takes)
+    on the shape ladder, without it in exact shapes."""
+    if shape_limit:
+        return plan_bucketed_batches(lengths, token_budget, shape_limit)
+    return plan_exact_batches(lengths, token_budget)
+
+
+def count_batch(stats: BatchStats, batch: Batch, lengths: np.ndarray) -> None:
+    """A batch run: its tokens, and the padding its shape added."""
+    tokens = int(lengths[batch.indices].sum())
+    stats.forward_batches += 1
+    stats.tokens += tokens
+    stats.padded_tokens += batch.rows * batch.width - tokens
+
+
+def batch_order(batches: list[Batch]) -> np.ndarray:
+    """The sequence each output row belongs to, outputs taken in batch order."""
+    return np.concatenate([b.indices for b in batches]) if batches else np.zeros(0, dtype=np.int64)
+
+
+def in_sequence_order(in_batch_order: np.ndarray, order: np.ndarray) -> np.ndarray:
+    """Outputs taken in batch order, put back in sequence order (`order` from `batch_order`)."""
+    out = np.empty_like(in_batch_order)
+    out[order] = in_batch_order
+    return out
+
+
+class PendingLogits(Protocol):
+    """A chunk's model outputs, queued where the model runs; `numpy()` waits for them and
+    hands them over in sequence order."""
+
+    def numpy(self) -> np.ndarray: ...
+
+
 class TokenSequences:
     """Token sequences kept flat: each sequence is a run of `k` segments, each segment a
     slice of one pool of token ids (and of token type ids, where the model takes them).
@@ -161,97 +197,16 @@ def flatten(lists: Sequence[Sequence[int]], total: int) -> np.ndarray:
 def sequence_limit(model, tokenizer, max_length: Optional[int]) -> int:
     """Most tokens per model input: the configured limit, within the tokenizer's (or, for a
     tokenizer that states none, the model's position embeddings)."""
-    limit = tokenizer.model_max_length
-    if not limit or limit > 1_000_000:  # tokenizers without a limit report a huge sentinel
-        limit = getattr(model.config, "max_position_embeddings", 512)
+    limit = model_sequence_limit(tokenizer.model_max_length, model.config)
     return min(limit, max_length) if max_length else limit
 
 
-# (input_ids, attention_mask, token_type_ids or None) -> one output row per sequence
-ForwardFn = Callable[[torch.Tensor, torch.Tensor, Optional[torch.Tensor]], torch.Tensor]
-
-
-def model_inputs(input_ids, attention_mask, token_type_ids) -> dict:
-    """A transformers model's keyword arguments; token type ids only for models that take them."""
-    inputs = {"input_ids": input_ids, "attention_mask": attention_mask}
-    if token_type_ids is not None:
-        inputs["token_type_ids"] = token_type_ids
-    return inputs
-
-
-class PendingOutputs:
-    """A chunk's model outputs in batch order; `numpy()` hands them over in sequence order.
-
-    On a GPU the copy back is queued right behind the chunk's last batch, into pinned host
-    memory, with an event after it: `numpy()` waits for that event, so for this chunk's work
-    only, not for the next chunk's batches queued meanwhile (a plain `.cpu()` would wait for
-    everything queued on the stream)."""
-
-    def __init__(self, outputs: torch.Tensor, order: np.ndarray, stats: BatchStats):
-        self._order, self._stats, self._copied = order, stats, None
-        if outputs.device.type == "cuda":
-            self._host = torch.empty(outputs.shape, dtype=outputs.dtype, pin_memory=True)
-            self._host.copy_(outputs, non_blocking=True)  # read only after the event below
-            self._copied = torch.cuda.Event()
-            self._copied.record(torch.cuda.current_stream(outputs.device))  # the outputs' device's stream
-        else:
-            self._host = outputs
-
-    def numpy(self) -> np.ndarray:
-        started = time.perf_counter()
-        if self._copied is not None:
-            self._copied.synchronize()  # the chunk's one wait for the device
-        in_batch_order = self._host.numpy()
-        self._stats.forward_seconds += time.perf_counter() - started
-        out = np.empty_like(in_batch_order)
-        out[self._order] = in_batch_order
-        return out
-
-
-def to_device(array: np.ndarray, device: torch.device) -> torch.Tensor:
-    """A host array on `device`: through pinned memory and without waiting, on a GPU."""
-    tensor = torch.from_numpy(array)
-    if device.type == "cuda":
-        return tensor.pin_memory().to(device, non_blocking=True)
-    return tensor
-
-
-def launch_batches(
-    sequences: TokenSequences,
-    forward: ForwardFn,
-    *,
-    pad_id: int,
-    token_budget: int,
-    device: torch.device,
-    stats: BatchStats,
-    width: int,
-    shape_limit: Optional[int] = None,
-) -> PendingOutputs:
-    """Queue `forward` over every sequence, `width` float32 outputs each. With `shape_limit`
-    (the longest sequence the model takes), batches use the shape ladder; without, exact shapes."""
-    started = time.perf_counter()
-    outputs = torch.empty((len(sequences), width), dtype=torch.float32, device=device)
-    lengths = sequences.lengths
-    if shape_limit:
-        batches = plan_bucketed_batches(lengths, token_budget, shape_limit)
-    else:
-        batches = plan_exact_batches(lengths, token_budget)
-    filled = 0
-    with torch.inference_mode():
-        for batch in batches:
-            ids, mask, types = sequences.gather(batch.indices, batch.rows, batch.width, pad_id)
-            moved_types = to_device(types, device) if types is not None else None
-            real = len(batch.indices)
-            logits = forward(to_device(ids, device), to_device(mask, device), moved_types)
-            outputs[filled : filled + real] = logits[:real].float()
-            filled += real
-            tokens = int(lengths[batch.indices].sum())
-            stats.forward_batches += 1
-            stats.tokens += tokens
-            stats.padded_tokens += batch.rows * batch.width - tokens
-    order = np.concatenate([b.indices for b in batches]) if batches else np.zeros(0, dtype=np.int64)
-    stats.forward_seconds += time.perf_counter() - started
-    return PendingOutputs(outputs, order, stats)
+def model_sequence_limit(tokenizer_limit: Optional[int], config) -> int:
+    """The longest input a model takes: its tokenizer's limit, or where the tokenizer states
+    none, the model's position embeddings."""
+    if not tokenizer_limit or tokenizer_limit > 1_000_000:  # no limit: a huge sentinel
+        return getattr(config, "max_position_embeddings", 512)
+    return tokenizer_limit
 
 
 class StagedEngine:
@@ -259,7 +214,13 @@ class StagedEngine:
     `launch` (the model's work queued on the device) and `finish` (outputs back on the
     host, scores ranked). Subclasses define the three and `device`."""
 
-    device: torch.device
+    device: "torch.device"
+
+    @property
+    def tokenizes_ahead(self) -> bool:
+        """Whether the next chunk is tokenized while the model runs this one: on a GPU, where
+        the host is otherwise idle (on a CPU both halves compete for the same cores)."""
+        return self.device.type == "cuda"
 
     def prepare(self, texts, labels, hypothesis_template, long_text: LongText = TRUNCATED):
         raise NotImplementedError

@@ -23,18 +23,12 @@ from typing import Optional, Union
 import numpy as np
 import torch
 
-from .batching import (
-    PendingOutputs,
-    StagedEngine,
-    TokenSequences,
-    launch_batches,
-    model_inputs,
-    sequence_limit,
-)
+from .batching import StagedEngine, TokenSequences, sequence_limit
 from .bounded_cache import BoundedCache
 from .hypotheses import Hypotheses
 from .pairs import plain_backend
 from .results import BatchStats, Result, ranked, usable_rows
+from .torch_batches import PendingOutputs, launch_batches, model_inputs
 from .windows import TRUNCATED, LongText, TextWindows
 
 

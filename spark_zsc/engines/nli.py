@@ -1,76 +1,22 @@
-"""The Spark-free scoring engine: texts and candidate labels in, zero-shot scores out.
-
-It follows `transformers.pipeline("zero-shot-classification")`
-score for score, and spends the model's time only on work whose result is read:
-
-    rows -> distinct (text, hypothesis) pairs -> token ids -> batches of similar length
-         under a token budget -> logits -> scores per row, in row order.
+"""The NLI engine on a torch model (on CPU or a GPU): `NliEngine`'s pairs and scores, the
+model's logits from torch in batches on the device.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional, Union
+from typing import Optional
 
-import numpy as np
 import torch
 
 from .bart_fast import last_eos_forward
-from .batching import (
-    ForwardFn,
-    PendingOutputs,
-    StagedEngine,
-    TokenSequences,
-    launch_batches,
-    model_inputs,
-    sequence_limit,
-)
-from .hypotheses import Hypotheses
-from .pairs import PairEncoder
-from .results import BatchStats, Result, ranked, usable_rows
-from .windows import TRUNCATED, LongText, TextWindows
+from .batching import TokenSequences, sequence_limit
+from .nli_scoring import NliEngine
+from .results import BatchStats
+from .torch_batches import ForwardFn, PendingOutputs, launch_batches, model_inputs
 
 
-def entailment_and_contradiction_ids(label2id: dict) -> tuple[int, int]:
-    """The pipeline's rule: the first label starting with "entail" (any case); contradiction is 0,
-    or -1 when entailment is 0. Raises when the model has no entailment label."""
-    for name, index in label2id.items():
-        if str(name).lower().startswith("entail"):
-            return int(index), (-1 if int(index) == 0 else 0)
-    raise ValueError(
-        f"the model's config.label2id {dict(label2id)} has no label starting with 'entail': "
-        "zero-shot classification needs an NLI model (one trained on MNLI or similar)"
-    )
-
-
-def scores_from_logits(
-    logits: np.ndarray, entailment: int, contradiction: int, multi_label: bool
-) -> np.ndarray:
-    """Scores of one row's labels from their float32 logits: (n_labels, n_classes), or
-    (n_windows, n_labels, n_classes) for a text read in windows.
-
-    Multi-label, and always with a single label: softmax of [contradiction, entailment] per
-    label (over windows: the best window's). Single-label: softmax across the labels of the
-    entailment logits (over windows: each label's highest), so the window that supports a
-    label best speaks for it.
-    """
-    logits = np.asarray(logits, dtype=np.float64)
-    if logits.ndim == 2:
-        logits = logits[None]
-    if multi_label or logits.shape[1] == 1:
-        pair = logits[..., [contradiction, entailment]]
-        pair = np.exp(pair - pair.max(axis=-1, keepdims=True))
-        return (pair[..., 1] / pair.sum(axis=-1)).max(axis=0)
-    entail = logits[..., entailment].max(axis=0)
-    entail = np.exp(entail - entail.max())
-    return entail / entail.sum()
-
-
-class ZeroShotEngine(StagedEngine):
-    """Scores (text, candidate labels) rows with one NLI model; no Spark anywhere.
-
-    Each distinct text and each distinct (text, hypothesis) pair is run once, however
-    many rows repeat it.
+class ZeroShotEngine(NliEngine):
+    """Scores (text, candidate labels) rows with one torch NLI model; no Spark anywhere.
 
     >>> engine = ZeroShotEngine(model, tokenizer)                      # doctest: +SKIP
     >>> engine.classify(["The team won"], [["sports", "politics"]])[0] # doctest: +SKIP
@@ -90,104 +36,28 @@ class ZeroShotEngine(StagedEngine):
     ):
         self.model = model.eval()
         self.device = torch.device(device)
-        self.entailment_id, self.contradiction_id = entailment_and_contradiction_ids(model.config.label2id)
-        self.max_length = sequence_limit(model, tokenizer, max_length)
-        self.encoder = PairEncoder(tokenizer, self.max_length)
-        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
-        self.token_budget = token_budget
-        # a GPU reuses kernels and memory across a few shapes; a CPU pays for every padded token
-        self.shape_buckets = self.device.type == "cuda" if shape_buckets is None else shape_buckets
+        super().__init__(
+            tokenizer,
+            label2id=model.config.label2id,
+            max_length=sequence_limit(model, tokenizer, max_length),
+            pad_id=tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id,
+            token_budget=token_budget,
+            # a GPU reuses kernels and memory across a few shapes; a CPU pays for every padded token
+            shape_buckets=self.device.type == "cuda" if shape_buckets is None else shape_buckets,
+        )
         self._forward = forward or last_eos_forward(self.model) or self._model_forward
 
     def _model_forward(self, input_ids, attention_mask, token_type_ids):
         return self.model(**model_inputs(input_ids, attention_mask, token_type_ids)).logits
 
-    def prepare(
-        self, texts, labels, hypothesis_template: Union[str, Hypotheses], long_text: LongText = TRUNCATED
-    ) -> "PreparedRows":
-        """The CPU half: bad rows set aside, distinct pairs found and tokenized. A row's pairs
-        are one per (window, label): one window unless a long text is read in chunks."""
-        stats = BatchStats()
-        wording = Hypotheses.of(hypothesis_template)
-        row_labels, text_ids = usable_rows(texts, labels, stats)
-        hypotheses = list(dict.fromkeys(l for row in row_labels for l in row))
-        hypothesis_ids = {l: i for i, l in enumerate(hypotheses)}
-        premises = self.encoder.encode_texts(list(text_ids))
-        hypothesis_tokens = self.encoder.encode_hypotheses([wording(l) for l in hypotheses])
-        windows = TextWindows(long_text, stats)
-        window_ids: dict[tuple[int, int, int], int] = {}  # (text, start, end) -> its premise
-        pair_index: dict[tuple[int, int], int] = {}
-        row_pairs: list[Optional[np.ndarray]] = []
-        for text, candidates in zip(texts, row_labels):
-            if not candidates:
-                row_pairs.append(None)
-                continue
-            t = text_ids[str(text)]
-            label_ids = [hypothesis_ids[l] for l in candidates]
-            # windows fit beside the row's longest hypothesis, so every label reads the same ones
-            room = self.encoder.premise_room(max(len(hypothesis_tokens[h]) for h in label_ids))
-            spans = windows.of_row(t, len(premises[t]), room)
-            premise_ids = (
-                [t] if len(spans) == 1 else [self._window(premises, window_ids, t, s) for s in spans]
-            )
-            row_pairs.append(
-                np.array(
-                    [[pair_index.setdefault((p, h), len(pair_index)) for h in label_ids] for p in premise_ids]
-                )
-            )
-            stats.pairs += len(candidates)
-
-        index = np.array(list(pair_index), dtype=np.int64).reshape(-1, 2)
-        sequences = self.encoder.pairs(premises, hypothesis_tokens, index[:, 0], index[:, 1])
-        return PreparedRows(row_labels, row_pairs, sequences, stats)
-
-    @staticmethod
-    def _window(premises: list, window_ids: dict, text: int, span: tuple[int, int]) -> int:
-        """The premise of one window of a text, added to `premises` the first time it is met."""
-        key = (text, *span)
-        if key not in window_ids:
-            window_ids[key] = len(premises)
-            premises.append(premises[text][span[0] : span[1]])
-        return window_ids[key]
-
-    def launch(self, prepared: "PreparedRows") -> tuple["PreparedRows", PendingOutputs]:
-        """The model's work for every distinct pair, queued on the device."""
-        logits = launch_batches(
-            prepared.sequences,
+    def run_pairs(self, sequences: TokenSequences, stats: BatchStats) -> PendingOutputs:
+        return launch_batches(
+            sequences,
             self._forward,
             pad_id=self.pad_id,
             token_budget=self.token_budget,
             device=self.device,
-            stats=prepared.stats,
+            stats=stats,
             width=self.model.config.num_labels,
             shape_limit=self.max_length if self.shape_buckets else None,
         )
-        prepared.stats.forward_pairs += len(prepared.sequences)
-        return prepared, logits
-
-    def finish(
-        self, launched: tuple["PreparedRows", PendingOutputs], multi_label: bool
-    ) -> tuple[list[Optional[Result]], BatchStats]:
-        """Logits back on the host, then each row's scores in the pipeline's order."""
-        prepared, pending = launched
-        logits = pending.numpy()
-        stats = prepared.stats
-        results: list[Optional[Result]] = []
-        for candidates, pairs in zip(prepared.row_labels, prepared.row_pairs):
-            if pairs is None:
-                results.append(None)
-                continue
-            scores = scores_from_logits(logits[pairs], self.entailment_id, self.contradiction_id, multi_label)
-            results.append(ranked(candidates, scores, stats))
-        return results, stats
-
-
-@dataclass
-class PreparedRows:
-    """Rows made ready for the model: each row's cleaned labels and pair indices, and the
-    distinct pairs' token ids."""
-
-    row_labels: list
-    row_pairs: list  # per row: (windows, labels) pair indices, None for a row not classified
-    sequences: TokenSequences
-    stats: BatchStats

@@ -66,10 +66,10 @@ class PairLayout:
 
 
 def plain_backend(tokenizer):
-    """A private copy of a fast tokenizer's `tokenizers` backend, with no padding and no
-    truncation: the tokenizer's own backend keeps whatever padding and truncation its last
-    call set, which would silently pad or cut our sequences."""
-    backend = getattr(tokenizer, "_tokenizer", None)
+    """A private copy of a fast tokenizer's `tokenizers` backend (`backend_tokenizer`), with no
+    padding and no truncation: the tokenizer's own backend keeps whatever padding and
+    truncation its last call set, which would silently pad or cut our sequences."""
+    backend = getattr(tokenizer, "backend_tokenizer", None)
     if backend is None or not hasattr(backend, "post_process"):
         raise ValueError(
             f"{type(tokenizer).__name__} has no `tokenizers` backend; spark_zsc needs a "

@@ -90,6 +90,7 @@ class ClassifierConfig(ClassifierFields):
     def check_rules(self) -> None:
         rules.check_engine(self)
         rules.check_strategy(self)
+        rules.check_backend(self)
         rules.check_scoring(self, None, self.face)  # the rules that need labels: `scoring`
 
     @property

@@ -5,7 +5,16 @@ from .declaration import PARAM
 from .table import BY_KEY, OPTIONS
 from .typed import config_class
 
-ENGINE_KEYS = ("max_length", "token_budget", "batch_rows", "pair_budget", "threads", "device", "precision")
+ENGINE_KEYS = (
+    "max_length",
+    "token_budget",
+    "batch_rows",
+    "pair_budget",
+    "threads",
+    "device",
+    "precision",
+    "backend",
+)
 SCORING_KEYS = (
     "hypothesis_template",
     "multi_label",

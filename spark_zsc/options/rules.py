@@ -8,15 +8,40 @@ from typing import Any, Optional, Sequence
 
 from ..errors import ConfigError
 from .declaration import PARAM
-from .table import spelled
+from .table import ONNX_PRECISIONS, spelled
 
 
 def check_engine(values: Any) -> None:
-    """A precision the device runs (whether a CPU computes bf16 natively is the devices' to say)."""
+    """A precision the device and the backend run (whether a CPU computes bf16 natively is the
+    devices' to say)."""
     if values.device == "cpu" and values.precision == "fp16":
         raise ConfigError("precision=fp16 needs a GPU; on CPU use fp32, or bf16 or int8 for speed")
     if values.device == "cuda" and values.precision == "int8":
         raise ConfigError("precision=int8 is for CPUs; on a GPU use fp16 or bf16")
+    if values.backend == "onnx":
+        if values.device == "cuda":
+            raise ConfigError("backend=onnx runs on CPUs; on a GPU use backend=torch (or auto)")
+        if values.precision not in ONNX_PRECISIONS + ("auto",):
+            raise ConfigError(
+                f"backend=onnx runs fp32 or int8, not {values.precision}: use one of those, or backend=torch"
+            )
+
+
+def check_backend(values: Any) -> None:
+    """The onnx backend runs NLI models alone (a shortlist also runs a sentence encoder, on
+    torch), from the model the driver converted (the path route ships nothing)."""
+    if values.backend != "onnx":
+        return
+    if values.strategy != "nli" or values.shortlist:
+        raise ConfigError(
+            "backend=onnx runs the NLI model alone; strategy=embedding and shortlist run a sentence "
+            "encoder on torch: use backend=torch (or auto) with them"
+        )
+    if values.distribution == "path":
+        raise ConfigError(
+            "distribution=path has executors read the model's own folder, but backend=onnx ships the model "
+            "the driver converted: use distribution auto or broadcast, or backend=torch"
+        )
 
 
 def check_strategy(values: Any) -> None:

@@ -13,6 +13,7 @@ from typing import Optional
 
 from ..errors import ConfigError
 from ..options import ClassifierConfig, EngineOptions
+from ..options.table import ONNX_PRECISIONS
 from .cpu_precisions import cpu_bf16_refusal
 
 
@@ -114,6 +115,10 @@ def check_devices(spark, options: EngineOptions) -> None:
             raise ConfigError(refusal)
     if options.precision == "int8" and options.device == "auto" and on_gpu:
         raise ConfigError("precision=int8 is for CPUs but tasks get GPUs here: use device='cpu' or fp16/bf16")
+    if options.backend == "onnx" and on_gpu:
+        raise ConfigError(
+            "backend=onnx runs on CPUs but tasks get GPUs here: use device='cpu' or backend=torch"
+        )
 
 
 def task_precision(spark, options: EngineOptions) -> str:
@@ -123,9 +128,26 @@ def task_precision(spark, options: EngineOptions) -> str:
     return resolve_precision(options, "cuda" if tasks_run_on_gpus(spark, options) else "cpu")
 
 
+def resolve_backend(options: ClassifierConfig, precision: str, on_gpu: bool) -> str:
+    """The backend `auto` stands for: onnx wherever it runs (the NLI model alone, on CPU tasks,
+    in fp32 or int8, shipped by the driver), torch otherwise."""
+    if options.backend != "auto":
+        return options.backend
+    runs_onnx = (
+        options.strategy == "nli"
+        and not options.shortlist
+        and precision in ONNX_PRECISIONS
+        and options.distribution != "path"
+        and not on_gpu
+    )
+    return "onnx" if runs_onnx else "torch"
+
+
 def resolve_devices(spark, options: ClassifierConfig) -> ClassifierConfig:
-    """`options` checked against the devices this session's tasks get, with precision auto
-    replaced by the precision they run: scores differ by precision, so lineage must hash the
-    one that ran, and tasks given it cannot run another."""
+    """`options` checked against the devices this session's tasks get, with precision and
+    backend auto replaced by what they run: scores differ by both, so lineage must hash what
+    ran, and tasks given it cannot run another."""
     check_devices(spark, options.engine)
-    return options.replace(precision=task_precision(spark, options.engine))
+    precision = task_precision(spark, options.engine)
+    backend = resolve_backend(options, precision, tasks_run_on_gpus(spark, options.engine))
+    return options.replace(precision=precision, backend=backend)

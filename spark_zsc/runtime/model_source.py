@@ -162,7 +162,7 @@ def _read_config(folder: Path, name: str) -> dict:
 
 
 def _check_nli_config(folder: Path, name: str) -> None:
-    from ..engines.nli import entailment_and_contradiction_ids
+    from ..engines.nli_scoring import entailment_and_contradiction_ids
 
     try:
         entailment_and_contradiction_ids(_read_config(folder, name).get("label2id") or {})

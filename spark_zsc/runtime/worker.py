@@ -2,8 +2,11 @@
 threads, find or load the models in the worker's cache, and assemble the strategy's engine.
 
 Spark sets OMP_NUM_THREADS to spark.task.cpus in workers; torch threads are set for every
-task, so a reused worker follows the current task's share. The cache and its rules are in
-`model_cache`.
+task, so a reused worker follows the current task's share (an ONNX Runtime session keeps the
+threads of the task that loaded it). The cache and its rules are in `model_cache`.
+
+Under backend onnx a worker imports neither torch nor transformers: everything torch is
+imported where a torch model is loaded or run.
 """
 
 from __future__ import annotations
@@ -15,9 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-from ..engines.cascade import CascadeEngine
-from ..engines.embedding import EmbeddingEngine
-from ..engines.nli import ZeroShotEngine
+from ..engines.onnx_nli import OnnxModel, OnnxZeroShotEngine
 from ..log import log, log_to_stderr
 from ..options import DEFAULT_TOKEN_BUDGET, GPU_TOKEN_BUDGET, EngineOptions, StrategyOptions
 from .cpu_precisions import quantized_int8
@@ -102,12 +103,16 @@ def engine_for(models: dict, options: EngineOptions, strategy: StrategyOptions):
     """This worker's engine for `strategy` over `models` (kind -> distribution handle), and
     the seconds spent loading models now (0.0 when they were loaded already). A handle's
     files are fetched only if its model is not cached."""
-    import torch
+    threads = task_threads(options)
+    if options.backend == "onnx":  # on the CPU, in the precision the driver converted to
+        device, precision = "cpu", options.precision
+    else:
+        import torch
 
-    device, precision = task_device_and_precision(options)
-    torch.set_num_threads(task_threads(options))
-    if device.startswith("cuda"):
-        keep_to_one_gpu(_models, device)
+        device, precision = task_device_and_precision(options)
+        torch.set_num_threads(threads)
+        if device.startswith("cuda"):
+            keep_to_one_gpu(_models, device)
     token_budget = options.token_budget or (
         GPU_TOKEN_BUDGET if device.startswith("cuda") else DEFAULT_TOKEN_BUDGET
     )
@@ -115,7 +120,9 @@ def engine_for(models: dict, options: EngineOptions, strategy: StrategyOptions):
         kind: ModelKey(kind, models[kind].fingerprint, device, precision) for kind in strategy.model_kinds
     }
     handles = {key: models[kind] for kind, key in keys.items()}
-    loaded, loaded_now = _models.acquire(list(keys.values()), lambda key: _load(key, handles[key]))
+    loaded, loaded_now = _models.acquire(
+        list(keys.values()), lambda key: _load(key, handles[key], options.backend, threads)
+    )
     engines = {
         kind: _engine(key, loaded[key], options.max_length, token_budget) for kind, key in keys.items()
     }
@@ -123,6 +130,8 @@ def engine_for(models: dict, options: EngineOptions, strategy: StrategyOptions):
         engines[EMBEDDING] = engines[EMBEDDING].with_scoring(strategy.temperature, strategy.threshold)
     load_seconds = sum(loaded[key].seconds for key in loaded_now)
     if strategy.shortlist:
+        from ..engines.cascade import CascadeEngine
+
         return CascadeEngine(engines[EMBEDDING], engines[NLI], strategy.shortlist), load_seconds
     return engines[strategy.model_kinds[0]], load_seconds
 
@@ -143,20 +152,25 @@ def keep_to_one_gpu(cache: ModelCache, device: str) -> None:
     torch.cuda.set_device(device)  # events, pinned buffers and new tensors default to it
 
 
-def _load(key: ModelKey, handle) -> LoadedModel:
-    import torch
-
+def _load(key: ModelKey, handle, backend: str, threads: int) -> LoadedModel:
     log_to_stderr()  # executors' Python workers configure no logging; Spark keeps stderr in the executor's log
-    loaded = load_model(model_folder(handle), key.kind, key.device, key.precision)
+    folder = model_folder(handle)
+    if backend == "onnx":
+        started = time.perf_counter()
+        onnx_model = OnnxModel.load(folder, threads)
+        loaded = LoadedModel(onnx_model, onnx_model.tokenizer, time.perf_counter() - started, None)
+    else:
+        loaded = load_model(folder, key.kind, key.device, key.precision)
     log.info(
-        "pid %d loaded %s model %s on %s in %s in %.2f s (%d torch threads)",
+        "pid %d loaded %s model %s on %s in %s by %s in %.2f s (%d threads)",
         os.getpid(),
         key.kind,
         key.fingerprint[:12],
         key.device,
         key.precision,
+        backend,
         loaded.seconds,
-        torch.get_num_threads(),
+        threads,
     )
     return loaded
 
@@ -165,7 +179,13 @@ def _engine(model_key: ModelKey, loaded: LoadedModel, max_length, token_budget: 
     engine_key = (*model_key, max_length, token_budget)
     engine = _engines.get(engine_key)
     if engine is None:
-        if model_key.kind == NLI:
+        if isinstance(loaded.model, OnnxModel):
+            engine = OnnxZeroShotEngine(
+                loaded.model, max_length=max_length or None, token_budget=token_budget
+            )
+        elif model_key.kind == NLI:
+            from ..engines.nli import ZeroShotEngine
+
             engine = ZeroShotEngine(
                 loaded.model,
                 loaded.tokenizer,
@@ -174,6 +194,8 @@ def _engine(model_key: ModelKey, loaded: LoadedModel, max_length, token_budget: 
                 device=model_key.device,
             )
         else:
+            from ..engines.embedding import EmbeddingEngine
+
             engine = EmbeddingEngine(
                 loaded.model,
                 loaded.tokenizer,

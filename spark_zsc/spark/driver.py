@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from ..options import ClassifierConfig, ScoringOptions
 from ..runtime.distribution import load_models, ship_models
+from ..runtime.onnx_export import worker_bundles
 from .udf import build_classify_udf
 
 
@@ -19,5 +20,5 @@ def prepare_udf(spark, config: ClassifierConfig, scoring: ScoringOptions, accumu
     and the model bundles it runs (kind -> bundle); `scoring` came from `config.scoring`,
     which checked the labels against the config's rules."""
     bundles = models_for(config)
-    models = ship_models(spark, bundles, config.distribution)
+    models = ship_models(spark, worker_bundles(bundles, config.engine), config.distribution)
     return build_classify_udf(models, scoring, config.engine, config.strategy_options, accumulator), bundles

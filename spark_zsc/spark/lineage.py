@@ -62,6 +62,8 @@ LATER_LABEL_SETTINGS = (
     "window_overlap",
     "max_windows",
 )
+# what runs the model counts where it is not torch, so rows torch labelled stay current
+LATER_ENGINE_SETTINGS = {"backend": "torch"}
 EMBEDDING_SCORING = (
     "temperature",
     "threshold",
@@ -89,6 +91,13 @@ class Lineage:
                 key: getattr(options, key)
                 for key in LATER_LABEL_SETTINGS
                 if getattr(options, key) != BY_KEY[key].default
+            }
+        )
+        config.update(
+            {
+                key: getattr(options, key)
+                for key, usual in LATER_ENGINE_SETTINGS.items()
+                if getattr(options, key) != usual
             }
         )
         if strategy == "embedding":
