@@ -56,7 +56,7 @@ def read_corpus(rows: int, duplicate_share: float, seed: int = 0, data: Path | N
 
 
 def build_model(folder: Path, smoke: bool, data: Path | None = None) -> Path:
-    from spark_zsc.testing import DISTILBART_MNLI_12_1_SHAPE, build_random_nli_model
+    from spark_zsc.testing import DISTILBART_MNLI_12_1_SHAPE, DISTILBART_VOCABULARY, build_random_nli_model
 
     if (folder / "model.safetensors").exists():
         return folder
@@ -71,6 +71,7 @@ def build_model(folder: Path, smoke: bool, data: Path | None = None) -> Path:
         shape=DISTILBART_MNLI_12_1_SHAPE,
         model_max_length=1024,
         init_std=0.02,
+        embedding_rows=DISTILBART_VOCABULARY,  # weights of distilbart's size (890 MB)
     )
 
 
@@ -486,7 +487,7 @@ def benchmark_arguments(description: str) -> argparse.ArgumentParser:
 
 def benchmark_model(args: argparse.Namespace) -> Path:
     """The model `benchmark_arguments`' options ask for, built once under --work-dir."""
-    name = "tiny" if args.smoke else "distilbart-mnli-12-1-shape"
+    name = "tiny" if args.smoke else "distilbart-mnli-12-1-shape-50265"  # with the real vocabulary's rows
     return build_model(Path(args.work_dir) / name, args.smoke, args.data)
 
 

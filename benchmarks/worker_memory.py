@@ -1,7 +1,7 @@
 """A Python worker's memory with distilbart-mnli-12-1's shape: the peak (VmHWM) of a process that
 does what a Spark Python worker does for the NLI strategy (imports what the pandas UDF imports,
 loads the model through the workers' own loader in a precision, classifies at the default batch
-settings), per engine x precision x number of labels, with the import baseline apart.
+settings), per engine x precision x number of labels, with each engine's import baseline apart.
 
     python benchmarks/worker_memory.py                 # distilbart's shape, 24 AG News rows
     python benchmarks/worker_memory.py --cap-mb 1024   # each worker under a real 1 GB memory cap
@@ -11,8 +11,8 @@ Each measurement is a fresh process, the weights file dropped from the page cach
 none inherits another's pages. With --cap-mb, each runs inside a memory cgroup of that size (cgroup
 v2 where the unified hierarchy has the memory controller, else v1; as root): the cgroup's own
 peak is reported beside VmHWM, and a worker the kernel kills for memory is reported as killed,
-as Databricks serverless fails a UDF past its 1 GB. Engines: `torch`, the workers' engine.
-Writes benchmarks/results/worker_memory.json and worker_memory.md.
+as Databricks serverless fails a UDF past its 1 GB. Engines: `torch`, and `onnx` (ONNX Runtime
+on the model converted as the driver converts it, outside the measured process). Writes benchmarks/results/worker_memory.json and worker_memory.md.
 """
 
 from __future__ import annotations
@@ -25,9 +25,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from spark_zsc.testing import MemoryCgroup, NoMemoryCgroup  # noqa: E402
+
 from run import benchmark_arguments, benchmark_model, read_corpus, write_results  # noqa: E402
 
-ENGINES = ("torch",)
+ENGINES = ("torch", "onnx")
 PRECISIONS = ("fp32", "int8")
 LABEL_COUNTS = (4, 20)
 # AG News' four classes, then more topics a warehouse might add
@@ -46,28 +48,38 @@ def peak_mb() -> float:
 
 
 def measure(spec: dict) -> dict:
-    """Run in the measured process: the import baseline, then (unless spec['engine'] is None)
-    a model loaded and `spec['rows']` texts classified against `spec['labels']` labels."""
+    """Run in the measured process: the imports a worker on `spec['engine']` makes (the import
+    baseline), then, unless spec['baseline'], the model loaded as a worker loads it and
+    `spec['rows']` texts classified against `spec['labels']` labels."""
     import numpy  # noqa: F401  what every pandas UDF's worker imports
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
 
-    from spark_zsc.engines.nli import ZeroShotEngine
     from spark_zsc.options import DEFAULT_TOKEN_BUDGET
-    from spark_zsc.runtime.model_source import NLI
-    from spark_zsc.runtime.worker import load_model
+    from spark_zsc.runtime import worker
 
+    if spec["engine"] == "onnx":
+        import onnxruntime  # noqa: F401
+        import tokenizers  # noqa: F401
+    else:
+        import torch
+        import transformers  # noqa: F401
+
+        from spark_zsc.engines.nli import ZeroShotEngine
     report = {"import_peak_mb": peak_mb()}
-    if spec["engine"] is None:
+    if spec.get("baseline"):
         return report
-    import torch
-
-    torch.set_num_threads(2)
-    loaded = load_model(Path(spec["model"]), NLI, "cpu", spec["precision"])
-    report["loaded_peak_mb"] = peak_mb()
-    engine = ZeroShotEngine(
-        loaded.model, loaded.tokenizer, max_length=None, token_budget=DEFAULT_TOKEN_BUDGET, device="cpu"
-    )
+    if spec["engine"] == "onnx":
+        model = worker.OnnxModel.load(Path(spec["model"]), threads=2)
+        report["loaded_peak_mb"] = peak_mb()
+        engine = worker.OnnxZeroShotEngine(model, token_budget=DEFAULT_TOKEN_BUDGET)
+    else:
+        torch.set_num_threads(2)
+        loaded = worker.load_model(Path(spec["model"]), worker.NLI, "cpu", spec["precision"])
+        report["loaded_peak_mb"] = peak_mb()
+        engine = ZeroShotEngine(
+            loaded.model, loaded.tokenizer, token_budget=DEFAULT_TOKEN_BUDGET, device="cpu"
+        )
     texts = read_corpus(spec["rows"], 0.0, data=spec["data"] and Path(spec["data"]))
     labels = TWENTY_LABELS[: spec["labels"]]
     started = time.perf_counter()
@@ -78,44 +90,15 @@ def measure(spec: dict) -> dict:
     return report
 
 
-class MemoryCgroup:
-    """A memory cgroup of `megabytes` for one process: v2 where the unified hierarchy has the
-    memory controller, else v1. Made as root; removed by `remove`."""
+def worker_folder(folder: Path, engine: str, precision: str) -> Path:
+    """The folder a worker on `engine` loads: the model's own, or its ONNX form (converted
+    here, as the driver converts it)."""
+    if engine != "onnx":
+        return folder
+    from spark_zsc.runtime.model_source import load_bundle
+    from spark_zsc.runtime.onnx_export import MODEL_FILE, onnx_bundle
 
-    def __init__(self, name: str, megabytes: int):
-        limit = str(megabytes * 2**20)
-        v2 = Path("/sys/fs/cgroup")
-        if "memory" in _read(v2 / "cgroup.controllers").split():
-            self.folder, self.peak_file = v2 / name, "memory.peak"
-            self.folder.mkdir()
-            (self.folder / "memory.max").write_text(limit)
-            (self.folder / "memory.swap.max").write_text("0")
-        elif Path("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists():
-            self.folder, self.peak_file = Path("/sys/fs/cgroup/memory") / name, "memory.max_usage_in_bytes"
-            self.folder.mkdir()
-            (self.folder / "memory.limit_in_bytes").write_text(limit)
-        else:
-            raise SystemExit(
-                "--cap-mb needs a memory cgroup: cgroup v2 with the memory controller, or v1's "
-                "/sys/fs/cgroup/memory, and root to make one"
-            )
-
-    def enter(self) -> None:
-        """Move the calling process in (a child's preexec_fn: before it imports anything)."""
-        (self.folder / "cgroup.procs").write_text(str(os.getpid()))
-
-    def peak_mb(self) -> float:
-        return int(_read(self.folder / self.peak_file) or 0) / 2**20
-
-    def remove(self) -> None:
-        self.folder.rmdir()
-
-
-def _read(path: Path) -> str:
-    try:
-        return path.read_text()
-    except OSError:
-        return ""
+    return Path(onnx_bundle(load_bundle(str(folder)), precision).paths[MODEL_FILE]).parent
 
 
 def drop_from_page_cache(path: Path) -> None:
@@ -131,8 +114,13 @@ def drop_from_page_cache(path: Path) -> None:
 
 def in_a_fresh_process(spec: dict, cap_mb: int | None) -> dict:
     """`measure(spec)` in a new interpreter, inside a memory cgroup of `cap_mb` where given."""
-    drop_from_page_cache(Path(spec["model"]) / "model.safetensors")
-    cgroup = MemoryCgroup(f"spark_zsc_worker_memory_{os.getpid()}", cap_mb) if cap_mb else None
+    for weights in ("model.safetensors", "model.onnx.data"):
+        if (Path(spec["model"]) / weights).exists():
+            drop_from_page_cache(Path(spec["model"]) / weights)
+    try:
+        cgroup = MemoryCgroup(f"spark_zsc_worker_memory_{os.getpid()}", cap_mb) if cap_mb else None
+    except NoMemoryCgroup as error:
+        raise SystemExit(f"--cap-mb: {error}") from None
     try:
         done = subprocess.run(
             [sys.executable, __file__, "--measure", json.dumps(spec)],
@@ -163,11 +151,11 @@ def report_table(results: dict) -> str:
         "| engine | precision | labels | peak (VmHWM) MB | cgroup peak MB | seconds | outcome |",
         "|---|---|---|---|---|---|---|",
     ]
-    baseline = results["import_baseline"]
-    lines.append(
-        f"| imports only | | | {baseline.get('import_peak_mb', 0):.0f} | "
-        f"{baseline.get('cgroup_peak_mb', 0):.0f} | | {_outcome(baseline)} |"
-    )
+    for engine, baseline in results["import_baselines"].items():
+        lines.append(
+            f"| {engine}: imports only | | | {baseline.get('import_peak_mb', 0):.0f} | "
+            f"{baseline.get('cgroup_peak_mb', 0):.0f} | | {_outcome(baseline)} |"
+        )
     for row in results["runs"]:
         lines.append(
             f"| {row['engine']} | {row['precision']} | {row['labels']} | {row.get('peak_mb', 0):.0f} | "
@@ -197,13 +185,17 @@ def main(argv=None) -> dict:
         "model": "tiny random BART" if args.smoke else "random weights, distilbart-mnli-12-1 shape",
         "rows": rows,
         "cap_mb": args.cap_mb,
-        "import_baseline": in_a_fresh_process({**base, "engine": None}, args.cap_mb),
+        "import_baselines": {
+            engine: in_a_fresh_process({**base, "engine": engine, "baseline": True}, args.cap_mb)
+            for engine in ENGINES
+        },
         "runs": [],
     }
     for engine in ENGINES:
         for precision in PRECISIONS:
+            model = str(worker_folder(folder, engine, precision))
             for labels in LABEL_COUNTS:
-                spec = {**base, "engine": engine, "precision": precision, "labels": labels}
+                spec = {**base, "model": model, "engine": engine, "precision": precision, "labels": labels}
                 run = in_a_fresh_process(spec, args.cap_mb)
                 results["runs"].append({"engine": engine, "precision": precision, "labels": labels, **run})
     name = "worker_memory" + ("-smoke" if args.smoke else "") + (f"-cap{args.cap_mb}" if args.cap_mb else "")

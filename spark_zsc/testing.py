@@ -9,10 +9,12 @@ arithmetic) of real ones.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Iterable
 
-# The shape of valhalla/distilbart-mnli-12-1 (its config.json).
+# The shape of valhalla/distilbart-mnli-12-1 (its config.json), and its vocabulary's size.
+DISTILBART_VOCABULARY = 50265
 DISTILBART_MNLI_12_1_SHAPE = dict(
     d_model=1024,
     encoder_layers=12,
@@ -48,11 +50,14 @@ def build_random_nli_model(
     seed: int = 0,
     init_std: float = 0.2,
     label_names: tuple[str, str, str] = ("CONTRADICTION", "NEUTRAL", "ENTAILMENT"),
+    embedding_rows: int | None = None,
 ) -> Path:
     """Write a random BART NLI model (safetensors) and its tokenizer into `folder`.
 
     `init_std` is larger than BART's 0.02 so that a tiny model gives scores that differ
     clearly between texts and labels; tests need that to tell right from wrong.
+    `embedding_rows` (default: the tokenizer's vocabulary) gives the model as many token
+    embeddings as a real one has (distilbart: 50,265), so that its weights weigh the same.
     """
     import torch
     from tokenizers import ByteLevelBPETokenizer
@@ -73,7 +78,7 @@ def build_random_nli_model(
     tokenizer.save_pretrained(folder)
 
     config = BartConfig(
-        vocab_size=bpe.get_vocab_size(),
+        vocab_size=embedding_rows or bpe.get_vocab_size(),
         pad_token_id=1,
         bos_token_id=0,
         eos_token_id=2,
@@ -179,3 +184,53 @@ def main(argv=None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+class NoMemoryCgroup(RuntimeError):
+    """No memory cgroup can be made here."""
+
+
+class MemoryCgroup:
+    """A memory cgroup of `megabytes`, for processes moved into it: v2 where the unified
+    hierarchy has the memory controller, else v1. Made as root; removed by `remove`, once
+    every process in it has exited."""
+
+    def __init__(self, name: str, megabytes: int):
+        limit = str(megabytes * 2**20)
+        v2 = Path("/sys/fs/cgroup")
+        if "memory" in _read(v2 / "cgroup.controllers").split():
+            self.folder, self.peak_file = v2 / name, "memory.peak"
+            self.folder.mkdir()
+            (self.folder / "memory.max").write_text(limit)
+            (self.folder / "memory.swap.max").write_text("0")
+        elif Path("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists():
+            self.folder, self.peak_file = Path("/sys/fs/cgroup/memory") / name, "memory.max_usage_in_bytes"
+            self.folder.mkdir()
+            (self.folder / "memory.limit_in_bytes").write_text(limit)
+        else:
+            raise NoMemoryCgroup(
+                "a memory cap needs a memory cgroup: Linux with cgroup v2's memory controller, or v1's "
+                "/sys/fs/cgroup/memory, and root to make one"
+            )
+
+    @property
+    def procs(self) -> Path:
+        """The file a process's id is written to, to move that process in."""
+        return self.folder / "cgroup.procs"
+
+    def enter(self) -> None:
+        """Move the calling process in (a child's preexec_fn: before it imports anything)."""
+        self.procs.write_text(str(os.getpid()))
+
+    def peak_mb(self) -> float:
+        return int(_read(self.folder / self.peak_file) or 0) / 2**20
+
+    def remove(self) -> None:
+        self.folder.rmdir()
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except OSError:
+        return ""

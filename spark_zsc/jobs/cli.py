@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Optional, Sequence
 
@@ -15,6 +16,7 @@ from ..errors import ConfigError, OutputBusy
 from ..log import FORMAT as LOG_FORMAT
 from ..log import log
 from .commands import COMMANDS, add_job_arguments, build_job_options
+from .memory_limits import memory_limit_advice
 from .progress import shows_progress_line
 
 
@@ -140,13 +142,14 @@ def _runner(name: str, options):
 
 def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> int:
     """Exit status: 0 done, 2 configuration error, 3 another run is writing the output (nothing
-    was written in either case)."""
+    was written in either case), 4 a Python worker ran out of memory (what to set instead is
+    the last line on stderr)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("py4j").setLevel(logging.WARNING)  # not its INFO "Closing down clientserver connection"
     args = vars(_parser().parse_args(argv))
     command = args.pop("command")
     summary_json = args.pop("summary_json", None)
-    spark, owned = None, False
+    spark, owned, options = None, False, None
     try:
         options = build_job_options(args, command)
         run = _runner(command, options)
@@ -168,6 +171,13 @@ def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> in
     except OutputBusy as error:
         print(f"spark-zsc: output busy: {error}", file=sys.stderr)
         return 3
+    except Exception as error:
+        advice = memory_limit_advice(error, options) if options is not None else None
+        if advice is None:
+            raise
+        traceback.print_exc()  # Spark's own account first; the advice is the last word
+        print(f"spark-zsc: out of memory: {advice}", file=sys.stderr)
+        return 4
     finally:
         if spark is not None and owned:
             spark.stop()

@@ -117,6 +117,7 @@ SOURCE_OPTIONS: tuple[Option, ...] = (
             "threads",
             "device",
             "precision",
+            "backend",
             "distribution",
         )
     ),
