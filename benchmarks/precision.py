@@ -5,8 +5,9 @@
 
 (a) Speed and scores on distilbart-mnli-12-1's shape (random weights: the same arithmetic
 as the real model), the spark_zsc engine in this process on AG News pairs: fp32, bf16,
-int8 as the workers make it (`torch.ao` dynamic quantization) and int8 by torchao's
-replacement for it, run eagerly as a worker would (where torchao is installed). Each against
+int8 as the workers make it (`torch.ao` dynamic quantization), int8 by torchao's
+replacement for it, run eagerly as a worker would (where torchao is installed), and backend
+onnx's fp32 and int8 (ONNX Runtime, the model converted as the driver converts it). Each against
 fp32: pairs/s as a ratio, the largest score difference, and top-label agreement counted only
 where fp32's top two labels are further apart than twice that difference (random weights
 give many near-ties, which any rounding flips).
@@ -36,6 +37,7 @@ from run import (  # noqa: E402 (the sibling benchmark script)
     compare,
     cpu_description,
     default_data,
+    onnx_folder,
     read_corpus,
     timed,
     write_results,
@@ -80,6 +82,7 @@ def nli_precisions(
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
     from spark_zsc.engines.nli import ZeroShotEngine
+    from spark_zsc.engines.onnx_nli import OnnxModel, OnnxZeroShotEngine
     from spark_zsc.runtime.cpu_precisions import quantized_int8
 
     torch.set_num_threads(THREADS)
@@ -88,20 +91,30 @@ def nli_precisions(
     def fp32_model():
         return AutoModelForSequenceClassification.from_pretrained(folder).eval()
 
-    models = {
-        "fp32": fp32_model,
-        "bf16": lambda: fp32_model().to(torch.bfloat16),
-        "int8": lambda: quantized_int8(fp32_model()),
-        "int8 (torchao, eager)": lambda: torchao_int8(fp32_model()),
+    def on_torch(make):
+        return lambda: (
+            (model := make()) is not None and ZeroShotEngine(model, tokenizer, token_budget=token_budget)
+        )
+
+    def on_onnx(precision: str):
+        model = OnnxModel.load(onnx_folder(folder, precision), THREADS)
+        return lambda: OnnxZeroShotEngine(model, token_budget=token_budget)
+
+    engines = {
+        "fp32": on_torch(fp32_model),
+        "bf16": on_torch(lambda: fp32_model().to(torch.bfloat16)),
+        "int8": on_torch(lambda: quantized_int8(fp32_model())),
+        "int8 (torchao, eager)": on_torch(lambda: torchao_int8(fp32_model())),
+        "fp32 (onnx)": on_onnx("fp32"),
+        "int8 (onnx)": on_onnx("int8"),
     }
     results: dict = {}
     reference: list[dict] = []
-    for name, make in models.items():
-        model = make()
-        if model is None:
+    for name, make in engines.items():
+        engine = make()
+        if engine is None:
             results[name] = {"skipped": "torchao is not installed (pip install torchao)"}
             continue
-        engine = ZeroShotEngine(model, tokenizer, token_budget=token_budget)
         engine.classify(warm_up, [LABELS] * len(warm_up))
         scores, seconds = timed_in_slices(engine, texts, float("inf") if name == "fp32" else limit)
         reference = reference or scores

@@ -2,12 +2,15 @@
 
     python benchmarks/run.py                 # distilbart-mnli-12-1 shape, about 8 minutes on 2 cores
     python benchmarks/run.py --smoke         # a tiny model and a few rows: checks the harness runs
+    python benchmarks/run.py --backends      # (e) alone: writes backends.json and backends.md
 
 Measures (a) the HF pipeline in-process at batch_size 1 and 8, an ideal in-process loop
 (length-sorted pairs in token-budget batches, plain model call), (b) the spark_zsc
 engine in-process, (c) the Databricks recipe on Spark (HF pipeline captured in a pandas
-UDF, batch_size 8) and (d) spark_zsc on Spark, first and second action, as it runs by
-default and with dedupe="input" (repeated texts found across partitions). Writes
+UDF, batch_size 8), (d) spark_zsc on Spark with backend torch, first and second action, by
+default and with dedupe="input" (repeated texts found across partitions), and (e) the backends
+side by side (torch and onnx, fp32 and int8), cold (a first action on a fresh session and
+cache: for onnx, the driver's export included) and warm (the second action). Writes
 benchmarks/results/benchmark.json and benchmark.md. Weights are random (no hub access
 here); a model of the same shape costs exactly the same to run.
 """
@@ -73,6 +76,16 @@ def build_model(folder: Path, smoke: bool, data: Path | None = None) -> Path:
         init_std=0.02,
         embedding_rows=DISTILBART_VOCABULARY,  # weights of distilbart's size (890 MB)
     )
+
+
+def onnx_folder(folder: Path, precision: str) -> Path:
+    """The model in `folder` as backend onnx runs it in `precision`, converted here as the driver
+    converts it (once: the conversion is kept in the cache folder)."""
+    from spark_zsc.engines.onnx_nli import MODEL_FILE
+    from spark_zsc.runtime.model_source import load_bundle
+    from spark_zsc.runtime.onnx_export import onnx_bundle
+
+    return Path(onnx_bundle(load_bundle(str(folder)), precision).paths[MODEL_FILE]).parent
 
 
 def cpu_description() -> dict:
@@ -238,7 +251,9 @@ def worker_memory(weights_path: str) -> list[dict]:
     return out
 
 
-def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int) -> dict:
+def on_spark(
+    folder: Path, texts: list[str], partitions: int, token_budget: int, only_backends: bool = False
+) -> dict:
     """(c) the Databricks recipe and (d) spark_zsc, each on a fresh local[2] session (cold
     Python workers: neither inherits the other's imports or memory) and, for spark_zsc, a
     cold cache (no node-local copy, no file digest: a machine that never saw the model)."""
@@ -272,15 +287,17 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
         frame.count()
         return spark, frame
 
-    spark, frame = session()
     pairs = len(texts) * len(LABELS)
     results = {"partitions": partitions}
 
     def run(df):
         return timed(lambda: df.write.format("noop").mode("overwrite").save())[1]
 
-    def first_action(distribution: str, dedupe: str = "batch"):
-        """A new classifier's first action: resolve, fingerprint, ship and load the weights, classify."""
+    def first_action(
+        distribution: str, dedupe: str = "batch", backend: str = "torch", precision: str = "auto"
+    ):
+        """A new classifier's first action: resolve, fingerprint, (convert,) ship and load the
+        weights, classify. These sections measure torch unless told: (e) sets the backends side by side."""
         model_source._bundles.clear()  # as in a new driver process: no model checked or packed yet
         clf = ZeroShotClassifier(
             model=str(folder),
@@ -289,11 +306,34 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
             tokenBudget=token_budget,
             distribution=distribution,
             dedupe=dedupe,
+            backend=backend,
+            precision=precision,
         )
         started = time.perf_counter()
         out = clf.transform(frame)
         run(out)
         return clf, out, time.perf_counter() - started  # transform() (resolve + ship) counted in
+
+    def backends_side_by_side() -> dict:
+        """(e) each backend in each CPU precision, on a fresh session with a cold cache: the
+        first action resolves, converts (onnx: the export, on the driver), ships and loads."""
+        backends = {}
+        for precision in ("fp32", "int8"):
+            for backend in ("torch", "onnx"):
+                spark, frame = session()
+                clf, out, first = first_action("auto", backend=backend, precision=precision)
+                second = run(out)
+                backends[f"{backend} {precision}"] = {
+                    "first_action": {"pairs_per_second": pairs / first, "seconds": first},
+                    "second_action": {"pairs_per_second": pairs / second, "seconds": second},
+                    "model_load_seconds": clf.metrics()["model_load_seconds"],
+                }
+                spark.stop()
+        return backends
+
+    if only_backends:
+        return {"partitions": partitions, "backends": backends_side_by_side()}
+    spark, frame = session()
 
     # (d') the first action when the weights travel by broadcast, as on a multi-node cluster
     _, _, first_broadcast = first_action("broadcast")
@@ -357,6 +397,8 @@ def on_spark(folder: Path, texts: list[str], partitions: int, token_budget: int)
     }
     spark.stop()
 
+    results["backends"] = backends_side_by_side()
+
     # (c) Databricks' recipe: the HF pipeline built on the driver, captured in the UDF closure
     spark, frame = session()
     from transformers import pipeline
@@ -388,6 +430,7 @@ def warm_at_precision(
         candidateLabels=LABELS,
         tokenBudget=token_budget,
         precision=precision,
+        backend="torch",
     )
     try:
         out = clf.transform(frame)
@@ -415,16 +458,19 @@ def report(results: dict) -> str:
         ("spark_zsc engine (in-process)", r["in_process"]["engine"]["pairs_per_second"]),
         ("Databricks recipe on Spark (pipeline in a pandas UDF, batch 8)", recipe),
         (
-            "spark_zsc on Spark, first action (auto: the model's folder + load)",
+            "spark_zsc on Spark (torch), first action (auto: the model's folder + load)",
             s["first_action"]["pairs_per_second"],
         ),
         (
-            "spark_zsc on Spark, first action by broadcast (as on a multi-node cluster)",
+            "spark_zsc on Spark (torch), first action by broadcast (as on a multi-node cluster)",
             s["first_action_broadcast"]["pairs_per_second"],
         ),
-        ("spark_zsc on Spark, second action", s["second_action"]["pairs_per_second"]),
-        ('spark_zsc on Spark, dedupe="input", first action (auto)', d["first_action"]["pairs_per_second"]),
-        ('spark_zsc on Spark, dedupe="input", second action', d["second_action"]["pairs_per_second"]),
+        ("spark_zsc on Spark (torch), second action", s["second_action"]["pairs_per_second"]),
+        (
+            'spark_zsc on Spark (torch), dedupe="input", first action (auto)',
+            d["first_action"]["pairs_per_second"],
+        ),
+        ('spark_zsc on Spark (torch), dedupe="input", second action', d["second_action"]["pairs_per_second"]),
     ]
     lines = [
         f"Model: {r['model']}; {r['rows']} AG News rows ({r['duplicate_share']:.0%} duplicates) x {len(LABELS)} labels; "
@@ -462,7 +508,42 @@ def report(results: dict) -> str:
         f"| achieved by spark_zsc, second action (full-model FLOPs of the pairs asked for) | "
         f"{r['spark_zsc_effective_gflops']:.0f} GFLOP/s ({r['spark_zsc_effective_gflops'] / r['matmul_peak_gflops']:.0%} of peak) |",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines + ["", *backends_table(results["spark"]["backends"])])
+
+
+def backends_report(results: dict) -> str:
+    r = results
+    return "\n".join(
+        [
+            f"Model: {r['model']}; {r['rows']} AG News rows ({r['duplicate_share']:.0%} duplicates) x {len(LABELS)} "
+            f"labels; {r['threads']} cores ({r['cpu']['model']}), local[2], one fresh session a row.",
+            "",
+            *backends_table(r["spark"]["backends"]),
+        ]
+    )
+
+
+def backends_table(backends: dict) -> list[str]:
+    """(e): pairs/s of each backend x precision, cold (a first action on a fresh session and
+    cache) and warm (its second action), and onnx against torch in the same precision."""
+    lines = [
+        "| backend, precision | first action (cold) pairs/s | second action (warm) pairs/s | onnx vs torch: cold / warm |",
+        "| --- | ---: | ---: | ---: |",
+    ]
+    for name, run in backends.items():
+        backend, precision = name.split()
+        ratio = ""
+        if backend == "onnx":
+            torch_run = backends[f"torch {precision}"]
+            ratio = " / ".join(
+                f"{run[action]['pairs_per_second'] / torch_run[action]['pairs_per_second']:.2f}x"
+                for action in ("first_action", "second_action")
+            )
+        lines.append(
+            f"| {name} | {run['first_action']['pairs_per_second']:.2f} | "
+            f"{run['second_action']['pairs_per_second']:.2f} | {ratio} |"
+        )
+    return lines
 
 
 def benchmark_arguments(description: str) -> argparse.ArgumentParser:
@@ -496,6 +577,7 @@ def main(argv=None) -> dict:
     parser.add_argument("--duplicate-share", type=float, default=0.25)
     parser.add_argument("--partitions", type=int, default=4)
     parser.add_argument("--token-budget", type=int, default=4096)
+    parser.add_argument("--backends", action="store_true", help="only (e): writes backends.{json,md}")
     args = parser.parse_args(argv)
     rows = 12 if args.smoke else args.rows
     folder = benchmark_model(args)
@@ -508,6 +590,11 @@ def main(argv=None) -> dict:
         "threads": threads,
         "cpu": cpu_description(),
     }
+    if args.backends:
+        results["spark"] = on_spark(folder, texts, args.partitions, args.token_budget, only_backends=True)
+        name = "backends" + ("-smoke" if args.smoke else "")
+        write_results(Path(args.out), name, results, backends_report(results))
+        return results
     results["matmul_peak_gflops"] = matmul_peak_gflops(threads)
     results["in_process"] = in_process(folder, texts, threads, args.token_budget)
     ideal = results["in_process"]["ideal_loop"]

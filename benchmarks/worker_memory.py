@@ -27,7 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from spark_zsc.testing import MemoryCgroup, NoMemoryCgroup  # noqa: E402
 
-from run import benchmark_arguments, benchmark_model, read_corpus, write_results  # noqa: E402
+from run import benchmark_arguments, benchmark_model, onnx_folder, read_corpus, write_results  # noqa: E402
 
 ENGINES = ("torch", "onnx")
 PRECISIONS = ("fp32", "int8")
@@ -88,17 +88,6 @@ def measure(spec: dict) -> dict:
     report["classified"] = sum(result is not None for result in results)
     report["peak_mb"] = peak_mb()
     return report
-
-
-def worker_folder(folder: Path, engine: str, precision: str) -> Path:
-    """The folder a worker on `engine` loads: the model's own, or its ONNX form (converted
-    here, as the driver converts it)."""
-    if engine != "onnx":
-        return folder
-    from spark_zsc.runtime.model_source import load_bundle
-    from spark_zsc.runtime.onnx_export import MODEL_FILE, onnx_bundle
-
-    return Path(onnx_bundle(load_bundle(str(folder)), precision).paths[MODEL_FILE]).parent
 
 
 def drop_from_page_cache(path: Path) -> None:
@@ -193,7 +182,7 @@ def main(argv=None) -> dict:
     }
     for engine in ENGINES:
         for precision in PRECISIONS:
-            model = str(worker_folder(folder, engine, precision))
+            model = str(onnx_folder(folder, precision) if engine == "onnx" else folder)
             for labels in LABEL_COUNTS:
                 spec = {**base, "model": model, "engine": engine, "precision": precision, "labels": labels}
                 run = in_a_fresh_process(spec, args.cap_mb)

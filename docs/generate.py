@@ -138,14 +138,19 @@ def lineage_page() -> str:
         EMBEDDING_SCORING,
         FIELDS,
         LABEL_SETTINGS,
+        LATER_ENGINE_SETTINGS,
         LATER_LABEL_SETTINGS,
         STATUSES,
     )
 
-    hashed = [*LABEL_SETTINGS, *LATER_LABEL_SETTINGS, *EMBEDDING_SCORING]
+    hashed = [*LABEL_SETTINGS, *LATER_LABEL_SETTINGS, *LATER_ENGINE_SETTINGS, *EMBEDDING_SCORING]
     setting_rows = [[code(BY_KEY[key].param), "always"] for key in LABEL_SETTINGS]
     setting_rows += [
         [code(BY_KEY[key].param), "when set (not at its default)"] for key in LATER_LABEL_SETTINGS
+    ]
+    setting_rows += [
+        [code(BY_KEY[key].param), f"as the tasks run it, when not {usual}"]
+        for key, usual in LATER_ENGINE_SETTINGS.items()
     ]
     setting_rows += [[code(BY_KEY[key].param), "under strategy embedding"] for key in EMBEDDING_SCORING]
     left_out = [code(option.param) for option in OPTIONS if option.param and option.key not in hashed]

@@ -6,6 +6,14 @@
 # MAGIC `valhalla/distilbart-mnli-12-1`, without training anything. The driver downloads the model
 # MAGIC once and ships it to the executors (broadcast on classic clusters, artifacts on serverless
 # MAGIC and shared clusters), so executors need no hub access.
+# MAGIC
+# MAGIC **Serverless compute** gives a Python UDF 1 GB (past it the task fails with
+# MAGIC `UDF_PYSPARK_USER_CODE_ERROR.MEMORY_LIMIT_SERVERLESS`). `backend="onnx", precision="int8"` fits:
+# MAGIC the driver exports the model to ONNX and quantizes it once, and each worker runs it on ONNX
+# MAGIC Runtime without importing torch or transformers, peaking at about 0.45 GB with 4 labels and
+# MAGIC 0.75 GB with 20 (`benchmarks/worker_memory.py`). int8 moves scores slightly against fp32
+# MAGIC (`benchmarks/precision.py` reports how much); fp32 on ONNX Runtime (`precision="fp32"`) gives
+# MAGIC the HF pipeline's scores but needs about 1.2 GB, so it is for classic clusters.
 
 # COMMAND ----------
 
@@ -33,6 +41,8 @@ classifier = ZeroShotClassifier(
     outputCol="topic",
     candidateLabels=["billing", "outage", "feature request"],
     hypothesisTemplate="This support ticket is about {}.",
+    backend="onnx",  # no torch in the workers
+    precision="int8",  # a worker of about 0.45 GB: within serverless's 1 GB per UDF
 )
 enriched = classifier.transform(tickets)
 
@@ -81,6 +91,8 @@ register_sql_function(
     "zero_shot",
     model="valhalla/distilbart-mnli-12-1",
     hypothesis_template="This support ticket is about {}.",
+    backend="onnx",
+    precision="int8",  # as above: within serverless's 1 GB per UDF
 )
 
 # COMMAND ----------
@@ -99,7 +111,9 @@ register_sql_function(
 # MAGIC
 # MAGIC A Databricks job can run the CLI's entry point (`jobs/classify.py`) as a Python script task with
 # MAGIC `--input-table support.raw_tickets --text-col body --id-col ticket_id --labels "billing,outage,feature request"
-# MAGIC --output-table support.tickets_enriched --skip-existing`, so each night only new tickets are classified.
+# MAGIC --output-table support.tickets_enriched --skip-existing --backend onnx --precision int8`, so each night only
+# MAGIC new tickets are classified (on serverless job compute too). A run whose Python worker is stopped for memory
+# MAGIC exits with status 4 and names the setting that fits.
 
 # COMMAND ----------
 

@@ -30,7 +30,14 @@ def test_benchmark_harness_smoke(tmp_path):
     for contender in ("hf_pipeline_bs1", "hf_pipeline_bs8", "ideal_loop", "engine"):
         assert results["in_process"][contender]["pairs_per_second"] > 0
     table = (tmp_path / "smoke.md").read_text()
-    assert "| spark_zsc on Spark, second action |" in table and "vs Databricks recipe" in table
+    assert "| spark_zsc on Spark (torch), second action |" in table and "vs Databricks recipe" in table
+    backends = results["spark"]["backends"]
+    assert list(backends) == ["torch fp32", "onnx fp32", "torch int8", "onnx int8"]
+    for measured in backends.values():
+        assert (
+            measured["first_action"]["pairs_per_second"] > 0 < measured["second_action"]["pairs_per_second"]
+        )
+    assert "| onnx int8 |" in table and "onnx vs torch: cold / warm" in table
     for precision in ("bf16", "int8"):  # warm on Spark against fp32, or refused on this CPU
         warm = results["spark"]["spark_zsc_precisions"][precision]
         assert warm.get("speedup_vs_fp32", 0) > 0 or "computes bf16 natively" in warm["refused"]
@@ -45,6 +52,8 @@ def test_precision_benchmark_smoke(tmp_path):
     assert nli["fp32"]["max_score_difference"] == 0 and nli["fp32"]["top_label_agreement"] == 1
     for precision in ("bf16", "int8"):
         assert 0 < nli[precision]["max_score_difference"] < 0.05 and nli[precision]["rows"] == 12
+    assert nli["fp32 (onnx)"]["max_score_difference"] < 1e-5 and nli["fp32 (onnx)"]["rows"] == 12  # HF-exact
+    assert 0 < nli["int8 (onnx)"]["max_score_difference"] < 0.05 and nli["int8 (onnx)"]["rows"] == 12
     job, in_process = results["evaluate_job"], results["embedding_in_process"]
     assert job["fp32"]["accuracy"] == in_process["fp32"]["accuracy"]  # the job and the engine agree
     assert "accuracy" in job["bf16"] or "computes bf16 natively" in job["bf16"]["refused"]
@@ -76,14 +85,16 @@ def test_worker_memory_benchmark_smoke_under_a_memory_cgroup(tmp_path):
         tmp_path, "worker_memory.py", "--smoke", "--work-dir", str(tmp_path / "work"), "--cap-mb", "1024"
     )
     results = json.loads((tmp_path / "worker_memory-smoke-cap1024.json").read_text())
-    assert 0 < results["import_baseline"]["import_peak_mb"] and results["cap_mb"] == 1024
+    baselines = results["import_baselines"]
+    assert set(baselines) == {"torch", "onnx"} and results["cap_mb"] == 1024
+    assert baselines["onnx"]["import_peak_mb"] < baselines["torch"]["import_peak_mb"]  # no torch imported
     assert [(r["engine"], r["precision"], r["labels"]) for r in results["runs"]] == [
-        ("torch", "fp32", 4),
-        ("torch", "fp32", 20),
-        ("torch", "int8", 4),
-        ("torch", "int8", 20),
+        (engine, precision, labels)
+        for engine in ("torch", "onnx")
+        for precision in ("fp32", "int8")
+        for labels in (4, 20)
     ]
     for measured in results["runs"]:  # each classified every row, its peak above the imports' own
         assert measured["classified"] == results["rows"], measured
-        assert measured["peak_mb"] > results["import_baseline"]["import_peak_mb"]
+        assert measured["peak_mb"] > baselines[measured["engine"]]["import_peak_mb"]
         assert 0 < measured["cgroup_peak_mb"] <= 1024

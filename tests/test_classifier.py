@@ -148,6 +148,11 @@ def _all_job_ids(spark):
             dict(candidateLabels=LABELS, strategy="embedding", embeddingModel="<nli>"),
             "is not a sentence encoder",
         ),
+        (dict(candidateLabels=LABELS, backend="tensorrt"), "backend must be one of"),
+        (dict(candidateLabels=LABELS, backend="onnx", shortlist=2), "backend=onnx runs the NLI model alone"),
+        (dict(candidateLabels=LABELS, backend="onnx", precision="bf16"), "backend=onnx runs fp32 or int8"),
+        (dict(candidateLabels=LABELS, backend="onnx", device="cuda"), "backend=onnx runs on CPUs"),
+        (dict(candidateLabels=LABELS, backend="onnx", distribution="path"), "backend=onnx ships the model"),
     ],
 )
 def test_config_errors_fail_on_the_driver_before_any_job(spark, tiny_model, kwargs, message):

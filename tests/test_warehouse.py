@@ -80,6 +80,7 @@ def test_config_hash_changes_with_what_changes_a_label_and_only_that(spark, tiny
         dict(multiLabel=True),
         dict(maxLength=32),
         dict(precision="int8"),
+        dict(backend="torch"),  # auto runs onnx here
         dict(strategy="embedding", embeddingModel=tiny_encoder),
         dict(shortlist=2, embeddingModel=tiny_encoder),
     ]

@@ -63,7 +63,8 @@ def verify_paths(paths: dict, fingerprint: str) -> None:
         )
 
 
-def _clear_stale_temporaries(root: Path) -> None:
+def clear_stale_temporaries(root: Path) -> None:
+    """Remove `.tmp-*` folders under `root` that a process killed while writing left behind."""
     for leftover in root.glob(".tmp-*"):
         try:
             if time.time() - leftover.stat().st_mtime > STALE_TEMP_SECONDS:
@@ -100,7 +101,7 @@ def _write(root: Path, folder: Path, fingerprint: str, files: dict) -> None:
             f"the model received on this executor has fingerprint {received[:12]}, expected "
             f"{fingerprint[:12]}: the shipped weights were altered or truncated in transit"
         )
-    _clear_stale_temporaries(root)
+    clear_stale_temporaries(root)
     tmp = root / f".tmp-{fingerprint[:12]}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
     tmp.mkdir()
     for name, data in files.items():

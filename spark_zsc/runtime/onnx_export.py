@@ -27,6 +27,7 @@ from ..log import log
 from ..options import EngineOptions
 from .fingerprints import cache_root, fingerprint_paths
 from .model_source import NLI, ModelBundle
+from .node_store import clear_stale_temporaries
 
 EXPORT_FORMAT = 1  # raise when the export changes, so no driver reuses an older conversion
 ONNX_FILES = (MODEL_FILE, WEIGHTS_FILE, TOKENIZER_FILE, CONFIG_FILE)
@@ -59,6 +60,7 @@ def onnx_bundle(bundle: ModelBundle, precision: str) -> ModelBundle:
     if not all((folder / name).is_file() for name in ONNX_FILES):
         started = time.perf_counter()
         folder.parent.mkdir(parents=True, exist_ok=True)
+        clear_stale_temporaries(folder.parent)  # conversions a killed driver left half-written
         scratch = folder.parent / f".tmp-{folder.name}-{uuid.uuid4().hex[:8]}"
         scratch.mkdir()
         try:

@@ -50,7 +50,9 @@ def kill_one_worker_mid_task():
     while time.monotonic() < deadline and not killed:
         for worker in python_workers():
             try:
-                busy = worker.cpu_percent(interval=0.3) > 50 and worker.memory_info().rss > 150 * 2**20
+                # a worker with the model loaded: above what pandas and pyarrow alone hold (an onnx
+                # worker with the tiny model holds about 130 MB, a torch one 600 MB)
+                busy = worker.cpu_percent(interval=0.3) > 50 and worker.memory_info().rss > 100 * 2**20
             except psutil.Error:
                 continue
             cache = os.environ["SPARK_ZSC_CACHE_DIR"]
