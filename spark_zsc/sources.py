@@ -16,7 +16,7 @@ from .errors import ConfigError
 from .jobs.options import ClassifyConfig, SourceConfig
 from .paths import files_for
 from .runtime.session import is_connect, lookup_data_source, spark_major
-from .spark.columns import require_column
+from .spark.columns import CASE_RULE, clashing_column, require_column
 
 CORRUPT_RECORD = "_corrupt_record"  # where Spark's readers put lines they cannot parse (PERMISSIVE mode)
 # Sources built into Spark 4 that Spark 3.5 has only as a package: what to add there
@@ -129,11 +129,11 @@ def check_columns(frame: DataFrame, options: ClassifyConfig) -> DataFrame:
     for option, column in named + [("--partition-by", column) for column in options.partition_columns]:
         if column:
             require_column(frame.schema, column, option)
-    clash = _clashing_column(frame, written_columns(frame, options))
+    clash = clashing_column(frame.sparkSession, frame.columns, written_columns(frame, options))
     if clash:
         raise ConfigError(
-            f"the output's column {clash[0]!r} would replace the input's column {clash[1]!r} (Spark matches "
-            "column names ignoring case): choose another --output-col"
+            f"the output's column {clash[0]!r} would replace the input's column {clash[1]!r} ({CASE_RULE}): "
+            "choose another --output-col"
         )
     if options.labels_col and isinstance(frame.schema[options.labels_col].dataType, StringType):
         frame = frame.withColumn(
@@ -159,18 +159,6 @@ def written_columns(frame: DataFrame, options: ClassifyConfig) -> list[str]:
             selected=bool(options.multi_label) and options.min_score is not None,
         )
     return added
-
-
-def _clashing_column(frame: DataFrame, added: list[str]):
-    """(added, existing) for the first added column that an input column matches as Spark
-    resolves names (ignoring case unless spark.sql.caseSensitive), else None."""
-    sensitive = str(frame.sparkSession.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
-    fold = (lambda name: name) if sensitive else str.lower
-    existing = {fold(c): c for c in frame.columns}
-    for name in added:
-        if fold(name) in existing:
-            return name, existing[fold(name)]
-    return None
 
 
 def count_input(frame: DataFrame, options: ClassifyConfig) -> dict:

@@ -166,6 +166,35 @@ def test_config_errors_fail_on_the_driver_before_any_job(spark, tiny_model, kwar
     assert _all_job_ids(spark) == jobs_before
 
 
+def test_an_input_column_named_as_the_result_in_another_case_is_not_replaced(spark, tiny_model):
+    """Spark resolves column names ignoring case: an input column `ZSC` is the column `zsc` the
+    result would be written to, and the user's values would silently go."""
+    frame = spark.createDataFrame([(1, "The site is down", "keep me")], "id long, text string, ZSC string")
+    clf = ZeroShotClassifier(model=tiny_model, inputCol="text", candidateLabels=["billing", "outage"])
+    with pytest.raises(ConfigError, match="outputCol 'zsc' already exists in the input as 'ZSC'"):
+        clf.transform(frame)
+    lineage = ZeroShotClassifier(
+        model=tiny_model,
+        inputCol="text",
+        candidateLabels=["billing", "outage"],
+        outputCol="z",
+        lineageCol="zsc",
+    )
+    with pytest.raises(ConfigError, match="lineageCol 'zsc' already exists in the input as 'ZSC'"):
+        lineage.transform(frame)
+    both = ZeroShotClassifier(
+        model=tiny_model, inputCol="text", candidateLabels=["x"], lineageCol="Result", outputCol="result"
+    )
+    with pytest.raises(ConfigError, match="lineageCol and outputCol name the same column"):
+        both.transform(frame.drop("ZSC"))
+    spark.conf.set("spark.sql.caseSensitive", "true")  # where Spark tells the two apart, so does the check
+    try:
+        out = clf.transform(frame).collect()[0]
+        assert out["ZSC"] == "keep me" and out["zsc"].label in ("billing", "outage")
+    finally:
+        spark.conf.unset("spark.sql.caseSensitive")
+
+
 def test_a_model_without_an_entailment_label_is_refused(spark, tmp_path):
     folder = build_random_nli_model(tmp_path, SENTENCES, vocab_size=300, label_names=("yes", "maybe", "no"))
     clf = ZeroShotClassifier(model=str(folder), inputCol="text", candidateLabels=LABELS)

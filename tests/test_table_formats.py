@@ -59,6 +59,7 @@ def test_incremental_runs_on_a_real_table_equal_a_full_run(spark, tiny_model, tm
     record = properties(spark, table)
     assert json.loads(record["spark_zsc.run.summary"])["rows_written"] == len(rows)
     assert record["spark_zsc.run.config_sha256"] == before[0].zsc_meta.config_sha256
+    assert json.loads(record["spark_zsc.run.engine"]) == {"backend": "onnx", "precision": "fp32"}
 
     # edit two texts, add two rows, delete two, and give the input a column it did not have
     current = {i: t for i, t in rows.items() if i not in (2, 3)}

@@ -145,6 +145,7 @@ def test_incremental_relabels_exactly_what_changed(spark, tiny_model, tmp_path):
     assert record["config_sha256"] == before["0"].zsc_meta.config_sha256 and record["summary"][
         "rows_read"
     ] == len(ROWS)
+    assert record["engine"] == {"backend": "onnx", "precision": "fp32"}  # what auto ran: named
 
     # edit two texts, add two rows, delete two rows
     edited = {1: "The stock market fell sharply today.", 4: "Our invoice was charged twice."}

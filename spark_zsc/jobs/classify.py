@@ -89,14 +89,7 @@ def run_classify(spark: SparkSession, options: ClassifyConfig) -> "ClassifySumma
                     destination = sink.write(result)
         observed = counts_written()
         summary = _summary(options, classifier, counts, observed, kept is not None, started, destination)
-        sink.record_run(
-            {
-                "config_sha256": lineage.config_sha256,
-                "config": lineage.config,
-                "options": options.as_record(),
-                "summary": summary.as_dict(),
-            }
-        )
+        sink.record_run({**lineage.run_record(options.as_record()), "summary": summary.as_dict()})
     return summary
 
 

@@ -64,12 +64,7 @@ def run_stream(spark: SparkSession, options: ClassifyConfig) -> "StreamSummary":
         query.awaitTermination()
     summary = _summary(options, classifier, query.recentProgress, started, sink.describe())
     lineage = classifier.lineage(frame)
-    record = {
-        "config_sha256": lineage.config_sha256,
-        "config": lineage.config,
-        "options": options.as_record(),
-    }
-    sink.record_run({**record, "summary": summary.as_dict()})
+    sink.record_run({**lineage.run_record(options.as_record()), "summary": summary.as_dict()})
     return summary
 
 

@@ -1,5 +1,5 @@
-"""Each run's record beside its output: the configuration (with `config_sha256`), the options
-and the summary, so that what produced the rows can be read where they live.
+"""Each run's record beside its output: the configuration (with `config_sha256`), the engine
+that ran, the options and the summary, so that what produced the rows can be read where they live.
 
 - a folder of files: `_spark_zsc_run.json` in it (Spark's readers skip names starting with `_`);
 - a table (of files, Delta, Iceberg): table properties `spark_zsc.run.<part>`, one per part.
@@ -14,7 +14,7 @@ import json
 from ..spark.lineage import sql_literal
 
 RUN_RECORD = "_spark_zsc_run.json"
-RUN_PROPERTY = "spark_zsc.run"  # spark_zsc.run.config_sha256, .config, .options, .summary
+RUN_PROPERTY = "spark_zsc.run"  # spark_zsc.run.config_sha256, .config, .engine, .options, .summary
 
 
 def _text(value) -> str:

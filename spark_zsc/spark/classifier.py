@@ -17,7 +17,7 @@ from ..errors import ConfigError, required
 from ..options import PARAM, ClassifierConfig
 from ..runtime.devices import resolve_devices
 from . import metrics as metrics_
-from .columns import require_column, require_string_column
+from .columns import CASE_RULE, clashing_column, require_column, require_string_column
 from .driver import models_for, prepare_udf
 from .duplicates import group_duplicates
 from .lineage import Lineage
@@ -109,22 +109,29 @@ class ZeroShotClassifier(Transformer, ZeroShotParams, DefaultParamsReadable, Def
             )
         return options.candidate_labels
 
-    def _check_columns(self, options: ClassifierConfig, schema: StructType) -> None:
+    def _check_columns(self, spark, options: ClassifierConfig, schema: StructType) -> None:
         if not options.input_col:
             raise ConfigError("inputCol is not set: name the column that holds the text")
         require_string_column(schema, options.input_col, "inputCol")
-        for name, column in (("outputCol", options.output_col), ("lineageCol", options.lineage_col)):
-            if column in schema.names:
-                raise ConfigError(f"{name} {column!r} already exists in the input: choose another name")
-        if options.lineage_col == options.output_col:
-            raise ConfigError("lineageCol and outputCol name the same column: choose two names")
+        if options.lineage_col and clashing_column(spark, [options.output_col], [options.lineage_col]):
+            raise ConfigError(
+                f"lineageCol and outputCol name the same column ({CASE_RULE}): choose two names"
+            )
+        added = {"outputCol": options.output_col, "lineageCol": options.lineage_col}
+        names = {column: param for param, column in added.items() if column}
+        clash = clashing_column(spark, schema.names, list(names))
+        if clash:
+            raise ConfigError(
+                f"{names[clash[0]]} {clash[0]!r} already exists in the input as {clash[1]!r} ({CASE_RULE}): "
+                "choose another name"
+            )
 
     # -- the transform -------------------------------------------------------------------
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         spark = dataset.sparkSession
         options = self._options(spark)
-        self._check_columns(options, dataset.schema)
+        self._check_columns(spark, options, dataset.schema)
         scoring = options.scoring(self._candidate_labels(options, dataset.schema))
         if not self._transformed:
             self._accumulator = metrics_.new_accumulator(spark)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Optional, Sequence
+
 from pyspark.sql.types import StringType, StructType
 
 from ..errors import ConfigError
@@ -21,3 +23,20 @@ def require_string_column(schema: StructType, column: str, option: str) -> None:
         raise ConfigError(
             f"{option} {column!r} must be a string column, but it is {schema[column].dataType.simpleString()}: cast it first"
         )
+
+
+def clashing_column(spark, existing: Sequence[str], added: Sequence[str]) -> Optional[tuple[str, str]]:
+    """(added, existing) for the first added column that an existing one, or an added one before
+    it, matches as Spark resolves names in `spark` (ignoring case unless spark.sql.caseSensitive):
+    written, it would replace that column. None when every added column is new."""
+    sensitive = str(spark.conf.get("spark.sql.caseSensitive", "false")).lower() == "true"
+    fold = (lambda name: name) if sensitive else str.lower
+    seen = {fold(name): name for name in existing}
+    for name in added:
+        if fold(name) in seen:
+            return name, seen[fold(name)]
+        seen[fold(name)] = name
+    return None
+
+
+CASE_RULE = "Spark matches column names ignoring case unless spark.sql.caseSensitive is true"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Optional
 
@@ -76,6 +76,9 @@ class Lineage:
 
     fields: dict  # model, model_sha256, ... version: the literal fields
     config: dict  # what changes a label, hashed into config_sha256
+    engine: dict = field(
+        default_factory=dict
+    )  # what ran the model: backend and precision, as the tasks run them
 
     @classmethod
     def of(cls, options: ClassifierConfig, bundles: dict, labels: Optional[list]) -> "Lineage":
@@ -120,11 +123,21 @@ class Lineage:
             "multi_label": options.multi_label,
             "version": __version__,
         }
-        return cls(fields, config)
+        return cls(fields, config, {"backend": options.backend, "precision": options.precision})
 
     @property
     def config_sha256(self) -> str:
         return hashlib.sha256(json.dumps(self.config, sort_keys=True).encode()).hexdigest()
+
+    def run_record(self, options: dict) -> dict:
+        """What a run's record says produced its rows: the config and its hash, the engine that
+        ran (named even where the hash leaves it out: torch), and the job's options."""
+        return {
+            "config_sha256": self.config_sha256,
+            "config": self.config,
+            "engine": self.engine,
+            "options": options,
+        }
 
     def sql(self, text: str, labels: Optional[str], result: str, classified_at: str) -> str:
         """The lineage struct as a SQL expression over the row's `text`, its per-row `labels`
