@@ -4,7 +4,8 @@
 #   make test-fast   the tests that need no Spark (markers: spark, cluster, slow), in under a minute
 #   make docs   the reference pages made from the code, then the docs site built strictly into site/
 #   make docs-serve   the docs site on http://127.0.0.1:8000 while you edit
-#   make typecheck   the .pyi stubs of the classes made from the option tables current, then mypy
+#   make typecheck   the .pyi stubs of the classes made from the option tables current, mypy, and the
+#                    layers contract (import-linter: each layer imports only from those below it)
 #   make bench-peers   spark_zsc beside Daft, Ray Data and Spark NLP (benchmarks/peers.py), in
 #               .venv-peers with Spark NLP's jars: installed and fetched the first time
 #   make jars   the jars the tests use, from Maven into .cache/jars/spark-LINE, once: Delta and
@@ -88,6 +89,7 @@ docs: $(STAMP)
 typecheck: $(STAMP)
 	$(VPYTHON) -m spark_zsc.options.stubs --check
 	$(VPYTHON) -m mypy
+	$(VENV)/bin/lint-imports --no-cache
 
 docs-serve: docs
 	NO_MKDOCS_2_WARNING=1 $(VPYTHON) -m mkdocs serve --dev-addr 127.0.0.1:8000

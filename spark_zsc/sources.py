@@ -4,7 +4,7 @@ any work; records the reader could not parse counted and marked."""
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Protocol, Sequence
 
 from py4j.protocol import Py4JJavaError
 from pyspark.errors import AnalysisException, IllegalArgumentException
@@ -13,46 +13,57 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType, StringType
 
 from .errors import ConfigError
-from .jobs.options import ClassifyConfig, SourceConfig
+from .formats import check_data_source, read_files
 from .paths import files_for
-from .runtime.session import is_connect, lookup_data_source, spark_major
 from .spark.columns import CASE_RULE, clashing_column, require_column
 
 CORRUPT_RECORD = "_corrupt_record"  # where Spark's readers put lines they cannot parse (PERMISSIVE mode)
-# Sources built into Spark 4 that Spark 3.5 has only as a package: what to add there
-BUILT_IN_FROM_SPARK_4 = {"xml": "--packages com.databricks:spark-xml_2.12:0.18.0"}
 
 
-def check_data_source(spark: SparkSession, name: str, option: str) -> None:
-    """Refuse a data source this Spark does not have, with Spark's own message, before any work.
-    (On Spark Connect the server resolves sources: an unknown one fails at the read or write.)"""
-    if is_connect(spark):
-        return
-    try:
-        lookup_data_source(spark, name)
-    except Exception as error:
-        message = error.java_exception.getMessage() if hasattr(error, "java_exception") else str(error)
-        package = BUILT_IN_FROM_SPARK_4.get(name.lower())
-        if package and spark_major(spark) < 4:
-            message += f" ({name} is built into Spark 4; on Spark {spark.version} add its package: {package})"
-        raise ConfigError(f"{option} {name!r}: {message}") from None
+class InputSpec(Protocol):
+    """What reading the input takes of a job's options (a job's config has these)."""
+
+    @property
+    def input(self) -> Optional[str]: ...
+    @property
+    def input_path(self) -> str: ...
+    @property
+    def input_table(self) -> Optional[str]: ...
+    @property
+    def input_format(self) -> str: ...
+    @property
+    def reader_options(self) -> dict[str, str]: ...
+    @property
+    def csv_column_names(self) -> list[str]: ...
 
 
-def read_files(
-    reader, path: str, file_format: str, csv_columns=(), options: Optional[dict] = None
-) -> DataFrame:
-    """Files through `reader` (`spark.read`, or `spark.readStream` with a schema), with the
-    jobs' defaults for CSV; the user's options override them."""
-    reader = reader.format(file_format)
-    if file_format == "csv":
-        # every column as a string: no inference pass over the data, no surprise types
-        reader = reader.option("header", not csv_columns).option("multiLine", True).option("escape", '"')
-        if csv_columns:
-            reader = reader.schema(", ".join(f"`{c}` string" for c in csv_columns))
-    return reader.options(**(options or {})).load(path)  # the user's options override the defaults above
+class ColumnSpec(InputSpec, Protocol):
+    """What streaming the input, and checking and counting its columns, take of the classify
+    job's options."""
+
+    @property
+    def schema(self) -> Optional[str]:
+        """--schema: a streamed folder's, as DDL."""
+
+    @property
+    def text_column(self) -> str: ...
+    @property
+    def id_col(self) -> Optional[str]: ...
+    @property
+    def id_column(self) -> str: ...
+    @property
+    def labels_col(self) -> Optional[str]: ...
+    @property
+    def partition_columns(self) -> list[str]: ...
+    @property
+    def incremental(self) -> bool: ...
+    @property
+    def skip_existing(self) -> bool: ...
+    @property
+    def lineage_col(self) -> Optional[str]: ...
 
 
-def read_input(spark: SparkSession, options: SourceConfig) -> DataFrame:
+def read_input(spark: SparkSession, options: InputSpec) -> DataFrame:
     if options.input_table:
         if not spark.catalog.tableExists(options.input_table):
             raise ConfigError(f"--input-table {options.input_table!r} does not exist in the metastore")
@@ -84,13 +95,13 @@ def _reason(error: Exception) -> str:
     return cause.toString()
 
 
-def corrupt_record_column(frame: DataFrame, options: SourceConfig):
+def corrupt_record_column(frame: DataFrame, options: InputSpec):
     """The column holding records the reader could not parse, if the input has one."""
     name = options.reader_options.get("columnNameOfCorruptRecord", CORRUPT_RECORD)
     return name if name in frame.columns else None
 
 
-def read_stream(spark: SparkSession, options: ClassifyConfig) -> DataFrame:
+def read_stream(spark: SparkSession, options: ColumnSpec) -> DataFrame:
     """The input as a streaming DataFrame."""
     if options.input_table:
         if not spark.catalog.tableExists(options.input_table):
@@ -107,7 +118,7 @@ def read_stream(spark: SparkSession, options: ClassifyConfig) -> DataFrame:
     )
 
 
-def _schema_of_files(spark: SparkSession, options: ClassifyConfig):
+def _schema_of_files(spark: SparkSession, options: InputSpec):
     try:
         frame = read_input(spark, options)
     except ConfigError as error:
@@ -119,8 +130,9 @@ def _schema_of_files(spark: SparkSession, options: ClassifyConfig):
     return frame.schema
 
 
-def check_columns(frame: DataFrame, options: ClassifyConfig) -> DataFrame:
-    """The named columns exist and have usable types; a comma-separated labels string becomes an array."""
+def check_columns(frame: DataFrame, options: ColumnSpec, added: Sequence[str]) -> DataFrame:
+    """The named columns exist and have usable types, and none of the columns the output `added`
+    to them replaces one; a comma-separated labels string becomes an array."""
     named = [
         ("--text-col", options.text_column),
         ("--id-col", options.id_col),
@@ -129,7 +141,7 @@ def check_columns(frame: DataFrame, options: ClassifyConfig) -> DataFrame:
     for option, column in named + [("--partition-by", column) for column in options.partition_columns]:
         if column:
             require_column(frame.schema, column, option)
-    clash = clashing_column(frame.sparkSession, frame.columns, written_columns(frame, options))
+    clash = clashing_column(frame.sparkSession, frame.columns, added)
     if clash:
         raise ConfigError(
             f"the output's column {clash[0]!r} would replace the input's column {clash[1]!r} ({CASE_RULE}): "
@@ -146,22 +158,7 @@ def check_columns(frame: DataFrame, options: ClassifyConfig) -> DataFrame:
     return frame
 
 
-def written_columns(frame: DataFrame, options: ClassifyConfig) -> list[str]:
-    """The columns the job adds to the input's: the result and its lineage, or, for a CSV
-    output, the flat columns they become."""
-    from .sinks.files import csv_columns  # the CSV sink names its flat columns
-
-    added = [options.output_col] + ([options.lineage_col] if options.lineage_col else [])
-    if options.output_format == "csv":
-        return csv_columns(
-            options.output_col,
-            options.lineage_col,
-            selected=bool(options.multi_label) and options.min_score is not None,
-        )
-    return added
-
-
-def count_input(frame: DataFrame, options: ClassifyConfig) -> dict:
+def count_input(frame: DataFrame, options: ColumnSpec) -> dict:
     """Rows, records the reader could not parse, and a refusal of ids the run cannot tell
     apart (repeated or null for --incremental, null for --skip-existing), from one scan."""
     corrupt = corrupt_record_column(frame, options)
@@ -192,7 +189,7 @@ def count_input(frame: DataFrame, options: ClassifyConfig) -> dict:
     return counts
 
 
-def mark_corrupt_records(result: DataFrame, frame: DataFrame, options: ClassifyConfig) -> DataFrame:
+def mark_corrupt_records(result: DataFrame, frame: DataFrame, options: ColumnSpec) -> DataFrame:
     """Lineage status 'corrupt_record' for the rows the reader could not parse."""
     corrupt = corrupt_record_column(frame, options)
     if not (corrupt and options.lineage_col):

@@ -15,7 +15,7 @@ from .. import sinks, sources
 from ..engines.results import LONG_TEXT_COUNTERS
 from ..errors import ConfigError, MetricsUnavailable
 from ..runtime.session import is_connect, spark_major
-from ..sinks.base import missing_ids
+from ..sinks import missing_ids
 from ..spark.classifier import ZeroShotClassifier
 from . import incremental, progress
 from .options import ClassifyConfig
@@ -58,7 +58,7 @@ def run_classify(spark: SparkSession, options: ClassifyConfig) -> "ClassifySumma
     sink.check()
     if options.incremental:
         sink.check_incremental()
-    frame = sources.check_columns(sources.read_input(spark, options), options)
+    frame = sources.check_columns(sources.read_input(spark, options), options, options.written_columns())
     counts = sources.count_input(frame, options)
     classifier = classifier_for(options)
     lineage = classifier.lineage(frame)
@@ -70,7 +70,7 @@ def run_classify(spark: SparkSession, options: ClassifyConfig) -> "ClassifySumma
         if options.incremental and existing is not None:
             pending, kept = incremental.split(frame, existing, options, lineage.config_sha256)
         elif options.skip_existing:
-            pending = missing_ids(frame, existing, options)
+            pending = missing_ids(frame, existing, options.id_column)
         else:
             pending = frame
         rows = sources.mark_corrupt_records(classifier.transform(pending), frame, options)

@@ -143,7 +143,7 @@ class Estimate(Summary):
 
 
 def run_estimate(spark: SparkSession, options: ClassifyConfig) -> Estimate:
-    frame = sources.check_columns(sources.read_input(spark, options), options)
+    frame = sources.check_columns(sources.read_input(spark, options), options, options.written_columns())
     columns = frame.select(options.text_column, *([options.labels_col] if options.labels_col else []))
     rows, counted_by = _input_rows(spark, frame, options)
     sample = _sample(columns, rows, required(options.estimate, "--estimate ROWS"))

@@ -20,9 +20,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from ..errors import ConfigError, required
+from ..sinks import CHANGED
 from .options import ClassifyConfig
 
-CHANGED = "__spark_zsc_changed"  # on kept rows: does the input row differ from the one written?
 _ID, _TEXT_SHA, _LABELS = "__spark_zsc_id", "__spark_zsc_text_sha256", "__spark_zsc_labels"
 
 

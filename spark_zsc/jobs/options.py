@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Optional
 from ..errors import ConfigError, required
 from ..options import JOB, ClassifierConfig
 from ..options.typed import Config
+from ..sinks import written_columns
 from .fields import ClassifyFields
 
 if TYPE_CHECKING:  # a mixin: the fields come from the class it is mixed into
@@ -160,6 +161,10 @@ class ClassifyConfig(ClassifyFields, SourceConfig):
     @property
     def lineage_col(self) -> Optional[str]:
         return None if self.no_lineage else f"{self.output_col}_meta"
+
+    def written_columns(self) -> list[str]:
+        """The columns the output adds to the input's (the result's `selected` where it has one)."""
+        return written_columns(self, selected=bool(self.multi_label) and self.min_score is not None)
 
     def check_rules(self) -> None:
         self.check_source_rules()

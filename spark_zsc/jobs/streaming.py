@@ -46,7 +46,7 @@ def run_stream(spark: SparkSession, options: ClassifyConfig) -> "StreamSummary":
     """Start the stream, wait for it (availableNow: until what was there is written), and
     return its summary. Config errors surface before the query starts."""
     started = time.perf_counter()
-    frame = sources.check_columns(sources.read_stream(spark, options), options)
+    frame = sources.check_columns(sources.read_stream(spark, options), options, options.written_columns())
     classifier = classifier_for(options)
     result = classifier.transform(frame)
     sink = sinks.sink_for(spark, options)

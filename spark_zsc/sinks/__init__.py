@@ -12,19 +12,21 @@ retried batch and with a concurrent writer.
 from __future__ import annotations
 
 from ..errors import ConfigError
-from ..jobs.options import ClassifyConfig
+from ..formats import check_data_source
 from ..paths import files_for
-from ..sources import check_data_source
-from .base import Sink
+from .base import CHANGED, Sink, missing_ids
 from .delta import DeltaSink, is_delta_folder
-from .files import FileSink
+from .files import FileSink, csv_columns
 from .iceberg import IcebergSink
+from .spec import OutputSpec
 from .tables import TableSink, table_provider
+
+__all__ = ["CHANGED", "OutputSpec", "Sink", "missing_ids", "output_format", "sink_for", "written_columns"]
 
 MERGING = {"delta": DeltaSink, "iceberg": IcebergSink}
 
 
-def output_format(spark, options: ClassifyConfig) -> str:
+def output_format(spark, options: OutputSpec) -> str:
     """What the output is written as: an existing table's own format; else --output-format;
     else parquet for files and the session's default source for a new table."""
     if options.output_table and spark.catalog.tableExists(options.output_table):
@@ -39,7 +41,7 @@ def output_format(spark, options: ClassifyConfig) -> str:
     return options.file_format
 
 
-def sink_for(spark, options: ClassifyConfig) -> Sink:
+def sink_for(spark, options: OutputSpec) -> Sink:
     """The sink of the job's output (refuses a data source Spark does not have)."""
     if not (options.output or options.output_table):
         raise ConfigError("give exactly one of --output PATH or --output-table NAME")
@@ -49,3 +51,11 @@ def sink_for(spark, options: ClassifyConfig) -> Sink:
     if options.output_table:
         return TableSink(spark, options, file_format)
     return FileSink(spark, options, file_format)
+
+
+def written_columns(options: OutputSpec, selected: bool) -> list[str]:
+    """The columns the output adds to the input's: the result and its lineage, or, for a CSV
+    output, the flat columns they become (`selected`: the result has a `selected` field)."""
+    if options.output_format == "csv":
+        return csv_columns(options.output_col, options.lineage_col, selected)
+    return [options.output_col] + ([options.lineage_col] if options.lineage_col else [])

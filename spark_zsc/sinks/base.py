@@ -15,7 +15,10 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from ..errors import ConfigError
-from ..jobs.options import ClassifyConfig
+from .spec import OutputSpec
+
+# on the rows an --incremental run keeps: does the input row differ from the one written?
+CHANGED = "__spark_zsc_changed"
 
 
 class Sink:
@@ -26,7 +29,7 @@ class Sink:
         """Whether an Observation on a MERGE's source misses its rows (see DeltaSink)."""
         return False
 
-    def __init__(self, spark: SparkSession, options: ClassifyConfig):
+    def __init__(self, spark: SparkSession, options: OutputSpec):
         self.spark, self.options = spark, options
 
     # -- what the output is -------------------------------------------------------------------
@@ -97,20 +100,17 @@ class Sink:
 def whole_version(classified: DataFrame, kept) -> DataFrame:
     """The output an --incremental run writes whole: the kept rows (None on a first run) and
     the rows classified now."""
-    from ..jobs.incremental import CHANGED
-
     return (
         classified if kept is None else kept.drop(CHANGED).unionByName(classified, allowMissingColumns=True)
     )
 
 
-def missing_ids(frame: DataFrame, written, options: ClassifyConfig) -> DataFrame:
+def missing_ids(frame: DataFrame, written, id_col: str) -> DataFrame:
     """For --skip-existing: the input rows whose id is not in the output (`written`, None when
     there is none) yet. The output's ids are read back as the input's id type, so a CSV
     output (all strings, timestamps as ISO text) still matches the input's ids."""
     if written is None:
         return frame
-    id_col = options.id_column
     if id_col not in written.columns:
         raise ConfigError(
             f"the existing output has no {id_col!r} column to compare ids with; was it written by this job?"

@@ -31,9 +31,9 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import StructType
 
 from ..errors import ConfigError
+from ..formats import read_files
 from ..log import log
 from ..paths import LocalFiles, base_name, files_for, local_path, parent, sibling
-from ..sources import read_files
 from .base import Sink, whole_version
 from .locks import WriterLock
 from .run_records import record_in_folder

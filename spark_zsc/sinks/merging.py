@@ -18,7 +18,7 @@ import uuid
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from .base import Sink
+from .base import CHANGED, Sink
 from .run_records import record_in_properties
 
 ID_KEY = "__spark_zsc_id"
@@ -92,8 +92,6 @@ class MergingSink(Sink):
         if not self.exists():
             self.create(classified)
             return self.describe()
-        from ..jobs.incremental import CHANGED
-
         changed = classified
         if kept is not None:  # rows kept whose other columns changed in the input are merged too
             changed = (
