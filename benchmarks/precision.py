@@ -92,13 +92,16 @@ def nli_precisions(
         return AutoModelForSequenceClassification.from_pretrained(folder).eval()
 
     def on_torch(make):
-        return lambda: (
-            (model := make()) is not None and ZeroShotEngine(model, tokenizer, token_budget=token_budget)
-        )
+        def engine():
+            model = make()
+            return None if model is None else ZeroShotEngine(model, tokenizer, token_budget=token_budget)
+
+        return engine
 
     def on_onnx(precision: str):
-        model = OnnxModel.load(onnx_folder(folder, precision), THREADS)
-        return lambda: OnnxZeroShotEngine(model, token_budget=token_budget)
+        return lambda: OnnxZeroShotEngine(
+            OnnxModel.load(onnx_folder(folder, precision), THREADS), token_budget=token_budget
+        )
 
     engines = {
         "fp32": on_torch(fp32_model),
