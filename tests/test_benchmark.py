@@ -37,7 +37,7 @@ def test_benchmark_harness_smoke(tmp_path):
         assert (
             measured["first_action"]["pairs_per_second"] > 0 < measured["second_action"]["pairs_per_second"]
         )
-    assert "| onnx int8 |" in table and "onnx vs torch: cold / warm" in table
+    assert "| onnx int8 |" in table and "onnx vs torch: cold / converted before / warm" in table
     for precision in ("bf16", "int8"):  # warm on Spark against fp32, or refused on this CPU
         warm = results["spark"]["spark_zsc_precisions"][precision]
         assert warm.get("speedup_vs_fp32", 0) > 0 or "computes bf16 natively" in warm["refused"]
