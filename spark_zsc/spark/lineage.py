@@ -76,9 +76,8 @@ class Lineage:
 
     fields: dict  # model, model_sha256, ... version: the literal fields
     config: dict  # what changes a label, hashed into config_sha256
-    engine: dict = field(
-        default_factory=dict
-    )  # what ran the model: backend and precision, as the tasks run them
+    # what ran the model: backend and precision, as the tasks run them
+    engine: dict = field(default_factory=dict)
 
     @classmethod
     def of(cls, options: ClassifierConfig, bundles: dict, labels: Optional[list]) -> "Lineage":
