@@ -10,7 +10,7 @@ import pytest
 
 from spark_zsc import ZeroShotClassifier
 
-from helpers import LABELS, SPARK_4, SQL_FUNCTIONS, TEXTS
+from helpers import LABELS, SPARK_4, TEXTS
 from processes import REPO, input_flags, job_env, run
 
 pytestmark = pytest.mark.cluster  # starts Spark or a server in processes of its own
@@ -45,11 +45,7 @@ def run_classify_app(spark, tiny_model, tmp_path, where: str) -> dict:
         .transform(spark.createDataFrame(list(enumerate(APP_TEXTS)), "id long, text string"))
         .collect()
     }
-    if SQL_FUNCTIONS:
-        assert remote["sql_refused"] is None
-    else:
-        assert "needs SQL functions" in remote["sql_refused"] and remote["sql"] is None
-    for source in ("classifier", "classifier_dedupe_input", *(["sql"] if SQL_FUNCTIONS else [])):
+    for source in ("classifier", "classifier_dedupe_input", "sql"):
         assert remote[source].keys() == local.keys()
         for key, expected in local.items():
             got = remote[source][key]

@@ -8,7 +8,7 @@ import pytest
 
 from spark_zsc import ZeroShotClassifier, register_sql_function
 
-from helpers import LABELS, TEXTS, assert_same_result, needs_sql_functions
+from helpers import LABELS, TEXTS, assert_same_result
 
 DISTINCT = list(dict.fromkeys(TEXTS))
 
@@ -75,7 +75,6 @@ def test_per_row_labels_run_each_distinct_pair_once(spark, tiny_model, hf_pipeli
     assert clf.metrics()["forward_pairs"] == len(distinct_pairs)
 
 
-@needs_sql_functions
 def test_in_sql_a_repartition_hint_and_sort_by_do_the_same(spark, tiny_model):
     """The docs' SQL recipe (python-and-sql.md): classify from a subquery that repartitions and sorts by the text."""
     _spread(spark, TEXTS * 3).createOrReplaceTempView("repeated_texts")

@@ -15,7 +15,7 @@ import spark_zsc.spark.classifier
 import spark_zsc.spark.sql
 from spark_zsc.options import DEFAULT_MODEL
 
-from helpers import SQL_FUNCTIONS, TEXTS, needs_sql_functions
+from helpers import TEXTS
 from processes import REPO
 
 NOT_RUN = "<!-- not run:"
@@ -23,7 +23,7 @@ NOT_RUN = "<!-- not run:"
 
 @pytest.mark.parametrize(
     "module",
-    [spark_zsc.spark.classifier, pytest.param(spark_zsc.spark.sql, marks=needs_sql_functions)],
+    [spark_zsc.spark.classifier, spark_zsc.spark.sql],
     ids=["classifier", "sql"],
 )
 def test_docstring_examples(spark, tiny_model, module):
@@ -87,8 +87,6 @@ def python_examples():
 
 @pytest.mark.parametrize("code", list(python_examples()))
 def test_the_python_examples_run(spark, tiny_model, code, capsys):
-    if "register_sql_function" in code and not SQL_FUNCTIONS:
-        pytest.skip("register_sql_function needs SQL functions: Spark 4 has them, 3.5 does not")
     df = spark.createDataFrame([(str(i), text) for i, text in enumerate(TEXTS)], "id string, text string")
     df.createOrReplaceTempView("tickets")
     assert DEFAULT_MODEL in code, "an example names its model, so that it runs with the tests' own"

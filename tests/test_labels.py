@@ -15,7 +15,7 @@ from spark_zsc.engines.hypotheses import Hypotheses
 from spark_zsc.engines.windows import LongText
 from spark_zsc.jobs.cli import main
 
-from helpers import LABELS, SENTENCES, SQL_FUNCTIONS, TEXTS, assert_same_result
+from helpers import LABELS, SENTENCES, TEXTS, assert_same_result
 from processes import input_flags
 
 TEMPLATE = "This example is {}."
@@ -101,15 +101,14 @@ def test_descriptions_with_per_row_labels_and_from_sql(spark, tiny_model, hf_pip
     results = _by_id(clf.transform(frame))
     for i, text, labels in rows:
         assert_same_result(_described_reference(hf_pipeline, text, labels), results[i].asDict())
-    if SQL_FUNCTIONS:  # Spark 4 (register_sql_function is refused on 3.5)
-        register_sql_function(spark, "zs_described", model=tiny_model, label_descriptions=DESCRIPTIONS)
-        frame.createOrReplaceTempView("described_rows")
-        from_sql = {
-            r.id: r.zsc
-            for r in spark.sql("SELECT id, zs_described(text, labels) AS zsc FROM described_rows").collect()
-        }
-        for i, text, labels in rows:
-            assert_same_result(_described_reference(hf_pipeline, text, labels), from_sql[i].asDict())
+    register_sql_function(spark, "zs_described", model=tiny_model, label_descriptions=DESCRIPTIONS)
+    frame.createOrReplaceTempView("described_rows")
+    from_sql = {
+        r.id: r.zsc
+        for r in spark.sql("SELECT id, zs_described(text, labels) AS zsc FROM described_rows").collect()
+    }
+    for i, text, labels in rows:
+        assert_same_result(_described_reference(hf_pipeline, text, labels), from_sql[i].asDict())
 
 
 # every label described, in an order of their own (not LABELS', not sorted)
@@ -136,15 +135,14 @@ def test_labels_given_only_with_descriptions_are_the_label_set_in_their_order(sp
     assert {tuple(r.meta.labels) for r in results} == {tuple(labels)}
     for row in results:
         assert sorted(row.zsc.labels) == sorted(labels)
-    if SQL_FUNCTIONS:
-        register_sql_function(spark, "zs_only_described", model=tiny_model, label_descriptions=ONLY_DESCRIBED)
-        _frame(spark, TEXTS).createOrReplaceTempView("only_described_rows")
-        in_sql = "array(" + ", ".join(f"'{label}'" for label in labels) + ")"
-        rows = spark.sql(
-            "SELECT id, zs_only_described(text) AS bare, "
-            f"zs_only_described(text, {in_sql}) AS given FROM only_described_rows"
-        ).collect()
-        assert all(r.bare == r.given and r.bare is not None for r in rows)
+    register_sql_function(spark, "zs_only_described", model=tiny_model, label_descriptions=ONLY_DESCRIBED)
+    _frame(spark, TEXTS).createOrReplaceTempView("only_described_rows")
+    in_sql = "array(" + ", ".join(f"'{label}'" for label in labels) + ")"
+    rows = spark.sql(
+        "SELECT id, zs_only_described(text) AS bare, "
+        f"zs_only_described(text, {in_sql}) AS given FROM only_described_rows"
+    ).collect()
+    assert all(r.bare == r.given and r.bare is not None for r in rows)
 
     source = tmp_path / "tickets.parquet"
     _frame(spark, TEXTS).write.parquet(str(source))
@@ -224,11 +222,10 @@ def test_min_score_selects_multi_label_labels_in_the_transformer_and_sql(spark, 
         expected = [label for label, score in zip(r.labels, r.scores) if score >= 0.5]
         assert r.selected == expected
         assert r.label == (r.labels[0] if r.scores[0] >= 0.5 else None)
-    if SQL_FUNCTIONS:  # Spark 4 (register_sql_function is refused on 3.5)
-        register_sql_function(spark, "zs_selected", model=tiny_model, multi_label=True, min_score=0.5)
-        from_sql = _from_sql(spark, "zs_selected", TEXTS)
-        for i, r in results.items():
-            assert from_sql[i].selected == r.selected
+    register_sql_function(spark, "zs_selected", model=tiny_model, multi_label=True, min_score=0.5)
+    from_sql = _from_sql(spark, "zs_selected", TEXTS)
+    for i, r in results.items():
+        assert from_sql[i].selected == r.selected
 
 
 # -- long texts ---------------------------------------------------------------------------------
@@ -306,21 +303,20 @@ def test_chunk_mode_reads_every_window_as_the_rule_says(spark, tiny_model, hf_pi
     assert_same_result(shorter, results[2].asDict())
     assert metrics["windows"] == 4 + shorter_windows
 
-    if SQL_FUNCTIONS:  # Spark 4 (register_sql_function is refused on 3.5)
-        register_sql_function(
-            spark,
-            "zs_chunked",
-            model=tiny_model,
-            multi_label=multi_label,
-            long_text="chunk",
-            window_overlap=16,
-            max_windows=4,
+    register_sql_function(
+        spark,
+        "zs_chunked",
+        model=tiny_model,
+        multi_label=multi_label,
+        long_text="chunk",
+        window_overlap=16,
+        max_windows=4,
+    )
+    from_sql = _from_sql(spark, "zs_chunked", texts)
+    for i, result in results.items():
+        assert_same_result(
+            {"labels": list(result.labels), "scores": list(result.scores)}, from_sql[i].asDict()
         )
-        from_sql = _from_sql(spark, "zs_chunked", texts)
-        for i, result in results.items():
-            assert_same_result(
-                {"labels": list(result.labels), "scores": list(result.scores)}, from_sql[i].asDict()
-            )
 
     truncating = ZeroShotClassifier(
         model=tiny_model, inputCol="text", candidateLabels=LABELS, multiLabel=multi_label

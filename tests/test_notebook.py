@@ -187,8 +187,8 @@ def test_a_cell_that_fails_fails_the_run_naming_its_notebook_line():
         run_notebook(None, [Cell("scala", "val x = 1", 3)])
 
 
-# The notebook registers a SQL function: Databricks runtimes on Spark 3.5 have SQL functions, the
-# open source Spark 3.5 these tests run on does not.
+# The notebook's SQL function returns NULL for a ticket it does not classify, as on Databricks
+# runtimes, which have SQL functions; on the open source Spark 3.5 these tests run on, a struct of nulls.
 @needs_sql_functions
 def test_the_databricks_notebook_runs(spark, support_database, tiny_models_for_hub_ids, tmp_path):
     cells = parse_notebook(NOTEBOOK.read_text())

@@ -39,6 +39,12 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
     `label_descriptions`, `labels` may be left out: `name(text)` classifies into the described
     labels, in their order.
 
+    Where Spark has no SQL functions (CREATE FUNCTION ... RETURN: open source Spark 3.5), `name`
+    is the pandas UDF itself, with the same results but for three things: a row it does not
+    classify is a struct of nulls (`name(...).labels IS NULL`) instead of NULL; a text that is
+    not UTF-8 fails its batch unless the call casts it, `name(CAST(text AS BINARY), labels)`;
+    and `lineage=True` is refused (the Transformer's lineageCol and the jobs record lineage).
+
     >>> register_sql_function(spark, "zero_shot", model=tiny_model)  # doctest: +ELLIPSIS
     <spark_zsc.spark.sql.SqlFunction object at ...>
     >>> spark.sql("SELECT zero_shot('The team won', array('sports', 'finance')).label").head()[0] in ('sports', 'finance')
@@ -56,9 +62,18 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
         )
     checked = resolve_devices(spark, ClassifierConfig.of(options, SQL))
     scoring = checked.scoring(None)
-    _check_sql_functions(spark)  # after the options' own checks, before any model is looked for
+    sql_functions = _has_sql_functions(spark)  # after the options' own checks, before any model is looked for
+    if checked.lineage and not sql_functions:
+        raise ConfigError(
+            f"lineage=True registers {name}_meta as a SQL function (CREATE FUNCTION ... RETURN), which "
+            f"Spark {spark.version} does not have (Spark 4 has them): on this Spark, register without "
+            "lineage, and record lineage with ZeroShotClassifier's lineageCol or the classify job"
+        )
     accumulator = metrics_.new_accumulator(spark)
     classify, bundles = prepare_udf(spark, checked, scoring, accumulator)
+    if not sql_functions:
+        spark.udf.register(name, classify)  # the pandas UDF itself: see the docstring for what differs
+        return SqlFunction(name, accumulator)
     raw_name = f"{name}__spark_zsc_raw"
     spark.udf.register(raw_name, classify)
     raw_call = f"{raw_name}(CAST(text AS BINARY), CAST(labels AS ARRAY<BINARY>))"  # as udf.as_bytes
@@ -83,21 +98,17 @@ def register_sql_function(spark, name: str = "zero_shot", **options) -> SqlFunct
     return SqlFunction(name, accumulator)
 
 
-def _check_sql_functions(spark) -> None:
-    """The function is a SQL function (CREATE FUNCTION ... RETURN) around the pandas UDF: only
-    that turns a struct of nulls into NULL and casts the text to bytes before Arrow sees it. Open
-    source Spark has SQL functions from Spark 4 (Databricks runtimes before it): asked of Spark itself
-    with a probe, before any model is loaded."""
+def _has_sql_functions(spark) -> bool:
+    """Whether `spark` has SQL functions (CREATE FUNCTION ... RETURN), which turn the pandas UDF's
+    struct of nulls into NULL and cast the text to bytes before Arrow sees it. Open source Spark
+    has them from Spark 4 (Databricks runtimes before it): asked of Spark itself with a probe."""
     probe = "spark_zsc_sql_function_probe"
     try:
         spark.sql(f"CREATE OR REPLACE TEMPORARY FUNCTION {probe}() RETURNS INT RETURN 1")
     except ParseException:
-        raise ConfigError(
-            f"register_sql_function needs SQL functions (CREATE FUNCTION ... RETURN), which Spark "
-            f"{spark.version} does not have (Spark 4 has them): on this Spark, classify with "
-            "ZeroShotClassifier or the classify job, which give the same results"
-        ) from None
+        return False
     spark.sql(f"DROP TEMPORARY FUNCTION IF EXISTS {probe}")
+    return True
 
 
 SQL_OPTIONS = on_face(SQL)

@@ -77,8 +77,22 @@ def build_classify_udf(
 
         return pandas_udf(classify_fixed, schema)  # type: ignore[call-overload]  # iterator UDFs by type hints
 
+    described = list(scoring.label_descriptions or {})
+
+    def with_labels(batch):
+        """A call with the text alone (SQL's `name(text)` where Spark has no SQL functions to
+        default the labels argument) classifies into the described labels."""
+        if isinstance(batch, tuple):
+            return batch
+        if not described:
+            raise ValueError(
+                "the classify function was called with a text and no labels: call it with labels, "
+                "name(text, array('billing', 'outage')), or register it with label_descriptions"
+            )
+        return batch, pd.Series([described] * len(batch))
+
     def classify_per_row(pairs: Iterator[Tuple[pd.Series, pd.Series]]) -> Iterator[pd.DataFrame]:
-        return classify_batches(pairs)
+        return classify_batches(map(with_labels, pairs))
 
     return pandas_udf(classify_per_row, schema)  # type: ignore[call-overload]
 

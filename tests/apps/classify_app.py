@@ -9,7 +9,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from spark_zsc import ConfigError, ZeroShotClassifier, register_sql_function
+from spark_zsc import ZeroShotClassifier, register_sql_function
 from spark_zsc.spark.metrics import MetricsUnavailable
 
 model, out_path, texts_path, labels_path, where = sys.argv[1:6]
@@ -33,27 +33,19 @@ except MetricsUnavailable as error:
 grouped = ZeroShotClassifier(model=model, inputCol="text", candidateLabels=labels, dedupe="input")
 deduped = {str(r.id): (r.zsc.asDict() if r.zsc else None) for r in grouped.transform(frame).collect()}
 
-try:  # refused where Spark has no SQL functions (3.5)
-    register_sql_function(spark, "zero_shot", model=model)
-    sql_refused = None
-except ConfigError as error:
-    sql_refused = str(error)
-if sql_refused is None:
-    frame.createOrReplaceTempView("texts")
-    array = ", ".join("'" + label + "'" for label in labels)
-    sql = {
-        str(r.id): (r.z.asDict() if r.z else None)
-        for r in spark.sql(f"SELECT id, zero_shot(text, array({array})) AS z FROM texts").collect()
-    }
-else:
-    sql = None
+register_sql_function(spark, "zero_shot", model=model)
+frame.createOrReplaceTempView("texts")
+array = ", ".join("'" + label + "'" for label in labels)
+sql = {  # where Spark has no SQL functions (3.5) a row not classified is a struct of nulls
+    str(r.id): (r.z.asDict() if r.z is not None and r.z.labels is not None else None)
+    for r in spark.sql(f"SELECT id, zero_shot(text, array({array})) AS z FROM texts").collect()
+}
 metrics = None if metrics_message else clf.metrics()
 json.dump(
     {
         "classifier": results,
         "classifier_dedupe_input": deduped,
         "sql": sql,
-        "sql_refused": sql_refused,
         "metrics_message": metrics_message,
         "metrics": metrics,
     },
