@@ -46,6 +46,15 @@ def properties(spark, table: str) -> dict:
     return {r.key: r.value for r in spark.sql(f"SHOW TBLPROPERTIES {table}").collect()}
 
 
+def commits(spark, table: str, table_format: str) -> list[str]:
+    """The table's commits, oldest first, each as its operation: Delta's history, Iceberg's snapshots."""
+    if table_format == "delta":
+        history = spark.sql(f"DESCRIBE HISTORY {table}").orderBy("version").collect()
+    else:
+        history = spark.table(f"{table}.snapshots").orderBy("committed_at").collect()
+    return [r.operation for r in history]
+
+
 @pytest.mark.parametrize("table_format", sorted(FORMATS))
 def test_incremental_runs_on_a_real_table_equal_a_full_run(spark, tiny_model, tmp_path, table_format):
     table = FORMATS[table_format]
@@ -55,6 +64,9 @@ def test_incremental_runs_on_a_real_table_equal_a_full_run(spark, tiny_model, tm
     target = ["--output-table", table]
     first = run_job(tmp_path, tiny_model, *target, "--output-format", table_format, "--incremental")
     assert first["rows_written"] == len(rows) and provider(spark, table) == table_format
+    # the table and its rows in one commit (Delta: then the run record's properties)
+    first_commits = ["CREATE TABLE AS SELECT", "SET TBLPROPERTIES"] if table_format == "delta" else ["append"]
+    assert commits(spark, table, table_format) == first_commits
     before = by_id(spark.table(table))
     record = properties(spark, table)
     assert json.loads(record["spark_zsc.run.summary"])["rows_written"] == len(rows)
@@ -80,8 +92,22 @@ def test_incremental_runs_on_a_real_table_equal_a_full_run(spark, tiny_model, tm
     for i in set(current) - {1, 4, 100, 101}:  # untouched: result and lineage byte for byte
         assert (after[i].zsc, after[i].zsc_meta) == (before[i].zsc, before[i].zsc_meta)
 
+    # one text edited and two ids gone: the update and the deletions are one commit
+    current[1] = "The team won the final in overtime."
+    write_input(tmp_path / "in.parquet", current, priority=priority)
+    history = commits(spark, table, table_format)
     dropped = run_job(tmp_path, tiny_model, *target, "--incremental", "--drop-missing")
-    assert dropped["rows_written"] == 0 and sorted(by_id(spark.table(table))) == sorted(current)
+    assert dropped["rows_written"] == 1 and sorted(by_id(spark.table(table))) == sorted(current)
+    added = commits(spark, table, table_format)[len(history) :]
+    # Iceberg keeps the run record in table metadata, no snapshot; Delta commits it after the data
+    assert added == (["MERGE", "SET TBLPROPERTIES"] if table_format == "delta" else ["overwrite"])
+    if table_format == "delta":  # the commit that changed the rows names what produced them
+        merge = spark.sql(f"DESCRIBE HISTORY {table}").orderBy("version").collect()[len(history)]
+        produced_by = json.loads(merge.userMetadata)
+        assert produced_by["config_sha256"] == properties(spark, table)["spark_zsc.run.config_sha256"]
+        assert (
+            produced_by["engine"] == {"backend": "onnx", "precision": "fp32"} and "summary" not in produced_by
+        )
     relabelled = run_job(tmp_path, tiny_model, *target, "--incremental", labels=LABELS[:3])
     assert relabelled["rows_written"] == len(current)
     assert {tuple(r.zsc_meta.labels) for r in spark.table(table).collect()} == {tuple(LABELS[:3])}

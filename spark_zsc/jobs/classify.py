@@ -76,10 +76,11 @@ def run_classify(spark: SparkSession, options: ClassifyConfig) -> "ClassifySumma
         rows = sources.mark_corrupt_records(classifier.transform(pending), frame, options)
         merges = options.incremental or options.skip_existing
         # where observed counts may not arrive: see _counted
-        cached = is_connect(spark) or (merges and sink.merge_hides_observations)
+        cached = is_connect(spark) or sink.hides_observations(merges)
         # against an existing output, --skip-existing and --incremental classify an unknown share of the rows
         total = counts["rows"] if pending is frame else None
-        with progress.progress_for(spark, options, classifier, total):
+        produced_by = lineage.run_record(options.as_record())
+        with progress.progress_for(spark, options, classifier, total), sink.committing(produced_by):
             with _counted(rows, options, cached) as (result, counts_written):
                 if options.incremental:
                     destination = sink.replace(result, kept, frame)
@@ -89,7 +90,7 @@ def run_classify(spark: SparkSession, options: ClassifyConfig) -> "ClassifySumma
                     destination = sink.write(result)
         observed = counts_written()
         summary = _summary(options, classifier, counts, observed, kept is not None, started, destination)
-        sink.record_run({**lineage.run_record(options.as_record()), "summary": summary.as_dict()})
+        sink.record_run({**produced_by, "summary": summary.as_dict()})
     return summary
 
 
@@ -98,8 +99,9 @@ def _counted(rows: DataFrame, options: ClassifyConfig, cached: bool):
     """`rows` as the sink is to write them, and what returns their counts once written: an
     Observation counts them as they are written, in the same pass. Where observed counts may
     not arrive, `cached`, the rows are classified once into Spark's cache and counted there, and
-    the write reads them from the cache: a MERGE into Delta 3 runs its source apart from the
-    query Spark reports metrics for (they read 0), and a Spark Connect server can answer a write
+    the write reads them from the cache: a MERGE into Delta 3, and the create-table-as-select
+    of a new Delta 4 metastore table, run their source apart from the query Spark reports
+    metrics for (they read 0 or none), and a Spark Connect server can answer a write
     before its observed metrics reach it (a quick write then reported none)."""
     written, classified = (
         F.count(F.lit(1)).alias("written"),

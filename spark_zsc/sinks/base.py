@@ -4,7 +4,7 @@ A sink is one output of the classify job. The job asks it, in this order:
 `check` (before any work: refuse what it cannot write safely), `writer_lock` (held from before
 the output is read until the write is in place), `repair` (leftovers of killed runs), `read`
 (the rows already written), then one of `write` (a plain write or append), `append_missing`
-(`--skip-existing`) or `replace` (`--incremental`), and last `record_run`.
+(`--skip-existing`) or `replace` (`--incremental`), inside `committing`, and last `record_run`.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ CHANGED = "__spark_zsc_changed"
 class Sink:
     format: str  # the data source it writes
 
-    @property
-    def merge_hides_observations(self) -> bool:
-        """Whether an Observation on a MERGE's source misses its rows (see DeltaSink)."""
+    def hides_observations(self, merges: bool) -> bool:
+        """Whether an Observation on the rows this run writes (merged into the output where
+        `merges`) may miss them (see DeltaSink)."""
         return False
 
     def __init__(self, spark: SparkSession, options: OutputSpec):
@@ -83,6 +83,11 @@ class Sink:
     def replace(self, classified: DataFrame, kept, frame: DataFrame) -> str:
         """`--incremental`: the output becomes `kept` (None on a first run) plus `classified`."""
         raise NotImplementedError
+
+    def committing(self, record: dict):
+        """Held around the write: where the format records a commit's metadata, its commits
+        carry `record` (what produced the rows, known before the write)."""
+        return contextlib.nullcontext()
 
     def record_run(self, record: dict) -> None:
         raise NotImplementedError

@@ -2,8 +2,10 @@
 (`--output PATH --output-format delta`).
 
 Guarantees (Delta's own, which every write here goes through):
-- crash: each write, append, merge or delete is one commit to the transaction log; a run
-  killed before its commit leaves files no reader sees (Delta's VACUUM removes them).
+- crash: a run's rows are one commit to the transaction log (a new table's create-as-select,
+  an append, an overwrite, or one merge that also deletes); a run killed before its commit
+  leaves files no reader sees (Delta's VACUUM removes them). The commit's userMetadata names
+  the run's configuration; its record with counts follows in the table properties.
 - retried run: `--skip-existing` and `--incremental` merge on the id, so a retry never adds an
   id twice; a stream batch retried is skipped by Delta's streaming sink, which records the
   query id and batch id of every commit.
@@ -14,12 +16,17 @@ Guarantees (Delta's own, which every write here goes through):
 
 from __future__ import annotations
 
+import contextlib
+import json
+
 from pyspark.errors import AnalysisException
 from pyspark.sql import DataFrame
 
 from ..paths import files_for
 from ..runtime.session import spark_major
 from .merging import MergingSink, quoted
+
+USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"  # Delta's, for the session's commits
 
 
 def is_delta_folder(files, path: str) -> bool:
@@ -35,11 +42,13 @@ class DeltaSink(MergingSink):
         self.table, self.path = options.output_table, (options.output or "").rstrip("/") or None
         self.identifier = self.table or f"delta.{quoted(self.path)}"
 
-    @property
-    def merge_hides_observations(self) -> bool:
+    def hides_observations(self, merges: bool) -> bool:
         """Delta 3 (Spark 3.5) materializes a MERGE's source in a query of its own, apart from
-        the MERGE whose metrics Spark reports: an Observation on the source reads 0 rows."""
-        return spark_major(self.spark) < 4
+        the MERGE whose metrics Spark reports: an Observation on the source reads 0 rows. Delta 4
+        (Spark 4) runs a new metastore table's create-table-as-select the same way."""
+        if not self.exists():
+            return bool(self.table) and spark_major(self.spark) >= 4
+        return merges and spark_major(self.spark) < 4
 
     def exists(self) -> bool:
         if self.table:
@@ -64,6 +73,20 @@ class DeltaSink(MergingSink):
         if self.options.partition_columns:
             writer = writer.partitionBy(*self.options.partition_columns)
         writer.save(self.path)
+
+    @contextlib.contextmanager
+    def committing(self, record: dict):
+        """The write's commit carries `record` as its `userMetadata` (DESCRIBE HISTORY shows
+        it), so the commit that changed the rows names the run that produced them."""
+        previous = self.spark.conf.get(USER_METADATA, None)
+        self.spark.conf.set(USER_METADATA, json.dumps(record, default=str, sort_keys=True))
+        try:
+            yield
+        finally:
+            if previous is None:
+                self.spark.conf.unset(USER_METADATA)
+            else:
+                self.spark.conf.set(USER_METADATA, previous)
 
     def stream_writer(self, result: DataFrame):
         """Delta's streaming sink: exactly once through the query id and batch id it commits."""

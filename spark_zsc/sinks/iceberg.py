@@ -2,8 +2,9 @@
 `--output-format iceberg` creates one).
 
 Guarantees (Iceberg's own, which every write here goes through):
-- crash: each write, append, merge or delete is one snapshot committed by swapping the
-  table's metadata pointer; a run killed before its commit leaves files no snapshot names.
+- crash: a run's rows are one snapshot (a new table's create-as-select, an append, an
+  overwrite, or one merge that also deletes) committed by swapping the table's metadata
+  pointer; a run killed before its commit leaves files no snapshot names.
 - retried run: `--skip-existing` and `--incremental` merge on the id, so a retry never adds an
   id twice; a stream batch retried is skipped by Iceberg's streaming sink, which records the
   query id and epoch of every commit in the snapshot summary.
@@ -32,10 +33,10 @@ class IcebergSink(MergingSink):
     def table_partitions(self) -> list[str]:
         return [c.name for c in self.spark.catalog.listColumns(self.table) if c.isPartition]
 
-    def _merge(self, source: DataFrame, update: bool) -> None:
+    def _prepare_source(self, source: DataFrame) -> DataFrame:
         # Spark cannot plan a MERGE into an Iceberg table whose source reads that table (an
         # incremental run's kept rows do): the source is materialized first
-        super()._merge(source.localCheckpoint(), update)
+        return source.localCheckpoint()
 
     def stream_writer(self, result: DataFrame):
         """Iceberg's streaming sink: exactly once through the query id and epoch it commits."""
