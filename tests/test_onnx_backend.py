@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import onnx
 import pytest
 
 from spark_zsc.options import PARAM, ClassifierConfig
@@ -56,6 +57,9 @@ def test_the_driver_converts_once_and_int8_ships_no_fp32_weights(tiny_model, mon
     )
     fp32_weights, int8_weights = (Path(b.paths["model.onnx.data"]).stat().st_size for b in (fp32, int8))
     assert int8_weights < 0.45 * fp32_weights  # int8 weights only (the embeddings' rows too)
+    for bundle in (fp32, int8):  # ONNX Runtime's fused kernels, which its optimizer knows for BART
+        graph = onnx.load(bundle.paths["model.onnx"], load_external_data=False)
+        assert {"SkipLayerNormalization", "BiasGelu"} <= {node.op_type for node in graph.graph.node}
     converted = Path(fp32.paths["model.onnx"]).stat().st_mtime_ns
     again = onnx_bundle(load_bundle(tiny_model), "fp32")  # a later classifier on this driver
     assert again.fingerprint == fp32.fingerprint

@@ -25,7 +25,7 @@ MEMORY_LIMIT_SIGNS = re.compile(
     r"|\bMemoryError\b"
     r"|exit code 137"
 )
-ONNX_INT8_PEAK = "0.44 to 0.73 GB with distilbart-mnli-12-1 (4 to 20 labels)"  # benchmarks/worker_memory.py
+ONNX_INT8_PEAK = "0.43 to 0.69 GB with distilbart-mnli-12-1 (4 to 20 labels)"  # benchmarks/worker_memory.py
 
 
 def memory_limit_advice(error: BaseException, options) -> Optional[str]:

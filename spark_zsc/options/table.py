@@ -227,7 +227,7 @@ OPTIONS: tuple[Option, ...] = (
         "auto",
         "What runs an NLI model in the workers: torch, or onnx (ONNX Runtime, CPU only, fp32 or int8: the "
         "driver exports the model once and workers import neither torch nor transformers, so a worker "
-        "with distilbart-mnli-12-1 in int8 peaks at 0.44 to 0.73 GB (4 to 20 labels) instead of 1.6 to 2.7 "
+        "with distilbart-mnli-12-1 in int8 peaks at 0.43 to 0.69 GB (4 to 20 labels) instead of 1.6 to 2.7 "
         "GB on torch; in fp32 it gives the same scores, faster). auto: onnx for strategy nli without a "
         "shortlist on CPU tasks in fp32 or int8, torch otherwise (GPUs, bf16, sentence encoders).",
         choices=BACKENDS,
