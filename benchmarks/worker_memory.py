@@ -6,6 +6,7 @@ settings), per engine x precision x number of labels, with each engine's import 
     python benchmarks/worker_memory.py                 # distilbart's shape, 24 AG News rows
     python benchmarks/worker_memory.py --cap-mb 1024   # each worker under a real 1 GB memory cap
     python benchmarks/worker_memory.py --smoke         # a tiny model: checks the harness
+    python benchmarks/worker_memory.py --engines onnx --token-budget 4096   # one engine, other batches
 
 Each measurement is a fresh process, the weights file dropped from the page cache first, so that
 none inherits another's pages. With --cap-mb, each runs inside a memory cgroup of that size (cgroup
@@ -55,7 +56,7 @@ def measure(spec: dict) -> dict:
     import pandas  # noqa: F401
     import pyarrow  # noqa: F401
 
-    from spark_zsc.options import DEFAULT_TOKEN_BUDGET
+    from spark_zsc.options import default_token_budget
     from spark_zsc.runtime import worker
 
     if spec["engine"] == "onnx":
@@ -69,17 +70,16 @@ def measure(spec: dict) -> dict:
     report = {"import_peak_mb": peak_mb()}
     if spec.get("baseline"):
         return report
+    token_budget = spec["token_budget"] or default_token_budget(spec["engine"], "cpu")
     if spec["engine"] == "onnx":
         model = worker.OnnxModel.load(Path(spec["model"]), threads=2)
         report["loaded_peak_mb"] = peak_mb()
-        engine = worker.OnnxZeroShotEngine(model, token_budget=DEFAULT_TOKEN_BUDGET)
+        engine = worker.OnnxZeroShotEngine(model, token_budget=token_budget)
     else:
         torch.set_num_threads(2)
         loaded = worker.load_model(Path(spec["model"]), worker.NLI, "cpu", spec["precision"])
         report["loaded_peak_mb"] = peak_mb()
-        engine = ZeroShotEngine(
-            loaded.model, loaded.tokenizer, token_budget=DEFAULT_TOKEN_BUDGET, device="cpu"
-        )
+        engine = ZeroShotEngine(loaded.model, loaded.tokenizer, token_budget=token_budget, device="cpu")
     texts = read_corpus(spec["rows"], 0.0, data=spec["data"] and Path(spec["data"]))
     labels = TWENTY_LABELS[: spec["labels"]]
     started = time.perf_counter()
@@ -133,8 +133,10 @@ def in_a_fresh_process(spec: dict, cap_mb: int | None) -> dict:
 
 def report_table(results: dict) -> str:
     cap = results["cap_mb"]
+    budget = results["token_budget"]
+    batches = f"{budget} tokens per batch" if budget else "default batch settings"
     lines = [
-        f"Worker memory, {results['model']}, {results['rows']} rows, default batch settings"
+        f"Worker memory, {results['model']}, {results['rows']} rows, {batches}"
         + (f", each worker under a {cap} MB memory cgroup" if cap else ""),
         "",
         "| engine | precision | labels | peak (VmHWM) MB | cgroup peak MB | seconds | outcome |",
@@ -164,23 +166,28 @@ def _outcome(row: dict) -> str:
 def main(argv=None) -> dict:
     parser = benchmark_arguments(__doc__)
     parser.add_argument("--cap-mb", type=int, default=None, help="run each worker in a memory cgroup")
+    parser.add_argument("--engines", nargs="+", choices=ENGINES, default=list(ENGINES))
+    parser.add_argument(
+        "--token-budget", type=int, default=0, help="tokens per forward batch; 0: each engine's default"
+    )
     parser.set_defaults(rows=24)
     args = parser.parse_args(argv)
     folder = benchmark_model(args)
     rows = 6 if args.smoke else args.rows
     data = str(args.data) if args.data else None
-    base = {"model": str(folder), "rows": rows, "data": data}
+    base = {"model": str(folder), "rows": rows, "data": data, "token_budget": args.token_budget}
     results = {
         "model": "tiny random BART" if args.smoke else "random weights, distilbart-mnli-12-1 shape",
         "rows": rows,
         "cap_mb": args.cap_mb,
+        "token_budget": args.token_budget,  # 0: each engine's default
         "import_baselines": {
             engine: in_a_fresh_process({**base, "engine": engine, "baseline": True}, args.cap_mb)
-            for engine in ENGINES
+            for engine in args.engines
         },
         "runs": [],
     }
-    for engine in ENGINES:
+    for engine in args.engines:
         for precision in PRECISIONS:
             model = str(onnx_folder(folder, precision) if engine == "onnx" else folder)
             for labels in LABEL_COUNTS:
@@ -188,6 +195,7 @@ def main(argv=None) -> dict:
                 run = in_a_fresh_process(spec, args.cap_mb)
                 results["runs"].append({"engine": engine, "precision": precision, "labels": labels, **run})
     name = "worker_memory" + ("-smoke" if args.smoke else "") + (f"-cap{args.cap_mb}" if args.cap_mb else "")
+    name += f"-budget{args.token_budget}" if args.token_budget else ""
     write_results(Path(args.out), name, results, report_table(results))
     return results
 

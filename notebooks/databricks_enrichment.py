@@ -11,9 +11,10 @@
 # MAGIC `UDF_PYSPARK_USER_CODE_ERROR.MEMORY_LIMIT_SERVERLESS`). `backend="onnx", precision="int8"` fits:
 # MAGIC the driver exports the model to ONNX and quantizes it once, and each worker runs it on ONNX
 # MAGIC Runtime without importing torch or transformers, peaking at 0.43 GB with 4 labels and
-# MAGIC 0.69 GB with 20 (`benchmarks/worker_memory.py`). int8 moves scores slightly against fp32
+# MAGIC 0.46 GB with 20 (`benchmarks/worker_memory.py`). int8 moves scores slightly against fp32
 # MAGIC (`benchmarks/precision.py` reports how much); fp32 on ONNX Runtime (`precision="fp32"`) gives
-# MAGIC the HF pipeline's scores but needs about 1.2 GB, so it is for classic clusters.
+# MAGIC the HF pipeline's scores and peaks at 0.95 GB with 20 labels: within the limit, with little
+# MAGIC room to spare.
 
 # COMMAND ----------
 
@@ -42,7 +43,7 @@ classifier = ZeroShotClassifier(
     candidateLabels=["billing", "outage", "feature request"],
     hypothesisTemplate="This support ticket is about {}.",
     backend="onnx",  # no torch in the workers
-    precision="int8",  # a worker of 0.43 to 0.69 GB: within serverless's 1 GB per UDF
+    precision="int8",  # a worker of 0.43 to 0.46 GB: within serverless's 1 GB per UDF
 )
 enriched = classifier.transform(tickets)
 

@@ -25,7 +25,7 @@ MEMORY_LIMIT_SIGNS = re.compile(
     r"|\bMemoryError\b"
     r"|exit code 137"
 )
-ONNX_INT8_PEAK = "0.43 to 0.69 GB with distilbart-mnli-12-1 (4 to 20 labels)"  # benchmarks/worker_memory.py
+ONNX_INT8_PEAK = "0.43 to 0.46 GB with distilbart-mnli-12-1 (4 to 20 labels)"  # benchmarks/worker_memory.py
 
 
 def memory_limit_advice(error: BaseException, options) -> Optional[str]:
@@ -39,7 +39,7 @@ def memory_limit_advice(error: BaseException, options) -> Optional[str]:
     if options.precision == "int8" and options.backend != "torch":
         change = (
             f"it already ran the leanest worker ({backend} onnx, {precision} int8): lower {budget} "
-            "(e.g. 1024) to shrink each batch, or give each Python worker more memory (fewer task slots "
+            "(e.g. 512) to shrink each batch, or give each Python worker more memory (fewer task slots "
             "per executor, or a larger spark.executor.pyspark.memory)"
         )
     else:

@@ -12,8 +12,11 @@ from .declaration import JOB, LABELS, Option
 from .labels import DEFAULT_TEMPLATE, check_label_descriptions, check_label_name, validate_template
 
 DEFAULT_MODEL = "valhalla/distilbart-mnli-12-1"
-DEFAULT_TOKEN_BUDGET = 4096  # CPU; a GPU gets GPU_TOKEN_BUDGET unless one is set
+DEFAULT_TOKEN_BUDGET = 4096  # torch on a CPU; a GPU gets GPU_TOKEN_BUDGET unless one is set
 GPU_TOKEN_BUDGET = 16384
+# ONNX Runtime on a CPU runs as fast in batches of 1,024 tokens as of 4,096 (benchmarks/worker_memory.py),
+# and a worker's peak falls by about 0.23 GB: distilbart in fp32 fits in 1 GB at 20 labels
+ONNX_TOKEN_BUDGET = 1024
 DEFAULT_EMBEDDING_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 DEFAULT_TEMPERATURE = 0.05  # all-MiniLM-L6-v2's training scale (cosine x 20)
 DEFAULT_THRESHOLD = 0.3  # multi-label embedding: the cosine at which a label scores 0.5
@@ -176,7 +179,7 @@ OPTIONS: tuple[Option, ...] = (
         int,
         0,
         "Most tokens, padding included, in one forward batch; bounds worker memory. "
-        f"0 = {DEFAULT_TOKEN_BUDGET} on CPU, {GPU_TOKEN_BUDGET} on a GPU.",
+        f"0 = {DEFAULT_TOKEN_BUDGET} on CPU ({ONNX_TOKEN_BUDGET} with backend onnx), {GPU_TOKEN_BUDGET} on a GPU.",
         least=0,
     ),
     Option(
@@ -227,8 +230,8 @@ OPTIONS: tuple[Option, ...] = (
         "auto",
         "What runs an NLI model in the workers: torch, or onnx (ONNX Runtime, CPU only, fp32 or int8: the "
         "driver exports the model once and workers import neither torch nor transformers, so a worker "
-        "with distilbart-mnli-12-1 in int8 peaks at 0.43 to 0.69 GB (4 to 20 labels) instead of 1.6 to 2.7 "
-        "GB on torch; in fp32 it gives the same scores, faster). auto: onnx for strategy nli without a "
+        "with distilbart-mnli-12-1 in int8 peaks at 0.43 to 0.46 GB (4 to 20 labels) instead of 1.6 to 2.7 "
+        "GB on torch; in fp32 it gives the same scores, faster, and peaks under 0.96 GB). auto: onnx for strategy nli without a "
         "shortlist on CPU tasks in fp32 or int8, torch otherwise (GPUs, bf16, sentence encoders).",
         choices=BACKENDS,
     ),
@@ -315,3 +318,11 @@ def spelled(key: str, face: str) -> str:
     """How `face` spells option `key` in a message: the Param, the SQL argument, or the job's flag."""
     option = BY_KEY[key]
     return option.flag if face == JOB else (option.name(face) or key)
+
+
+def default_token_budget(backend: str, device: str) -> int:
+    """The tokens in one forward batch when `tokenBudget` is 0, for the `backend` ("torch" or
+    "onnx") that runs on `device` ("cpu", "cuda", "cuda:N")."""
+    if device.startswith("cuda"):
+        return GPU_TOKEN_BUDGET
+    return ONNX_TOKEN_BUDGET if backend == "onnx" else DEFAULT_TOKEN_BUDGET

@@ -20,7 +20,7 @@ from typing import Optional
 
 from ..engines.onnx_nli import OnnxModel, OnnxZeroShotEngine
 from ..log import log, log_to_stderr
-from ..options import DEFAULT_TOKEN_BUDGET, GPU_TOKEN_BUDGET, EngineOptions, StrategyOptions
+from ..options import EngineOptions, StrategyOptions, default_token_budget
 from .cpu_precisions import quantized_int8
 from .devices import task_device_and_precision
 from .model_cache import ModelCache, ModelKey
@@ -113,9 +113,7 @@ def engine_for(models: dict, options: EngineOptions, strategy: StrategyOptions):
         torch.set_num_threads(threads)
         if device.startswith("cuda"):
             keep_to_one_gpu(_models, device)
-    token_budget = options.token_budget or (
-        GPU_TOKEN_BUDGET if device.startswith("cuda") else DEFAULT_TOKEN_BUDGET
-    )
+    token_budget = options.token_budget or default_token_budget(options.backend, device)
     keys = {
         kind: ModelKey(kind, models[kind].fingerprint, device, precision) for kind in strategy.model_kinds
     }
