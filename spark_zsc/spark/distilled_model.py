@@ -1,0 +1,313 @@
+"""`DistilledClassifierModel`: what `DistilledClassifier.fit` returns, a Transformer with the
+classifier's output struct, scored by a student (Spark ML logistic regression over sentence
+embeddings) and, where the student is unsure (`deferBelow`), by its teacher.
+
+Saved with Spark ML persistence: the model's Params and figures in `metadata/`, the teacher (a
+`ZeroShotClassifier`) in `teacher/`, and the student's Spark ML models in `student/<n>/` (one
+multinomial model, or one binary model per label for multi-label).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from typing import Optional, Sequence
+
+import numpy as np
+from pyspark.ml import Model
+from pyspark.ml.classification import LogisticRegressionModel
+from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.util import (
+    DefaultParamsReader,
+    DefaultParamsWriter,
+    MLReadable,
+    MLReader,
+    MLWritable,
+    MLWriter,
+)
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from ..engines.batch_loop import RESULT_FIELDS
+from ..engines.student import StudentHead
+from ..errors import ConfigError
+from ..options import PARAM, ClassifierConfig
+from ..runtime.devices import resolve_devices
+from ..runtime.distribution import ship_models
+from ..runtime.onnx_export import worker_bundles
+from ..runtime.session import is_connect
+from . import metrics as metrics_
+from .classifier import ZeroShotClassifier
+from .columns import CASE_RULE, clashing_column, require_string_column
+from .driver import models_for
+from .student_udf import build_student_udf
+from .udf import as_bytes, null_when_unclassified
+
+# what the deferred rows' teacher reads and writes; fixed, so that one teacher counts every run
+_DEFERRED_TEXT, _TEACHER_RESULT = "__spark_zsc_deferred_text", "__spark_zsc_teacher_result"
+
+
+def refuse_connect(spark, what: str) -> None:
+    """Distillation trains and saves with Spark ML's classic Python API and counts deferred rows
+    in accumulators: neither is on Spark Connect, so it refuses there before any work."""
+    if is_connect(spark):
+        raise ConfigError(
+            f"{what} needs classic Spark (Spark ML's Python API and accumulators), not Spark Connect: "
+            "fit and apply the student in a classic session, or classify with ZeroShotClassifier on Connect"
+        )
+
+
+def student_config(spark, values: dict) -> ClassifierConfig:
+    """The student encoder's settings (Param names -> values), checked as the classifier's are."""
+    return resolve_devices(spark, ClassifierConfig.of({**values, "strategy": "embedding"}, PARAM))
+
+
+def teacher_copy(teacher: ZeroShotClassifier, **params) -> ZeroShotClassifier:
+    """A new classifier with `teacher`'s Params, `params` over them, and counters of its own."""
+    given = {param.name: teacher.getOrDefault(param) for param in teacher.params if teacher.isSet(param)}
+    given.update(params)
+    return ZeroShotClassifier(**{name: value for name, value in given.items() if value is not None})
+
+
+def head_of(
+    learners: Sequence[LogisticRegressionModel], labels: Sequence[str], multi_label: bool
+) -> StudentHead:
+    """The coefficients of the student's Spark ML models, as the workers score with them."""
+    if multi_label:
+        weights = np.stack([learner.coefficients.toArray() for learner in learners])
+        intercepts = np.array([learner.intercept for learner in learners])
+    else:
+        [learner] = learners
+        weights, intercepts = learner.coefficientMatrix.toArray(), learner.interceptVector.toArray()
+    return StudentHead(tuple(labels), weights, intercepts, multi_label)
+
+
+def bounded(name: str, kind, check, rule: str):
+    """A Param's type converter: `kind` (a pyspark TypeConverter), then a ConfigError naming
+    the Param where `check` fails (`rule` says what it must be)."""
+
+    def convert(value):
+        value = kind(value)
+        if not check(value):
+            raise ConfigError(f"{name} must be {rule}; got {value!r}")
+        return value
+
+    return convert
+
+
+class StudentParams(Params):
+    """The Params a student applies with, on the Estimator and on its model."""
+
+    inputCol = Param(
+        Params._dummy(),
+        "inputCol",
+        "String column holding the text (default: the teacher's).",
+        TypeConverters.toString,
+    )
+    outputCol = Param(
+        Params._dummy(),
+        "outputCol",
+        "Result column: struct<label, score, labels, scores>, as the classifier's; must not exist yet.",
+        TypeConverters.toString,
+    )
+    deferBelow = Param(
+        Params._dummy(),
+        "deferBelow",
+        "Rows whose student score is under it are scored by the teacher instead, with the teacher's own "
+        "scores; 0 (default): the student scores every row. The fit's report gives agreement against the "
+        "share deferred for a few thresholds.",
+        bounded("deferBelow", TypeConverters.toFloat, lambda v: 0 <= v <= 1, "between 0 and 1"),
+    )
+    lineageCol = Param(
+        Params._dummy(),
+        "lineageCol",
+        "Add this struct column: the teacher (model, fingerprint, labels, template), the student "
+        "(encoder, fingerprint, learner), the fit's agreement, the row's text hash and whether the "
+        "teacher scored it. Unset: no lineage column.",
+        TypeConverters.toString,
+    )
+
+    def __init__(self, *args):
+        super().__init__(*args)
+        self._setDefault(outputCol="zsc", deferBelow=0.0)
+
+    def getInputCol(self) -> Optional[str]:
+        return self.getOrDefault(self.inputCol) if self.isDefined(self.inputCol) else None
+
+    def getOutputCol(self) -> str:
+        return self.getOrDefault(self.outputCol)
+
+    def getDeferBelow(self) -> float:
+        return self.getOrDefault(self.deferBelow)
+
+    def getLineageCol(self) -> Optional[str]:
+        return self.getOrDefault(self.lineageCol) if self.isDefined(self.lineageCol) else None
+
+    def setInputCol(self, value: str):
+        return self._set(inputCol=value)
+
+    def setOutputCol(self, value: str):
+        return self._set(outputCol=value)
+
+    def setDeferBelow(self, value: float):
+        return self._set(deferBelow=value)
+
+    def setLineageCol(self, value: str):
+        return self._set(lineageCol=value)
+
+
+class DistilledClassifierModel(Model, StudentParams, MLReadable, MLWritable):
+    """A student distilled from a zero-shot teacher: `transform` adds the classifier's
+    ``struct<label, score, labels, scores>``, each row scored by one sentence-encoder run and
+    a logistic regression, or by the teacher where the student's score is under deferBelow.
+
+    ``report()`` gives the fit's figures (agreement with the teacher overall and per label,
+    the cascade's trade-off, accuracy on labelled examples); ``lineage()`` names the teacher,
+    the student and their agreement; ``metrics()`` counts rows, and the rows deferred.
+    """
+
+    def __init__(
+        self,
+        teacher: ZeroShotClassifier,
+        learners: Sequence[LogisticRegressionModel],
+        labels: Sequence[str],
+        multi_label: bool,
+        student: dict,
+        report: dict,
+        lineage: dict,
+    ):
+        super().__init__()
+        self.teacher, self.learners = teacher, list(learners)
+        self.labels, self.multi_label = list(labels), multi_label
+        self.student = dict(student)  # the encoder's Params: embeddingModel, device, precision, ...
+        self._report, self._lineage = report, lineage
+        self._head = head_of(self.learners, self.labels, multi_label)
+        self._accumulator = None
+        self._deferring_teacher: Optional[ZeroShotClassifier] = None
+
+    def report(self) -> dict:
+        """The fit's figures: sample_rows, kept_share, held_out_rows, agreement, per_label,
+        cascade (agreement and share deferred per threshold), examples."""
+        return self._report
+
+    def lineage(self) -> dict:
+        """What made this model: teacher, student and their agreement."""
+        return self._lineage
+
+    def metrics(self) -> dict:
+        """The classifier's counters for the rows the student scored, summed over every action on
+        DataFrames this model produced, and `deferred`: the rows the teacher scored instead."""
+        values = metrics_.snapshot(self._accumulator, used=self._accumulator is not None)
+        teacher = self._deferring_teacher
+        values["deferred"] = teacher.metrics()["classified"] if teacher is not None else 0
+        return values
+
+    def _transform(self, dataset: DataFrame) -> DataFrame:
+        spark = dataset.sparkSession
+        refuse_connect(spark, "DistilledClassifierModel")
+        text, output, lineage_col = self.getInputCol(), self.getOutputCol(), self.getLineageCol()
+        if not text:
+            raise ConfigError("inputCol is not set: name the column that holds the text")
+        require_string_column(dataset.schema, text, "inputCol")
+        added = [name for name in (output, lineage_col) if name]
+        clash = clashing_column(spark, dataset.schema.names, added)
+        if clash:
+            raise ConfigError(
+                f"{clash[0]!r} (outputCol or lineageCol) already exists as {clash[1]!r} ({CASE_RULE}): "
+                "choose another name"
+            )
+        config = student_config(spark, self.student)
+        models = ship_models(spark, worker_bundles(models_for(config), config.engine), config.distribution)
+        if self._accumulator is None:
+            self._accumulator = metrics_.new_accumulator(spark)
+        classify = build_student_udf(
+            models, config.engine, config.strategy_options, self._head, self._accumulator
+        )
+        raw = f"__spark_zsc_{uuid.uuid4().hex[:8]}"  # the UDF's struct, read by the null fix-up below
+        result = dataset.withColumn(raw, classify(*as_bytes(dataset[text], None)))
+        answer: Column = null_when_unclassified(F.col(raw))
+        deferred: Column = F.lit(False)
+        if self.getDeferBelow() > 0:
+            result, answer, deferred = self._with_teacher(result, text, answer)
+        if lineage_col:
+            result = result.withColumn(lineage_col, self._lineage_column(dataset[text], deferred))
+        return result.withColumn(output, answer).drop(raw, _DEFERRED_TEXT, _TEACHER_RESULT)
+
+    def _with_teacher(self, result: DataFrame, text: str, student: Column):
+        """The teacher's result for the rows the student scored under deferBelow: the teacher
+        reads their text alone (a null text elsewhere, which it skips without running)."""
+        if self._deferring_teacher is None:
+            self._deferring_teacher = teacher_copy(
+                self.teacher, inputCol=_DEFERRED_TEXT, outputCol=_TEACHER_RESULT, lineageCol=None
+            )
+        unsure = student["score"] < F.lit(self.getDeferBelow())
+        result = result.withColumn(_DEFERRED_TEXT, F.when(unsure, F.col(text)))
+        result = self._deferring_teacher.transform(result)
+        teacher = F.col(_TEACHER_RESULT)
+        deferred = teacher.isNotNull()
+        answer = F.when(deferred, F.struct(*(teacher[name].alias(name) for name in RESULT_FIELDS)))
+        return result, answer.otherwise(student), deferred
+
+    def _lineage_column(self, text: Column, deferred: Column) -> Column:
+        teacher, student = self._lineage["teacher"], self._lineage["student"]
+        return F.struct(
+            F.lit(teacher["model"]).alias("teacher_model"),
+            F.lit(teacher["model_sha256"]).alias("teacher_model_sha256"),
+            F.array(*(F.lit(label) for label in teacher["labels"])).alias("teacher_labels"),
+            F.lit(teacher["template"]).alias("teacher_template"),
+            F.lit(student["embedding_model"]).alias("student_model"),
+            F.lit(student["embedding_model_sha256"]).alias("student_model_sha256"),
+            F.lit(student["learner"]).alias("student_learner"),
+            F.lit(self._lineage["agreement"]).alias("agreement"),
+            F.sha2(text, 256).alias("text_sha256"),
+            deferred.alias("deferred"),
+        )
+
+    def write(self) -> MLWriter:
+        return _ModelWriter(self)
+
+    @classmethod
+    def read(cls) -> MLReader:
+        return _ModelReader()
+
+
+class _ModelWriter(MLWriter):
+    def __init__(self, instance: DistilledClassifierModel):
+        super().__init__()
+        self.instance = instance
+
+    def saveImpl(self, path: str) -> None:
+        model = self.instance
+        figures = {
+            "labels": model.labels,
+            "multiLabel": model.multi_label,
+            "student": model.student,
+            "learners": len(model.learners),
+            "report": model.report(),
+            "lineage": model.lineage(),
+        }
+        DefaultParamsWriter.saveMetadata(model, path, self.sc, extraMetadata=figures)
+        model.teacher.write().save(os.path.join(path, "teacher"))
+        for index, learner in enumerate(model.learners):
+            learner.write().save(os.path.join(path, "student", str(index)))
+
+
+class _ModelReader(MLReader):
+    def load(self, path: str) -> DistilledClassifierModel:
+        metadata = DefaultParamsReader.loadMetadata(path, self.sc)
+        learners = [
+            LogisticRegressionModel.load(os.path.join(path, "student", str(index)))
+            for index in range(metadata["learners"])
+        ]
+        model = DistilledClassifierModel(
+            ZeroShotClassifier.load(os.path.join(path, "teacher")),
+            learners,
+            metadata["labels"],
+            metadata["multiLabel"],
+            metadata["student"],
+            metadata["report"],
+            metadata["lineage"],
+        )
+        DefaultParamsReader.getAndSetParams(model, metadata)
+        model._resetUid(metadata["uid"])
+        return model
