@@ -9,6 +9,7 @@ logistic regression can learn, so the student must agree with it closely."""
 from __future__ import annotations
 
 import random
+import re
 
 import numpy as np
 import pytest
@@ -17,7 +18,7 @@ from pyspark.ml import Pipeline, PipelineModel
 from spark_zsc import ConfigError, DistilledClassifier, DistilledClassifierModel, ZeroShotClassifier
 from spark_zsc.errors import AgreementTooLow
 
-from helpers import LABELS, SENTENCES
+from helpers import LABELS, SENTENCES, run_here
 
 WORDS = sorted({word.strip(".,!?") for sentence in SENTENCES[:9] for word in sentence.lower().split()})
 
@@ -121,23 +122,31 @@ def test_the_students_scores_are_its_spark_ml_models(student, corpus):
 
 
 def test_lineage_names_teacher_student_and_agreement(student, corpus, tiny_encoder):
+    origin = student.origin()
+    assert origin["teacher"]["model"] == tiny_encoder and origin["teacher"]["labels"] == LABELS
+    assert origin["teacher"]["template"] == "This example is {}."
+    assert len(origin["teacher"]["model_sha256"]) == 64
+    assert origin["student"]["embedding_model_sha256"] == origin["teacher"]["embedding_model_sha256"]
+    assert origin["student"]["learner"] == "pyspark.ml LogisticRegression, multinomial"
+    assert origin["agreement"] == student.report()["agreement"]
     lineage = student.lineage()
-    assert lineage["teacher"]["model"] == tiny_encoder and lineage["teacher"]["labels"] == LABELS
-    assert lineage["teacher"]["template"] == "This example is {}."
-    assert len(lineage["teacher"]["model_sha256"]) == 64
-    assert lineage["student"]["embedding_model_sha256"] == lineage["teacher"]["embedding_model_sha256"]
-    assert lineage["student"]["learner"] == "pyspark.ml LogisticRegression, multinomial"
-    assert lineage["agreement"] == student.report()["agreement"]
+    assert lineage.config["student"]["sha256"] == student.fingerprint
+    assert lineage.config["teacher"]["config_sha256"] == origin["teacher"]["config_sha256"]
+    # each row's lineage is the classifier's struct: the teacher's model, the student's encoder
     [row] = student.transform(corpus.where("id = 0")).collect()
-    assert row.made_by.teacher_model_sha256 == lineage["teacher"]["model_sha256"]
-    assert row.made_by.agreement == lineage["agreement"] and row.made_by.deferred is False
+    assert row.made_by.model_sha256 == origin["teacher"]["model_sha256"]
+    assert row.made_by.strategy == "distilled" and row.made_by.labels == LABELS
+    assert row.made_by.config_sha256 == lineage.config_sha256 and row.made_by.status == "classified"
+    deferring = student.copy().setDeferBelow(0.5)
+    assert deferring.lineage().config_sha256 != lineage.config_sha256  # what changes a label is hashed
 
 
 def test_saved_and_loaded_alone_and_in_a_pipeline(student, corpus, tiny_encoder, tmp_path):
     expected = by_id(student.transform(corpus))
     student.write().overwrite().save(str(tmp_path / "student"))
     loaded = DistilledClassifierModel.load(str(tmp_path / "student"))
-    assert loaded.report() == student.report() and loaded.lineage() == student.lineage()
+    assert loaded.report() == student.report() and loaded.origin() == student.origin()
+    assert loaded.lineage() == student.lineage()
     assert loaded.getLineageCol() == "made_by"
     assert by_id(loaded.transform(corpus)) == expected
 
@@ -155,14 +164,13 @@ def test_unsure_rows_go_to_the_teacher_with_its_exact_scores(student, corpus, ti
     student.write().overwrite().save(str(tmp_path / "cascade"))
     cascade = DistilledClassifierModel.load(str(tmp_path / "cascade")).setDeferBelow(threshold)
     rows = cascade.transform(corpus).collect()  # one action: the counters count each action's rows
-    answers, lineage = {row.id: row.zsc for row in rows}, {row.id: row.made_by for row in rows}
+    answers = {row.id: row.zsc for row in rows}
     teacher = by_id(embedding_teacher(tiny_encoder, inputCol="text").transform(corpus))
     unsure = {i for i, answer in alone.items() if answer is not None and answer.score < threshold}
     assert 150 <= len(unsure) <= 250
     for i, answer in answers.items():
         expected = teacher[i] if i in unsure else alone[i]
         assert answer == expected
-        assert lineage[i].deferred == (i in unsure)
     assert cascade.metrics()["deferred"] == len(unsure)
 
 
@@ -170,7 +178,7 @@ def test_multi_label_learns_one_binary_model_per_label(corpus, tiny_encoder, tmp
     teacher = embedding_teacher(tiny_encoder, multiLabel=True, threshold=0.5)
     model = distiller(tiny_encoder, teacher, sampleRows=150, keepShare=1.0).fit(corpus)
     assert len(model.learners) == len(LABELS)
-    assert model.lineage()["student"]["learner"] == "pyspark.ml LogisticRegression, binomial, one per label"
+    assert model.origin()["student"]["learner"] == "pyspark.ml LogisticRegression, binomial, one per label"
     answers = by_id(model.transform(corpus.where("id < 30")))
     assert any(abs(sum(answer.scores) - 1) > 0.01 for answer in answers.values())  # not a softmax
     model.write().overwrite().save(str(tmp_path / "multi"))
@@ -203,14 +211,16 @@ def test_labelled_examples_join_the_training_and_are_measured(student, corpus, t
     assert sports(taught) > sports(student) + 50
 
 
-def test_under_min_agreement_the_fit_refuses_with_its_figures(corpus, tiny_model, tiny_encoder):
-    teacher = ZeroShotClassifier(model=tiny_model, candidateLabels=LABELS)  # a random NLI model
+def test_under_min_agreement_the_fit_refuses_with_its_figures(corpus, tiny_encoder):
+    """A student regularized into its class priors names one label for every row: it agrees with
+    its teacher on that label's rows only."""
     with pytest.raises(AgreementTooLow) as refused:
-        distiller(tiny_encoder, teacher, sampleRows=60, minAgreement=1.0).fit(corpus)
+        distiller(tiny_encoder, sampleRows=100, regParam=1000.0, minAgreement=0.99).fit(corpus)
     message, report = str(refused.value), refused.value.report
+    shares = [figures["rows"] / report["held_out_rows"] for figures in report["per_label"].values()]
+    assert report["agreement"] in shares and report["agreement"] < 0.99
     assert f"{report['agreement']:.1%} of {report['held_out_rows']} held-out rows" in message
-    assert report["agreement"] < 1.0
-    assert "under minAgreement 1.0" in message and "Try: a larger sampleRows (now 60)" in message
+    assert "under minAgreement 0.99" in message and "Try: a larger sampleRows (now 100)" in message
 
 
 @pytest.mark.parametrize(
@@ -249,5 +259,71 @@ def test_config_errors_say_what_to_change(corpus, tiny_encoder, change, message)
     ],
 )
 def test_out_of_range_params_are_refused_when_set(param, value):
-    with pytest.raises(ConfigError, match=f"{param} must be"):
+    with pytest.raises(ConfigError, match=f"^{param} (must be|is a score)"):
         DistilledClassifier(**{param: value})
+
+
+# -- the jobs: distill writes a student, classify --student applies it ------------------------
+
+
+def test_distill_writes_a_student_that_classify_applies_with_lineage(corpus, tiny_encoder, tmp_path):
+    from spark_zsc.jobs.cli import main
+
+    corpus.write.parquet(str(tmp_path / "in"))
+    teacher = ["--input", str(tmp_path / "in"), "--text-col", "text", "--labels", ",".join(LABELS)]
+    teacher += ["--strategy", "embedding", "--embedding-model", tiny_encoder, "--temperature", "0.02"]
+    distilled = run_here(
+        ["distill", *teacher, "--sample-rows", "150", "--keep-share", "0.5", "--min-agreement", "0"]
+        + ["--max-iter", "50", "--output", str(tmp_path / "student")],
+        tmp_path,
+    )
+    assert distilled["sample_rows"] == 150 and set(distilled["per_label"]) == set(LABELS)
+    assert 0 < distilled["agreement"] <= 1 and len(distilled["cascade"]) == 5
+    student = DistilledClassifierModel.load(str(tmp_path / "student"))
+    assert student.report()["agreement"] == distilled["agreement"]
+
+    # under --min-agreement nothing is written, and the exit status says why
+    refused = [*teacher, "--sample-rows", "60", "--reg-param", "1000", "--min-agreement", "0.99"]
+    refused += ["--output", str(tmp_path / "none")]
+    assert main(["distill", *refused]) == 5 and not (tmp_path / "none").exists()
+
+    threshold = 0.6
+    summary = run_here(
+        ["classify", "--input", str(tmp_path / "in"), "--text-col", "text", "--id-col", "id"]
+        + ["--student", str(tmp_path / "student"), "--defer-below", str(threshold)]
+        + ["--output", str(tmp_path / "out")],
+        tmp_path,
+    )
+    written = {row.id: row for row in corpus.sparkSession.read.parquet(str(tmp_path / "out")).collect()}
+    alone = by_id(student.transform(corpus))
+    teacher_results = by_id(embedding_teacher(tiny_encoder, inputCol="text").transform(corpus))
+    unsure = {i for i, answer in alone.items() if answer is not None and answer.score < threshold}
+    assert unsure and summary["deferred"] == len(unsure) and summary["strategy"] == "distilled"
+    assert summary["rows_written"] == 402 and summary["classified"] == 400
+    lineage = student.setDeferBelow(threshold).lineage()
+    for i, row in written.items():
+        assert row.zsc == (teacher_results[i] if i in unsure else alone[i])
+        assert row.zsc_meta.strategy == "distilled"
+        assert row.zsc_meta.config_sha256 == lineage.config_sha256
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--student", "s", "--labels", "a,b"], "--student answers with its own labels.*drop --labels"),
+        (["--labels", "a,b", "--defer-below", "0.5"], "--defer-below goes with --student"),
+    ],
+)
+def test_classify_student_flags_that_contradict_it_fail_before_spark(tmp_path, capsys, flags, message):
+    from spark_zsc.jobs.cli import main
+
+    assert main(["classify", "--input", "in", "--text-col", "text", "--output", "out", *flags]) == 2
+    assert re.search(message, capsys.readouterr().err)
+
+
+def test_distill_needs_one_label_set(tmp_path, capsys):
+    from spark_zsc.jobs.cli import main
+
+    flags = ["--input", "in", "--text-col", "text", "--labels-col", "labels", "--output", "out"]
+    assert main(["distill", *flags]) == 2
+    assert "a student learns one label set" in capsys.readouterr().err

@@ -13,7 +13,8 @@ from pyspark.sql import functions as F
 
 from .. import sinks, sources
 from ..engines.results import LONG_TEXT_COUNTERS
-from ..errors import ConfigError, MetricsUnavailable
+from ..errors import ConfigError, MetricsUnavailable, required
+from ..paths import files_for
 from ..runtime.session import is_connect, spark_major
 from ..sinks import missing_ids
 from ..spark.classifier import ZeroShotClassifier
@@ -46,6 +47,23 @@ def classifier_for(options: ClassifyConfig) -> ZeroShotClassifier:
     )
 
 
+def student_for(spark: SparkSession, options: ClassifyConfig):
+    """The student --student names, set to read --text-col and write as the job does."""
+    from ..spark.distilled_model import DistilledClassifierModel
+
+    folder = required(options.student, "--student")
+    files = files_for(spark, folder)
+    if files is not None and not files.exists(f"{folder.rstrip('/')}/metadata"):
+        raise ConfigError(f"--student {folder!r} holds no student: give the folder spark-zsc distill wrote")
+    student = DistilledClassifierModel.load(folder)
+    student.setInputCol(options.text_column).setOutputCol(options.output_col)
+    if options.defer_below is not None:
+        student.setDeferBelow(options.defer_below)
+    if options.lineage_col:
+        student.setLineageCol(options.lineage_col)
+    return student
+
+
 def run_classify(spark: SparkSession, options: ClassifyConfig) -> "ClassifySummary":
     """Run the job on `spark` and return its summary. Config errors surface before any
     classification starts (reading the input's schema and counting it is the only work
@@ -60,7 +78,7 @@ def run_classify(spark: SparkSession, options: ClassifyConfig) -> "ClassifySumma
         sink.check_incremental()
     frame = sources.check_columns(sources.read_input(spark, options), options, options.written_columns())
     counts = sources.count_input(frame, options)
-    classifier = classifier_for(options)
+    classifier = student_for(spark, options) if options.student else classifier_for(options)
     lineage = classifier.lineage(frame)
     with sink.writer_lock():
         sink.repair()
@@ -152,6 +170,7 @@ class ClassifySummary(Summary):
     windows: Optional[int]
     window_capped_rows: Optional[int]
     model_loads: Optional[int]
+    deferred: Optional[int]  # a student's rows its teacher scored (--defer-below); 0 without a student
     wall_seconds: float
     rows_per_second: float
     pairs_per_second: Optional[float]
@@ -176,6 +195,11 @@ class ClassifySummary(Summary):
             Line("wall time", f"{self.wall_seconds:>{NUMBER_WIDTH},.1f} s"),
             Line("rows/s", number(self.rows_per_second, ",.2f")),
             *self._model_work(),
+            *(
+                [Line("deferred", number(self.deferred), "scored by the teacher: under --defer-below")]
+                if self.strategy == "distilled"
+                else []
+            ),
             Line("model loads", number(self.model_loads)),
             Line("output", self.output),
         ]
@@ -197,7 +221,7 @@ class ClassifySummary(Summary):
     def _model_work(self) -> list[Line]:
         """What the strategy ran: NLI pairs (a shortlist's encoder runs too), or the texts and
         hypotheses the embedding strategy encoded, which runs no pairs."""
-        if self.strategy == "embedding":
+        if self.strategy in ("embedding", "distilled"):  # a student runs its encoder alone
             encoded = self.embedded_texts
             per_second = round(encoded / self.wall_seconds, 2) if encoded is not None else None
             return [
@@ -238,7 +262,7 @@ def _summary(
     pairs = metrics.get("pairs")
     return ClassifySummary(
         model=options.models_description,
-        strategy=options.strategy,
+        strategy="distilled" if options.student else options.strategy,
         rows_read=counts["rows"],
         corrupt_records=counts["corrupt_records"],
         rows_already_written=counts["rows"] - observed["written"] if pending_run else 0,
@@ -251,6 +275,7 @@ def _summary(
         embedded_texts=metrics.get("embedded_texts"),
         **{name: metrics.get(name) for name in ("below_min_score", *LONG_TEXT_COUNTERS)},
         model_loads=metrics.get("model_loads"),
+        deferred=metrics.get("deferred", 0),
         wall_seconds=round(wall, 2),
         rows_per_second=round(observed["written"] / wall, 2),
         pairs_per_second=round(pairs / wall, 2) if pairs is not None else None,

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import ConfigError, required
-from ..options import JOB, ClassifierConfig
+from ..options import BY_KEY, DEFAULT_MODEL, DEFAULT_TEMPLATE, JOB, ClassifierConfig
 from ..options.typed import Config
 from ..sinks import written_columns
 from .fields import ClassifyFields
@@ -46,9 +46,12 @@ class SourceConfig(_SourceBase):
     def classifier(self) -> ClassifierConfig:
         """The classifier's options as this job gives them, checked by the classifier's rules."""
         return ClassifierConfig.of(
-            {option.job_name: getattr(self, option.job_name) for option in self.OPTIONS if option.param},
-            JOB,
+            {option.job_name: getattr(self, option.job_name) for option in self._classifier_options()}, JOB
         )
+
+    def _classifier_options(self) -> list:
+        """This job's options that are the classifier's (distill's own have Params of their own)."""
+        return [option for option in self.OPTIONS if option.param and option.key in BY_KEY]
 
     @property
     def csv_column_names(self) -> list[str]:
@@ -84,8 +87,8 @@ class SourceConfig(_SourceBase):
         """The ZeroShotClassifier Params these options set (labels, template and columns are the job's)."""
         params = {
             option.param: getattr(self, option.job_name)
-            for option in self.OPTIONS
-            if option.param and option.param not in _SET_BY_THE_JOB
+            for option in self._classifier_options()
+            if option.param not in _SET_BY_THE_JOB
         }
         return {**{k: v for k, v in params.items() if v is not None}, "inputCol": self.text_column}
 
@@ -174,13 +177,10 @@ class ClassifyConfig(ClassifyFields, SourceConfig):
             targets == 0 and not self.estimate
         ):  # an estimate writes nothing: a target is optional
             raise ConfigError("give exactly one of --output PATH or --output-table NAME")
-        if self.labels is not None and self.labels_col:
-            raise ConfigError("give --labels or --labels-col, not both")
-        if self.labels_col is None and not self.labels:
-            raise ConfigError(
-                'no candidate labels: give --labels "a,b,c", --labels-col COLUMN or --label NAME=DESCRIPTION'
-            )
-        self.classifier.scoring(None if self.labels_col else self.labels)  # the classifier's own rules
+        if self.student:
+            self._check_student()
+        else:
+            self._check_labels()
         if self.skip_existing and not self.id_col:
             raise ConfigError("--skip-existing needs --id-col: the column that tells rows already written")
         if self.skip_existing and self.mode not in (None, "append"):
@@ -188,6 +188,50 @@ class ClassifyConfig(ClassifyFields, SourceConfig):
                 f"--skip-existing appends the missing rows; --mode {self.mode} contradicts it (drop --mode)"
             )
         self._check_incremental()
+
+    def _check_labels(self) -> None:
+        if self.defer_below is not None:
+            raise ConfigError("--defer-below goes with --student: a student defers to its teacher")
+        if self.labels is not None and self.labels_col:
+            raise ConfigError("give --labels or --labels-col, not both")
+        if self.labels_col is None and not self.labels:
+            raise ConfigError(
+                'no candidate labels: give --labels "a,b,c", --labels-col COLUMN or --label NAME=DESCRIPTION'
+            )
+        self.classifier.scoring(None if self.labels_col else self.labels)  # the classifier's own rules
+
+    def _check_student(self) -> None:
+        """A student answers with its own labels, template and teacher: flags that would choose
+        them are refused rather than ignored."""
+        chosen = {
+            "--labels": self.labels,
+            "--labels-col": self.labels_col,
+            "--label": self.label_descriptions,
+            "--template": self.template != DEFAULT_TEMPLATE,
+            "--multi-label": self.multi_label,
+            "--min-score": self.min_score is not None,
+            "--other-label": self.other_label,
+            "--model": self.model != DEFAULT_MODEL,
+            "--strategy": self.strategy != "nli",
+            "--shortlist": self.shortlist,
+            "--estimate": self.estimate,
+        }
+        given = [flag for flag, value in chosen.items() if value]
+        if given:
+            raise ConfigError(
+                f"--student answers with its own labels, template and teacher (spark-zsc distill chose them): "
+                f"drop {', '.join(given)}"
+            )
+
+    @property
+    def model_names(self) -> dict[str, str]:
+        """kind -> model name of every model the run resolves before Spark starts: none for a
+        student, whose models are resolved when it is loaded."""
+        return {} if self.student else super().model_names
+
+    @property
+    def models_description(self) -> str:
+        return f"student {self.student} (spark-zsc distill)" if self.student else super().models_description
 
     def _check_stream(self) -> None:
         if not self.stream:

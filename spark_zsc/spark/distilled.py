@@ -29,12 +29,13 @@ from pyspark import keyword_only
 from pyspark.ml import Estimator
 from pyspark.ml.classification import LogisticRegression
 from pyspark.ml.functions import array_to_vector
-from pyspark.ml.param import Param, Params, TypeConverters
+from pyspark.ml.param import Param, Params
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from ..errors import AgreementTooLow, ConfigError
-from ..options import DEFAULT_EMBEDDING_MODEL
+from ..options import PARAM
+from ..options.distill import ESTIMATOR_OPTIONS
 from ..runtime.distribution import ship_models
 from ..runtime.onnx_export import worker_bundles
 from .classifier import ZeroShotClassifier
@@ -43,8 +44,8 @@ from .distill_report import DEFER_THRESHOLDS, HeldOut, agreement, cascade, per_l
 from .distilled_model import (
     DistilledClassifierModel,
     StudentParams,
-    bounded,
     head_of,
+    option_param,
     refuse_connect,
     student_config,
     teacher_copy,
@@ -64,17 +65,6 @@ def _teacher(value):
     return value
 
 
-def _param(name: str, doc: str, converter) -> Param:
-    return Param(Params._dummy(), name, doc, typeConverter=converter)
-
-
-def _bounded_param(name: str, doc: str, kind, check, rule: str) -> Param:
-    return _param(name, doc, bounded(name, kind, check, rule))
-
-
-_INT, _FLOAT = TypeConverters.toInt, TypeConverters.toFloat
-
-
 class DistilledClassifier(Estimator, StudentParams):
     """Trains a student (logistic regression over sentence embeddings, with Spark ML) on a
     zero-shot teacher's labels for a sample of the input, measures their agreement on rows
@@ -87,73 +77,15 @@ class DistilledClassifier(Estimator, StudentParams):
         student.report()["agreement"], student.transform(texts)
     """
 
-    teacher = _param("teacher", "The ZeroShotClassifier whose labels the student learns.", _teacher)
-    embeddingModel = _param(
-        "embeddingModel",
-        "The student's sentence encoder: hub id or local folder (the embedding strategy's default).",
-        TypeConverters.toString,
+    teacher = Param(
+        Params._dummy(), "teacher", "The ZeroShotClassifier whose labels the student learns.", _teacher
     )
-    sampleRows = _bounded_param(
-        "sampleRows", "Rows of the input the teacher labels (at most).", _INT, lambda v: v >= 1, "1 or more"
-    )
-    holdoutFraction = _bounded_param(
-        "holdoutFraction",
-        "Share of the sample held out to measure the student.",
-        _FLOAT,
-        lambda v: 0 < v < 1,
-        "above 0 and under 1",
-    )
-    keepShare = _bounded_param(
-        "keepShare",
-        "Per teacher label, the share of its training rows kept: those the teacher is surest of.",
-        _FLOAT,
-        lambda v: 0 < v <= 1,
-        "above 0 and at most 1",
-    )
-    minAgreement = _bounded_param(
-        "minAgreement",
-        "Least top-label agreement with the teacher on held-out rows; under it fit raises AgreementTooLow.",
-        _FLOAT,
-        lambda v: 0 <= v <= 1,
-        "between 0 and 1",
-    )
-    labelCol = _param(
-        "labelCol",
-        "A column of gold labels on some rows (null elsewhere): those rows are labelled examples.",
-        TypeConverters.toString,
-    )
-    exampleWeight = _bounded_param(
-        "exampleWeight",
-        "Training weight of each labelled example (a teacher's row weighs 1); 0: the examples together "
-        "weigh as much as the teacher's rows.",
-        _FLOAT,
-        lambda v: v >= 0,
-        "0 or more",
-    )
-    regParam = _bounded_param(
-        "regParam", "The logistic regression's L2 regularization.", _FLOAT, lambda v: v >= 0, "0 or more"
-    )
-    maxIter = _bounded_param(
-        "maxIter", "The logistic regression's most iterations.", _INT, lambda v: v >= 1, "1 or more"
-    )
-    seed = _param("seed", "Seed of the sample and the held-out split.", TypeConverters.toInt)
-
     _input_kwargs: dict[str, Any]
 
     @keyword_only
     def __init__(self, **params):
         super().__init__()
-        self._setDefault(
-            embeddingModel=DEFAULT_EMBEDDING_MODEL,
-            sampleRows=2000,
-            holdoutFraction=0.2,
-            keepShare=0.25,
-            minAgreement=0.7,
-            exampleWeight=0.0,
-            regParam=0.01,
-            maxIter=100,
-            seed=0,
-        )
+        self._setDefault(**{o.param: o.default for o in ESTIMATOR_OPTIONS if o.default is not None})
         self._examples: Optional[DataFrame] = None
         self.setParams(**self._input_kwargs)
 
@@ -215,9 +147,9 @@ class DistilledClassifier(Estimator, StudentParams):
             table.unpersist()
         if report["agreement"] < self._get("minAgreement"):
             raise AgreementTooLow(refusal(report, self._get("minAgreement")), report)
-        lineage = self._lineage(teacher.lineage(sample), bundles["embedding"], multi_label, report)
+        origin = self._origin(teacher.lineage(sample), bundles["embedding"], multi_label, report)
         model = DistilledClassifierModel(
-            teacher_copy(given), learners, labels, multi_label, student, report, lineage
+            teacher_copy(given), learners, labels, multi_label, student, report, origin
         )
         self._copyValues(model)
         return model._set(inputCol=text)
@@ -395,13 +327,11 @@ class DistilledClassifier(Estimator, StudentParams):
             ]
         # the label count rides in the column's metadata, so that a label no training row has
         # still gets its row of coefficients
-        index = (F.array_position(F.array(*(F.lit(label) for label in labels)), F.col("top")) - 1).cast(
-            "double"
-        )
+        index = F.coalesce(*(F.when(F.col("top") == label, float(i)) for i, label in enumerate(labels)))
         target = index.alias("target", metadata={"ml_attr": {"type": "nominal", "num_vals": len(labels)}})
         return [learner.setFamily("multinomial").fit(training.withColumn("target", target))]
 
-    def _lineage(self, teacher_lineage, encoder, multi_label: bool, report: dict) -> dict:
+    def _origin(self, teacher_lineage, encoder, multi_label: bool, report: dict) -> dict:
         from .. import __version__
 
         fields = teacher_lineage.fields
@@ -432,3 +362,9 @@ class DistilledClassifier(Estimator, StudentParams):
             "trained_at": datetime.now(timezone.utc).isoformat(),
             "version": __version__,
         }
+
+
+for _option in ESTIMATOR_OPTIONS:
+    _name = _option.named(PARAM)
+    if not hasattr(DistilledClassifier, _name):  # deferBelow: StudentParams'
+        setattr(DistilledClassifier, _name, option_param(_option))

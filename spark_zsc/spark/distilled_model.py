@@ -9,8 +9,10 @@ multinomial model, or one binary model per label for multi-label).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import uuid
+from datetime import datetime, timezone
 from typing import Optional, Sequence
 
 import numpy as np
@@ -31,7 +33,8 @@ from pyspark.sql import functions as F
 from ..engines.batch_loop import RESULT_FIELDS
 from ..engines.student import StudentHead
 from ..errors import ConfigError
-from ..options import PARAM, ClassifierConfig
+from ..options import PARAM, ClassifierConfig, Option
+from ..options.distill import DEFER_BELOW
 from ..runtime.devices import resolve_devices
 from ..runtime.distribution import ship_models
 from ..runtime.onnx_export import worker_bundles
@@ -40,6 +43,7 @@ from . import metrics as metrics_
 from .classifier import ZeroShotClassifier
 from .columns import CASE_RULE, clashing_column, require_string_column
 from .driver import models_for
+from .lineage import Lineage
 from .student_udf import build_student_udf
 from .udf import as_bytes, null_when_unclassified
 
@@ -82,17 +86,15 @@ def head_of(
     return StudentHead(tuple(labels), weights, intercepts, multi_label)
 
 
-def bounded(name: str, kind, check, rule: str):
-    """A Param's type converter: `kind` (a pyspark TypeConverter), then a ConfigError naming
-    the Param where `check` fails (`rule` says what it must be)."""
-
-    def convert(value):
-        value = kind(value)
-        if not check(value):
-            raise ConfigError(f"{name} must be {rule}; got {value!r}")
-        return value
-
-    return convert
+def option_param(option: Option) -> Param:
+    """A Param made from a distillation option: its name, doc, and its check as the type converter
+    (a bad value is refused when set, naming the Param)."""
+    return Param(
+        Params._dummy(),
+        option.named(PARAM),
+        option.doc,
+        typeConverter=lambda value: option.validate(value, PARAM),
+    )
 
 
 class StudentParams(Params):
@@ -110,26 +112,19 @@ class StudentParams(Params):
         "Result column: struct<label, score, labels, scores>, as the classifier's; must not exist yet.",
         TypeConverters.toString,
     )
-    deferBelow = Param(
-        Params._dummy(),
-        "deferBelow",
-        "Rows whose student score is under it are scored by the teacher instead, with the teacher's own "
-        "scores; 0 (default): the student scores every row. The fit's report gives agreement against the "
-        "share deferred for a few thresholds.",
-        bounded("deferBelow", TypeConverters.toFloat, lambda v: 0 <= v <= 1, "between 0 and 1"),
-    )
+    deferBelow = option_param(DEFER_BELOW)
     lineageCol = Param(
         Params._dummy(),
         "lineageCol",
-        "Add this struct column: the teacher (model, fingerprint, labels, template), the student "
-        "(encoder, fingerprint, learner), the fit's agreement, the row's text hash and whether the "
-        "teacher scored it. Unset: no lineage column.",
+        "Add this struct column: each row's lineage, as the classifier's (strategy 'distilled': model is "
+        "the teacher's, embedding_model the student's encoder; config_sha256 hashes the teacher's config, "
+        "the student and deferBelow). Unset: no lineage column.",
         TypeConverters.toString,
     )
 
     def __init__(self, *args):
         super().__init__(*args)
-        self._setDefault(outputCol="zsc", deferBelow=0.0)
+        self._setDefault(outputCol="zsc", deferBelow=DEFER_BELOW.default)
 
     def getInputCol(self) -> Optional[str]:
         return self.getOrDefault(self.inputCol) if self.isDefined(self.inputCol) else None
@@ -162,8 +157,9 @@ class DistilledClassifierModel(Model, StudentParams, MLReadable, MLWritable):
     a logistic regression, or by the teacher where the student's score is under deferBelow.
 
     ``report()`` gives the fit's figures (agreement with the teacher overall and per label,
-    the cascade's trade-off, accuracy on labelled examples); ``lineage()`` names the teacher,
-    the student and their agreement; ``metrics()`` counts rows, and the rows deferred.
+    the cascade's trade-off, accuracy on labelled examples); ``origin()`` names the teacher,
+    the student and their agreement, and ``lineage()`` is the run-wide lineage, as the
+    classifier's; ``metrics()`` counts rows, and the rows deferred.
     """
 
     def __init__(
@@ -174,13 +170,13 @@ class DistilledClassifierModel(Model, StudentParams, MLReadable, MLWritable):
         multi_label: bool,
         student: dict,
         report: dict,
-        lineage: dict,
+        origin: dict,
     ):
         super().__init__()
         self.teacher, self.learners = teacher, list(learners)
         self.labels, self.multi_label = list(labels), multi_label
         self.student = dict(student)  # the encoder's Params: embeddingModel, device, precision, ...
-        self._report, self._lineage = report, lineage
+        self._report, self._origin = report, origin
         self._head = head_of(self.learners, self.labels, multi_label)
         self._accumulator = None
         self._deferring_teacher: Optional[ZeroShotClassifier] = None
@@ -190,9 +186,48 @@ class DistilledClassifierModel(Model, StudentParams, MLReadable, MLWritable):
         cascade (agreement and share deferred per threshold), examples."""
         return self._report
 
-    def lineage(self) -> dict:
-        """What made this model: teacher, student and their agreement."""
-        return self._lineage
+    def origin(self) -> dict:
+        """What made this model: the teacher (model, fingerprint, labels, template, config_sha256),
+        the student (encoder and its fingerprint, learner) and their agreement."""
+        return self._origin
+
+    @property
+    def fingerprint(self) -> str:
+        """sha256 of what the student answers with: its encoder, labels and coefficients."""
+        digest = hashlib.sha256(self._origin["student"]["embedding_model_sha256"].encode())
+        digest.update("\x00".join(self.labels).encode())
+        digest.update(
+            self._head.weights.astype("<f8").tobytes() + self._head.intercepts.astype("<f8").tobytes()
+        )
+        return digest.hexdigest()
+
+    def lineage(self, dataset: Optional[DataFrame] = None) -> Lineage:
+        """The run-wide lineage `transform` writes, as the classifier's (`dataset` is not read: a
+        student's lineage does not depend on it): the teacher's model, labels and template, the
+        student's encoder as embedding_model, strategy 'distilled'; its config (hashed into
+        config_sha256) names the teacher's config, the student with its agreement, and deferBelow."""
+        from .. import __version__
+
+        teacher, student = self._origin["teacher"], self._origin["student"]
+        fields = {
+            **{name: teacher[name] for name in ("model", "model_sha256", "model_revision", "shortlist")},
+            "strategy": "distilled",
+            "embedding_model": student["embedding_model"],
+            "embedding_model_sha256": student["embedding_model_sha256"],
+            "labels": self.labels,
+            "template": teacher["template"],
+            "multi_label": self.multi_label,
+            "version": __version__,
+        }
+        config = {
+            "strategy": "distilled",
+            "labels": self.labels,
+            "teacher": teacher,
+            "student": {**student, "sha256": self.fingerprint, "agreement": self._origin["agreement"]},
+            "defer_below": self.getDeferBelow(),
+        }
+        engine = {"backend": "torch", "precision": self.student.get("precision", "auto")}
+        return Lineage(fields, config, engine)
 
     def metrics(self) -> dict:
         """The classifier's counters for the rows the student scored, summed over every action on
@@ -226,12 +261,13 @@ class DistilledClassifierModel(Model, StudentParams, MLReadable, MLWritable):
         raw = f"__spark_zsc_{uuid.uuid4().hex[:8]}"  # the UDF's struct, read by the null fix-up below
         result = dataset.withColumn(raw, classify(*as_bytes(dataset[text], None)))
         answer: Column = null_when_unclassified(F.col(raw))
-        deferred: Column = F.lit(False)
         if self.getDeferBelow() > 0:
-            result, answer, deferred = self._with_teacher(result, text, answer)
+            result, answer = self._with_teacher(result, text, answer)
+        result = result.withColumn(output, answer).drop(raw, _DEFERRED_TEXT, _TEACHER_RESULT)
         if lineage_col:
-            result = result.withColumn(lineage_col, self._lineage_column(dataset[text], deferred))
-        return result.withColumn(output, answer).drop(raw, _DEFERRED_TEXT, _TEACHER_RESULT)
+            column = self.lineage().column(text, output, datetime.now(timezone.utc))
+            result = result.withColumn(lineage_col, column)
+        return result
 
     def _with_teacher(self, result: DataFrame, text: str, student: Column):
         """The teacher's result for the rows the student scored under deferBelow: the teacher
@@ -244,24 +280,8 @@ class DistilledClassifierModel(Model, StudentParams, MLReadable, MLWritable):
         result = result.withColumn(_DEFERRED_TEXT, F.when(unsure, F.col(text)))
         result = self._deferring_teacher.transform(result)
         teacher = F.col(_TEACHER_RESULT)
-        deferred = teacher.isNotNull()
-        answer = F.when(deferred, F.struct(*(teacher[name].alias(name) for name in RESULT_FIELDS)))
-        return result, answer.otherwise(student), deferred
-
-    def _lineage_column(self, text: Column, deferred: Column) -> Column:
-        teacher, student = self._lineage["teacher"], self._lineage["student"]
-        return F.struct(
-            F.lit(teacher["model"]).alias("teacher_model"),
-            F.lit(teacher["model_sha256"]).alias("teacher_model_sha256"),
-            F.array(*(F.lit(label) for label in teacher["labels"])).alias("teacher_labels"),
-            F.lit(teacher["template"]).alias("teacher_template"),
-            F.lit(student["embedding_model"]).alias("student_model"),
-            F.lit(student["embedding_model_sha256"]).alias("student_model_sha256"),
-            F.lit(student["learner"]).alias("student_learner"),
-            F.lit(self._lineage["agreement"]).alias("agreement"),
-            F.sha2(text, 256).alias("text_sha256"),
-            deferred.alias("deferred"),
-        )
+        answer = F.when(teacher.isNotNull(), F.struct(*(teacher[name].alias(name) for name in RESULT_FIELDS)))
+        return result, answer.otherwise(student)
 
     def write(self) -> MLWriter:
         return _ModelWriter(self)
@@ -284,7 +304,7 @@ class _ModelWriter(MLWriter):
             "student": model.student,
             "learners": len(model.learners),
             "report": model.report(),
-            "lineage": model.lineage(),
+            "origin": model.origin(),
         }
         DefaultParamsWriter.saveMetadata(model, path, self.sc, extraMetadata=figures)
         model.teacher.write().save(os.path.join(path, "teacher"))
@@ -306,7 +326,7 @@ class _ModelReader(MLReader):
             metadata["multiLabel"],
             metadata["student"],
             metadata["report"],
-            metadata["lineage"],
+            metadata["origin"],
         )
         DefaultParamsReader.getAndSetParams(model, metadata)
         model._resetUid(metadata["uid"])
