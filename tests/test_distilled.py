@@ -61,6 +61,10 @@ def student(corpus, tiny_encoder) -> DistilledClassifierModel:
     return distiller(tiny_encoder, keepShare=0.5, holdoutFraction=0.3, lineageCol="made_by").fit(corpus)
 
 
+def texts_by_id(frame) -> dict:
+    return {row.id: row.text for row in frame.collect()}
+
+
 def by_id(frame, column="zsc") -> dict:
     return {row.id: row[column] for row in frame.collect()}
 
@@ -300,11 +304,27 @@ def test_distill_writes_a_student_that_classify_applies_with_lineage(corpus, tin
     unsure = {i for i, answer in alone.items() if answer is not None and answer.score < threshold}
     assert unsure and summary["deferred"] == len(unsure) and summary["strategy"] == "distilled"
     assert summary["rows_written"] == 402 and summary["classified"] == 400
-    lineage = student.setDeferBelow(threshold).lineage()
+    lineage = student.copy().setDeferBelow(threshold).lineage()
     for i, row in written.items():
         assert row.zsc == (teacher_results[i] if i in unsure else alone[i])
         assert row.zsc_meta.strategy == "distilled"
         assert row.zsc_meta.config_sha256 == lineage.config_sha256
+
+    # evaluate measures a student as any model: against gold labels that are its teacher's, its
+    # accuracy is its agreement with the teacher
+    gold = [(i, text, teacher_results[i].label) for i, text in texts_by_id(corpus).items() if i < 400]
+    corpus.sparkSession.createDataFrame(gold, "id long, text string, gold string").write.parquet(
+        str(tmp_path / "gold")
+    )
+    evaluated = run_here(
+        ["evaluate", "--input", str(tmp_path / "gold"), "--text-col", "text", "--gold-col", "gold"]
+        + ["--labels", ",".join(LABELS), "--student", str(tmp_path / "student")]
+        + ["--report", str(tmp_path / "report")],
+        tmp_path,
+    )
+    agreeing = sum(alone[i].label == teacher_results[i].label for i in range(400))
+    assert evaluated["strategy"] == "distilled" and evaluated["rows"] == 400
+    assert evaluated["runs"][0]["accuracy"] == pytest.approx(agreeing / 400)
 
 
 @pytest.mark.parametrize(
@@ -312,6 +332,7 @@ def test_distill_writes_a_student_that_classify_applies_with_lineage(corpus, tin
     [
         (["--student", "s", "--labels", "a,b"], "--student answers with its own labels.*drop --labels"),
         (["--labels", "a,b", "--defer-below", "0.5"], "--defer-below goes with --student"),
+        (["--student", "s", "--multi-label"], "drop --multi-label"),
     ],
 )
 def test_classify_student_flags_that_contradict_it_fail_before_spark(tmp_path, capsys, flags, message):
@@ -321,9 +342,12 @@ def test_classify_student_flags_that_contradict_it_fail_before_spark(tmp_path, c
     assert re.search(message, capsys.readouterr().err)
 
 
-def test_distill_needs_one_label_set(tmp_path, capsys):
+def test_distill_and_evaluate_flags_that_contradict_a_student_fail_before_spark(tmp_path, capsys):
     from spark_zsc.jobs.cli import main
 
     flags = ["--input", "in", "--text-col", "text", "--labels-col", "labels", "--output", "out"]
     assert main(["distill", *flags]) == 2
     assert "a student learns one label set" in capsys.readouterr().err
+    evaluate = ["evaluate", "--input", "in", "--text-col", "text", "--gold-col", "g", "--report", "r"]
+    assert main([*evaluate, "--labels", "a,b", "--template", "{}", "--student", "s"]) == 2
+    assert "drop --template" in capsys.readouterr().err

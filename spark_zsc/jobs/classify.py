@@ -14,12 +14,13 @@ from pyspark.sql import functions as F
 from .. import sinks, sources
 from ..engines.results import LONG_TEXT_COUNTERS
 from ..errors import ConfigError, MetricsUnavailable, required
-from ..paths import files_for
 from ..runtime.session import is_connect, spark_major
 from ..sinks import missing_ids
 from ..spark.classifier import ZeroShotClassifier
+from ..spark.distilled_model import DistilledClassifierModel
 from . import incremental, progress
 from .options import ClassifyConfig
+from .students import load_student
 from .summary import NO_COUNTERS, NUMBER_WIDTH, Line, Summary, label_counts, label_table, number
 
 
@@ -47,21 +48,11 @@ def classifier_for(options: ClassifyConfig) -> ZeroShotClassifier:
     )
 
 
-def student_for(spark: SparkSession, options: ClassifyConfig):
-    """The student --student names, set to read --text-col and write as the job does."""
-    from ..spark.distilled_model import DistilledClassifierModel
-
-    folder = required(options.student, "--student")
-    files = files_for(spark, folder)
-    if files is not None and not files.exists(f"{folder.rstrip('/')}/metadata"):
-        raise ConfigError(f"--student {folder!r} holds no student: give the folder spark-zsc distill wrote")
-    student = DistilledClassifierModel.load(folder)
+def student_for(spark: SparkSession, options: ClassifyConfig) -> DistilledClassifierModel:
+    """The student --student names, reading --text-col and writing as the job does."""
+    student = load_student(spark, required(options.student, "--student"), options.defer_below)
     student.setInputCol(options.text_column).setOutputCol(options.output_col)
-    if options.defer_below is not None:
-        student.setDeferBelow(options.defer_below)
-    if options.lineage_col:
-        student.setLineageCol(options.lineage_col)
-    return student
+    return student.setLineageCol(options.lineage_col) if options.lineage_col else student
 
 
 def run_classify(spark: SparkSession, options: ClassifyConfig) -> "ClassifySummary":
@@ -241,7 +232,7 @@ class ClassifySummary(Summary):
 
 def _summary(
     options: ClassifyConfig,
-    classifier: ZeroShotClassifier,
+    classifier: ZeroShotClassifier | DistilledClassifierModel,
     counts: dict,
     observed: dict,
     merged: bool,

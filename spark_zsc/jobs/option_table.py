@@ -67,6 +67,26 @@ def _shared(key: str) -> Option:
     return BY_KEY[key]
 
 
+# classify and evaluate: a student in the place of a model
+STUDENT_OPTIONS: tuple[Option, ...] = (
+    job_option(
+        "student",
+        str,
+        None,
+        "run a student that `spark-zsc distill` wrote (a DistilledClassifierModel's folder) instead of a "
+        "model: its labels, template and teacher are its own (evaluate: give its labels as --labels)",
+    ),
+    dataclasses.replace(
+        DEFER_BELOW,
+        param=None,  # the student's, which the job loads: no classifier Param
+        job="defer_below",
+        default=None,
+        doc="with --student: rows whose student score is under it are scored by its teacher instead, with the "
+        "teacher's own scores (the distill report gives agreement against the share deferred); default: what "
+        "the student was saved with",
+    ),
+)
+
 SOURCE_OPTIONS: tuple[Option, ...] = (
     job_option("input", str, None, "input path (file or folder)"),
     job_option(
@@ -204,22 +224,7 @@ CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
         False,
         "no progress line while the job runs (by default: every few seconds on a terminal, every minute in a log)",
     ),
-    job_option(
-        "student",
-        str,
-        None,
-        "classify with a student that `spark-zsc distill` wrote (a DistilledClassifierModel's folder) instead "
-        "of a model: its labels, template and teacher are its own",
-    ),
-    dataclasses.replace(
-        DEFER_BELOW,
-        param=None,  # the student's, which the job loads: no classifier Param
-        job="defer_below",
-        default=None,
-        doc="with --student: rows whose student score is under it are scored by its teacher instead, with the "
-        "teacher's own scores (the distill report gives agreement against the share deferred); default: what "
-        "the student was saved with",
-    ),
+    *STUDENT_OPTIONS,
     job_option(
         "stream",
         bool,
@@ -257,7 +262,7 @@ def _without(options: tuple[Option, ...], *names: str) -> tuple[Option, ...]:
 
 
 STREAM_ONLY = ("stream", "checkpoint", "trigger_interval", "schema")
-STUDENT_ONLY = ("student", "defer_below")  # classify's: a stream and an estimate run a model
+STUDENT_ONLY = tuple(option.job_name for option in STUDENT_OPTIONS)  # a stream and an estimate run a model
 # what a stream cannot do: it appends what arrived, its checkpoint tracking what was done
 NOT_IN_A_STREAM = ("estimate", "incremental", "drop_missing", "skip_existing", "partition_by", *STUDENT_ONLY)
 STREAM_OPTIONS = _without(CLASSIFY_OPTIONS, "stream", *NOT_IN_A_STREAM)
