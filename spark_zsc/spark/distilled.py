@@ -51,6 +51,7 @@ from .distilled_model import (
     teacher_copy,
 )
 from .driver import models_for
+from .params import capitalized, param_getter, param_setter
 from .student_udf import build_embed_udf
 from .udf import as_bytes
 
@@ -364,7 +365,10 @@ class DistilledClassifier(Estimator, StudentParams):
         }
 
 
+# a Param with its getter and setter per option, as pyspark.ml spells them (getSampleRows, setSampleRows)
 for _option in ESTIMATOR_OPTIONS:
     _name = _option.named(PARAM)
     if not hasattr(DistilledClassifier, _name):  # deferBelow: StudentParams'
         setattr(DistilledClassifier, _name, option_param(_option))
+        setattr(DistilledClassifier, f"get{capitalized(_name)}", param_getter(_option))
+        setattr(DistilledClassifier, f"set{capitalized(_name)}", param_setter(_option))
