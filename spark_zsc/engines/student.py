@@ -11,13 +11,14 @@ the ones it scores are made by the same code.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Union
 
 import numpy as np
 
 from .batching import StagedEngine
 from .embedding import EmbeddingEngine
-from .results import BatchStats, Result, ranked
+from .hypotheses import Hypotheses
+from .results import Abstention, BatchStats, Result, ranked
 from .windows import TRUNCATED, LongText
 
 # What the student reads a label as, for the embedding engine's row checks: it encodes the
@@ -75,4 +76,62 @@ class StudentEngine(StagedEngine):
             scores = self.head.scores(np.stack(list(usable.values())))
             for i, row_scores in zip(usable, scores):
                 results[i] = ranked(list(self.head.labels), row_scores, stats)
+        return results, stats
+
+
+@dataclass(frozen=True)
+class Deferral:
+    """Which rows a student hands to its teacher (those it scores under `below`), and how the
+    teacher reads them: its own template, single- or multi-label, long texts, minScore."""
+
+    below: float
+    hypotheses: Union[str, Hypotheses]
+    multi_label: bool
+    long_text: LongText
+    abstention: Optional[Abstention]
+
+
+class DeferringEngine(StagedEngine):
+    """A student whose unsure rows its teacher scores, in the same worker and the same pass:
+    those rows get the teacher's own result; `deferred` counts them."""
+
+    def __init__(self, student: StudentEngine, teacher: StagedEngine, deferral: Deferral):
+        self.student, self.teacher, self.deferral = student, teacher, deferral
+        self.device = student.device
+
+    def prepare(self, texts, labels, hypothesis_template=PLAIN_TEMPLATE, long_text: LongText = TRUNCATED):
+        return texts, labels, self.student.prepare(texts, labels)
+
+    def launch(self, prepared):
+        texts, labels, embedded = prepared
+        return texts, labels, self.student.launch(embedded)
+
+    def finish(self, launched, multi_label: bool) -> tuple[list[Optional[Result]], BatchStats]:
+        texts, labels, student_launched = launched
+        results, stats = self.student.finish(student_launched, multi_label)
+        unsure = [
+            i for i, result in enumerate(results) if result is not None and result[1] < self.deferral.below
+        ]
+        if not unsure:
+            return results, stats
+        rule = self.deferral
+        answers, teacher_stats = self.teacher.classify(
+            [texts[i] for i in unsure],
+            [labels[i] for i in unsure],
+            hypothesis_template=rule.hypotheses,
+            multi_label=rule.multi_label,
+            long_text=rule.long_text,
+        )
+        stats.add_forward(teacher_stats)
+        stats.deferred += len(unsure)
+        for i, answer in zip(unsure, answers):
+            student_label = results[i][0]  # type: ignore[index]  # unsure rows have a result
+            stats.top_labels[student_label] -= 1  # the row's top label is the teacher's now
+            if answer is not None and rule.abstention is not None:
+                answer = rule.abstention.apply(answer, teacher_stats)[:4]  # type: ignore[index,assignment]
+            results[i] = answer
+        for label, rows in teacher_stats.top_labels.items():
+            stats.top_labels[label] = stats.top_labels.get(label, 0) + rows
+        stats.top_labels = {label: rows for label, rows in stats.top_labels.items() if rows}
+        stats.below_min_score += teacher_stats.below_min_score
         return results, stats

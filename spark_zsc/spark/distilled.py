@@ -141,11 +141,17 @@ class DistilledClassifier(Estimator, StudentParams):
         models = ship_models(spark, worker_bundles(bundles, config.engine), config.distribution)
         embed = build_embed_udf(models, config.engine, config.strategy_options, labels)
         sample = self._sample(dataset, text)
-        table = self._labelled(teacher, sample, examples, text, labels, multi_label, embed).persist()
+        labelled = self._labelled(teacher, sample, examples, text, labels, multi_label).persist()
+        # counted here, the teacher's pass is done in stages of its own: each task runs one model's
+        # Python worker, not the teacher's beside the encoder's
+        labelled.count()
+        table = self._embedded(labelled, text, embed).persist()
+        table.count()
         try:
             learners, report = self._train_and_measure(table, labels, multi_label)
         finally:
             table.unpersist()
+            labelled.unpersist()
         if report["agreement"] < self._get("minAgreement"):
             raise AgreementTooLow(refusal(report, self._get("minAgreement")), report)
         origin = self._origin(teacher.lineage(sample), bundles["embedding"], multi_label, report)
@@ -203,14 +209,12 @@ class DistilledClassifier(Estimator, StudentParams):
         total = rows.count()
         if total > wanted:  # a little over the share wanted, so that the limit is reached
             rows = rows.sample(fraction=min(1.0, 1.1 * wanted / total), seed=self._get("seed"))
-        return rows.limit(wanted)
+        # a limit leaves one partition: spread it over every core, or one task would run the teacher
+        return rows.limit(wanted).repartition(dataset.sparkSession.sparkContext.defaultParallelism)
 
-    def _labelled(
-        self, teacher, sample, examples, text: str, labels: list, multi_label: bool, embed
-    ) -> DataFrame:
+    def _labelled(self, teacher, sample, examples, text: str, labels: list, multi_label: bool) -> DataFrame:
         """One row per sample row the teacher labelled and per example: its source, top label,
-        per-label targets (the teacher's scores, or 1 for the gold label), the teacher's margin,
-        its embedding as a vector, and whether it is held out."""
+        per-label targets (the teacher's scores, or 1 for the gold label), the teacher's margin."""
         result = F.col(_TEACHER)
         label_array = F.array(*(F.lit(label) for label in labels))
         by_label = F.map_from_arrays(result["labels"], result["scores"])
@@ -244,7 +248,12 @@ class DistilledClassifier(Estimator, StudentParams):
                     F.lit(None).cast("double").alias("margin"),
                 )
             )
-        embedded = rows.withColumn("embedding", embed(*as_bytes(F.col(text), None))).where(
+        # one partition per core again after the union with the examples, for the encoder's pass
+        return rows.repartition(sample.sparkSession.sparkContext.defaultParallelism)
+
+    def _embedded(self, labelled: DataFrame, text: str, embed) -> DataFrame:
+        """The labelled rows with their embedding (as a vector too), and whether each is held out."""
+        embedded = labelled.withColumn("embedding", embed(*as_bytes(F.col(text), None))).where(
             F.col("embedding").isNotNull()
         )
         return embedded.withColumn("features", array_to_vector(F.col("embedding"))).withColumn(

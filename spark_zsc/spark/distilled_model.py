@@ -27,11 +27,10 @@ from pyspark.ml.util import (
     MLWritable,
     MLWriter,
 )
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from ..engines.batch_loop import RESULT_FIELDS
-from ..engines.student import StudentHead
+from ..engines.student import Deferral, StudentHead
 from ..errors import ConfigError
 from ..options import PARAM, ClassifierConfig, Option
 from ..options.distill import DEFER_BELOW
@@ -44,11 +43,8 @@ from .classifier import ZeroShotClassifier
 from .columns import CASE_RULE, clashing_column, require_string_column
 from .driver import models_for
 from .lineage import Lineage
-from .student_udf import build_student_udf
+from .student_udf import TeacherRun, build_student_udf
 from .udf import as_bytes, null_when_unclassified
-
-# what the deferred rows' teacher reads and writes; fixed, so that one teacher counts every run
-_DEFERRED_TEXT, _TEACHER_RESULT = "__spark_zsc_deferred_text", "__spark_zsc_teacher_result"
 
 
 def refuse_connect(spark, what: str) -> None:
@@ -179,7 +175,6 @@ class DistilledClassifierModel(Model, StudentParams, MLReadable, MLWritable):
         self._report, self._origin = report, origin
         self._head = head_of(self.learners, self.labels, multi_label)
         self._accumulator = None
-        self._deferring_teacher: Optional[ZeroShotClassifier] = None
 
     def report(self) -> dict:
         """The fit's figures: sample_rows, kept_share, held_out_rows, agreement, per_label,
@@ -230,12 +225,9 @@ class DistilledClassifierModel(Model, StudentParams, MLReadable, MLWritable):
         return Lineage(fields, config, engine)
 
     def metrics(self) -> dict:
-        """The classifier's counters for the rows the student scored, summed over every action on
-        DataFrames this model produced, and `deferred`: the rows the teacher scored instead."""
-        values = metrics_.snapshot(self._accumulator, used=self._accumulator is not None)
-        teacher = self._deferring_teacher
-        values["deferred"] = teacher.metrics()["classified"] if teacher is not None else 0
-        return values
+        """The classifier's counters, summed over every action on DataFrames this model produced;
+        `deferred` counts the rows the teacher scored instead of the student."""
+        return metrics_.snapshot(self._accumulator, used=self._accumulator is not None)
 
     def _transform(self, dataset: DataFrame) -> DataFrame:
         spark = dataset.sparkSession
@@ -255,33 +247,28 @@ class DistilledClassifierModel(Model, StudentParams, MLReadable, MLWritable):
         models = ship_models(spark, worker_bundles(models_for(config), config.engine), config.distribution)
         if self._accumulator is None:
             self._accumulator = metrics_.new_accumulator(spark)
+        teacher = self._teacher_run(spark) if self.getDeferBelow() > 0 else None
         classify = build_student_udf(
-            models, config.engine, config.strategy_options, self._head, self._accumulator
+            models, config.engine, config.strategy_options, self._head, self._accumulator, teacher
         )
         raw = f"__spark_zsc_{uuid.uuid4().hex[:8]}"  # the UDF's struct, read by the null fix-up below
         result = dataset.withColumn(raw, classify(*as_bytes(dataset[text], None)))
-        answer: Column = null_when_unclassified(F.col(raw))
-        if self.getDeferBelow() > 0:
-            result, answer = self._with_teacher(result, text, answer)
-        result = result.withColumn(output, answer).drop(raw, _DEFERRED_TEXT, _TEACHER_RESULT)
+        result = result.withColumn(output, null_when_unclassified(F.col(raw))).drop(raw)
         if lineage_col:
             column = self.lineage().column(text, output, datetime.now(timezone.utc))
             result = result.withColumn(lineage_col, column)
         return result
 
-    def _with_teacher(self, result: DataFrame, text: str, student: Column):
-        """The teacher's result for the rows the student scored under deferBelow: the teacher
-        reads their text alone (a null text elsewhere, which it skips without running)."""
-        if self._deferring_teacher is None:
-            self._deferring_teacher = teacher_copy(
-                self.teacher, inputCol=_DEFERRED_TEXT, outputCol=_TEACHER_RESULT, lineageCol=None
-            )
-        unsure = student["score"] < F.lit(self.getDeferBelow())
-        result = result.withColumn(_DEFERRED_TEXT, F.when(unsure, F.col(text)))
-        result = self._deferring_teacher.transform(result)
-        teacher = F.col(_TEACHER_RESULT)
-        answer = F.when(teacher.isNotNull(), F.struct(*(teacher[name].alias(name) for name in RESULT_FIELDS)))
-        return result, answer.otherwise(student)
+    def _teacher_run(self, spark) -> TeacherRun:
+        """The teacher, checked and shipped here as its own transform would: the workers score the
+        rows under deferBelow with it, in the student's pass."""
+        options = self.teacher._options(spark)
+        scoring = options.scoring(self.labels)
+        models = ship_models(spark, worker_bundles(models_for(options), options.engine), options.distribution)
+        deferral = Deferral(
+            self.getDeferBelow(), scoring.hypotheses, scoring.multi_label, scoring.reading, scoring.abstention
+        )
+        return TeacherRun(models, options.engine, options.strategy_options, deferral)
 
     def write(self) -> MLWriter:
         return _ModelWriter(self)

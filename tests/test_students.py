@@ -4,7 +4,12 @@ out, and answers with the classifier's struct, deferring to the teacher where un
 
 The teacher of most tests is the embedding strategy on the tiny encoder the student reads
 too: its scores are a softmax of a linear function of the embedding, which a multinomial
-logistic regression can learn, so the student must agree with it closely."""
+logistic regression can learn, so the student must agree with it closely.
+
+A fit's stages leave more idle Python workers in the test session than it has cores (its
+teacher's and its encoder's UDFs are served from two worker pools), and the tests that count
+model loads per worker (test_classifier, test_streaming) assume one worker per core: this
+module's name keeps it after them."""
 
 from __future__ import annotations
 
