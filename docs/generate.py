@@ -54,7 +54,13 @@ def default_of(option) -> str:
 
 def options_page() -> str:
     from spark_zsc.jobs.evaluate.option_table import EVALUATE_OPTIONS
-    from spark_zsc.jobs.option_table import CLASSIFY_OPTIONS, ESTIMATE_OPTIONS, SOURCE_OPTIONS, STREAM_OPTIONS
+    from spark_zsc.jobs.option_table import (
+        CLASSIFY_OPTIONS,
+        DISTILL_JOB_OPTIONS,
+        ESTIMATE_OPTIONS,
+        SOURCE_OPTIONS,
+        STREAM_OPTIONS,
+    )
     from spark_zsc.options import JOB, OPTIONS, PARAM, SQL
 
     in_jobs = {option.key for option in CLASSIFY_OPTIONS + EVALUATE_OPTIONS}
@@ -113,6 +119,25 @@ def options_page() -> str:
         + table(
             ["flag", "YAML key", "type", "default", "what it does"],
             job_rows([option for option in EVALUATE_OPTIONS if option not in SOURCE_OPTIONS], ()),
+        )
+        + "\n## `distill` options, and `DistilledClassifier`'s Params\n\n"
+        "`distill` takes the options of both jobs (its teacher's), where the student goes, and the\n"
+        "distillation's own, which are `DistilledClassifier`'s Params too (`deferBelow` is its model's;\n"
+        "the student's encoder is `embeddingModel`, `--embedding-model`).\n\n"
+        + table(
+            ["Param", "flag", "YAML key", "type", "default", "what it does"],
+            [
+                [
+                    code(option.name(PARAM)),
+                    code(option.flag),
+                    code(option.name(JOB)),
+                    kind_of(option),
+                    default_of(option),
+                    option.doc,
+                ]
+                for option in DISTILL_JOB_OPTIONS
+                if option not in SOURCE_OPTIONS
+            ],
         )
     )
 
@@ -177,6 +202,7 @@ def summaries_page() -> str:
     import dataclasses
 
     from spark_zsc.jobs.classify import ClassifySummary
+    from spark_zsc.jobs.distill import DistillSummary
     from spark_zsc.jobs.estimate import Estimate
     from spark_zsc.jobs.evaluate.job import EvaluateSummary
     from spark_zsc.jobs.streaming import StreamSummary
@@ -186,6 +212,7 @@ def summaries_page() -> str:
         "stream": StreamSummary,
         "estimate": Estimate,
         "evaluate": EvaluateSummary,
+        "distill": DistillSummary,
     }
     sections = [
         f"## {command}\n\n"

@@ -8,11 +8,22 @@ from importlib import import_module
 
 from .errors import ConfigError
 
-__all__ = ["ZeroShotClassifier", "ConfigError", "register_sql_function"]
+__all__ = [
+    "ZeroShotClassifier",
+    "ConfigError",
+    "register_sql_function",
+    "DistilledClassifier",
+    "DistilledClassifierModel",
+]
 __version__ = "0.2.0"
 
 # name -> module that defines it, imported when the name is first used
-_SPARK_FACES = {"ZeroShotClassifier": ".spark.classifier", "register_sql_function": ".spark.sql"}
+_SPARK_FACES = {
+    "ZeroShotClassifier": ".spark.classifier",
+    "register_sql_function": ".spark.sql",
+    "DistilledClassifier": ".spark.distilled",
+    "DistilledClassifierModel": ".spark.distilled_model",
+}
 
 
 def __getattr__(name: str):

@@ -27,6 +27,14 @@ class OutputBusy(RuntimeError):
     """Another run is writing the output: a second writer is refused, never let in."""
 
 
+class AgreementTooLow(RuntimeError):
+    """A distilled student agreed with its teacher less than minAgreement asked: no model."""
+
+    def __init__(self, message: str, report: dict):
+        super().__init__(message)
+        self.report = report  # the fit's figures, as DistilledClassifierModel.report() gives them
+
+
 Value = TypeVar("Value")
 
 

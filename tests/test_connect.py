@@ -60,6 +60,7 @@ def run_classify_app(spark, tiny_model, tmp_path, where: str) -> dict:
 def test_classifier_and_sql_function_on_spark_connect(spark, tiny_model, tmp_path):
     remote = run_classify_app(spark, tiny_model, tmp_path, "remote:local[2]")
     assert "Spark Connect does not have" in remote["metrics_message"]
+    assert "DistilledClassifier needs classic Spark" in remote["distill_refusal"]
 
 
 def test_cli_on_spark_connect(spark, tiny_model, tmp_path):

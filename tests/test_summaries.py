@@ -9,6 +9,7 @@ import json
 import pytest
 
 from spark_zsc.jobs.classify import ClassifySummary
+from spark_zsc.jobs.distill import DistillSummary
 from spark_zsc.jobs.estimate import Estimate
 from spark_zsc.jobs.evaluate.job import EvaluateSummary
 from spark_zsc.jobs.streaming import StreamSummary
@@ -18,7 +19,9 @@ pytestmark = pytest.mark.any_line  # no Spark: how summaries are laid out
 
 
 def classify_summary(**changes) -> ClassifySummary:
-    counts = dict.fromkeys(("pairs", "forward_pairs", "embedded_texts", "below_min_score", "model_loads"), 0)
+    counts = dict.fromkeys(
+        ("pairs", "forward_pairs", "embedded_texts", "below_min_score", "model_loads", "deferred"), 0
+    )
     long_texts = dict(truncated_rows=0, chunked_rows=0, windows=0, window_capped_rows=0)
     summary = ClassifySummary(
         model="m (NLI)",
@@ -74,7 +77,24 @@ def test_every_summary_is_json_and_lines_in_one_layout():
     evaluate = EvaluateSummary(
         "m (NLI)", "nli", False, False, ["a", "b"], 4, 1, 0, [run], 1.0, "report/index.md"
     )
-    for summary in (classify_summary(), stream, estimate, evaluate):
+    figures = {"rows": 2, "agreement": 0.5}
+    distill = DistillSummary(
+        "m (NLI)",
+        "e + logistic regression",
+        ["a", "b"],
+        10,
+        4,
+        0.5,
+        2,
+        0.5,
+        {"a": figures, "b": figures},
+        [{"defer_below": 0.5, "deferred_share": 0.5, "agreement": 1.0}],
+        {"trained": 0, "weight": None, "held_out": 0, "accuracy": None},
+        0.0,
+        1.0,
+        "student",
+    )
+    for summary in (classify_summary(), stream, estimate, evaluate, distill):
         assert json.loads(json.dumps(summary.as_dict())) == dataclasses.asdict(summary)
         shown = named_lines(summary.format())
         assert shown["model"] == "m (NLI)"  # every job names its model in the same column
@@ -103,3 +123,9 @@ def test_the_classify_summary_shows_what_the_strategy_ran():
     assert nli["pairs run"].split()[0] == "30" and "of 40 asked" in nli["pairs run"]
     embedding = named_lines(classify_summary(strategy="embedding", embedded_texts=12).format())
     assert "pairs run" not in embedding and embedding["texts encoded"].split()[0] == "12"
+
+
+def test_a_students_run_counts_the_rows_its_teacher_scored():
+    shown = named_lines(classify_summary(strategy="distilled", deferred=2, embedded_texts=9).format())
+    assert shown["deferred"].split()[0] == "2" and shown["texts encoded"].split()[0] == "9"
+    assert "deferred" not in named_lines(classify_summary().format())  # no student, no line

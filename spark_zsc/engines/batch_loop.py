@@ -29,7 +29,7 @@ def result_fields(abstention: Optional[Abstention] = None) -> tuple[str, ...]:
     return RESULT_FIELDS + (abstention.fields if abstention else ())
 
 
-def _as_text(value):
+def as_text(value):
     """A text (or label) as str. The UDF receives them as bytes: a Spark string may hold bytes
     that are not UTF-8, and Arrow's conversion to pandas would fail the whole batch on one;
     decoded here, that value alone becomes INVALID_TEXT (a label so is dropped, as a blank
@@ -44,7 +44,7 @@ def _as_text(value):
 
 def _as_labels(value) -> Optional[list]:
     # Arrow hands array<binary> cells to pandas as numpy arrays (or None)
-    return None if value is None else [_as_text(label) for label in value]
+    return None if value is None else [as_text(label) for label in value]
 
 
 def slice_starts(label_counts: Sequence[int], batch_rows: int, pair_budget: int) -> list[int]:
@@ -87,9 +87,9 @@ def classify_frames(
     def slices():
         for batch in batches:
             if fixed_labels is not None:
-                texts, labels = [_as_text(v) for v in batch], [fixed_labels] * len(batch)
+                texts, labels = [as_text(v) for v in batch], [fixed_labels] * len(batch)
             else:
-                texts, labels = [_as_text(v) for v in batch[0]], [_as_labels(v) for v in batch[1]]
+                texts, labels = [as_text(v) for v in batch[0]], [_as_labels(v) for v in batch[1]]
             starts = slice_starts([len(row or ()) for row in labels], batch_rows, pair_budget)
             slices_per_batch.append(len(starts))
             for start, end in zip(starts, starts[1:] + [len(texts)]):

@@ -206,9 +206,9 @@ class EmbeddingEngine(StagedEngine):
         """The model half at once: each usable row's cosine similarity to each of its labels."""
         return self._similarities(*self.launch(prepared))
 
-    def _similarities(
-        self, prepared: "PreparedEmbeddings", pending: PendingOutputs
-    ) -> list[Optional[np.ndarray]]:
+    def _vectors(self, prepared: "PreparedEmbeddings", pending: PendingOutputs) -> tuple[dict, dict]:
+        """The encoder's outputs back on the host, cached: window key -> vector, label -> its
+        hypothesis' vector."""
         vectors = pending.numpy()
         split = len(prepared.new_texts)
         # two copies, so that a cached vector never keeps the other half of this batch alive
@@ -217,7 +217,12 @@ class EmbeddingEngine(StagedEngine):
         self._hypotheses.put_all(prepared.new_hypotheses, new_hypotheses)
         text_vectors = {**prepared.known_texts, **dict(zip(prepared.new_texts, new_texts))}
         by_hypothesis = {**prepared.known_hypotheses, **dict(zip(prepared.new_hypotheses, new_hypotheses))}
-        hypothesis_vectors = {l: by_hypothesis[h] for l, h in prepared.hypotheses.items()}
+        return text_vectors, {l: by_hypothesis[h] for l, h in prepared.hypotheses.items()}
+
+    def _similarities(
+        self, prepared: "PreparedEmbeddings", pending: PendingOutputs
+    ) -> list[Optional[np.ndarray]]:
+        text_vectors, hypothesis_vectors = self._vectors(prepared, pending)
         out: list[Optional[np.ndarray]] = []
         for keys, candidates in zip(prepared.row_windows, prepared.row_labels):
             if keys is None:
@@ -227,6 +232,21 @@ class EmbeddingEngine(StagedEngine):
             window_matrix = np.stack([text_vectors[k] for k in keys]).astype(np.float64)
             # a text read in windows: each label's best window speaks for it
             out.append((label_matrix @ window_matrix.T).max(axis=1))
+        return out
+
+    def text_vectors(
+        self, launched: tuple["PreparedEmbeddings", PendingOutputs]
+    ) -> list[Optional[np.ndarray]]:
+        """Each usable row's text embedding (a text read in windows: their mean, normalized
+        again), None for a row that cannot be classified."""
+        vectors, _ = self._vectors(*launched)
+        out: list[Optional[np.ndarray]] = []
+        for keys in launched[0].row_windows:
+            if keys is None:
+                out.append(None)
+                continue
+            mean: np.ndarray = np.stack([vectors[k] for k in keys]).astype(np.float64).mean(axis=0)
+            out.append(mean / max(float(np.linalg.norm(mean)), 1e-12))
         return out
 
     def finish(

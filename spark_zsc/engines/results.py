@@ -33,6 +33,7 @@ COUNTERS = {  # what each of BatchStats' counters counts, and the sum as_dict ad
     "windows": "windows read for the chunked rows",
     "window_capped_rows": "chunked rows longer than maxWindows windows (the rest unread)",
     "below_min_score": "rows whose top score is under minScore (no label, or otherLabel)",
+    "deferred": "a distilled student's rows scored by its teacher instead (the student's score under deferBelow)",
     "tokens": "real tokens the models ran",
     "padded_tokens": "padding added to fill forward batches",
     "forward_batches": "forward batches the models ran",
@@ -60,6 +61,7 @@ class BatchStats:
     windows: int = 0
     window_capped_rows: int = 0
     below_min_score: int = 0
+    deferred: int = 0
     tokens: int = 0
     padded_tokens: int = 0
     forward_batches: int = 0

@@ -13,12 +13,14 @@ from pyspark.sql import functions as F
 
 from .. import sinks, sources
 from ..engines.results import LONG_TEXT_COUNTERS
-from ..errors import ConfigError, MetricsUnavailable
+from ..errors import ConfigError, MetricsUnavailable, required
 from ..runtime.session import is_connect, spark_major
 from ..sinks import missing_ids
 from ..spark.classifier import ZeroShotClassifier
+from ..spark.distilled_model import DistilledClassifierModel
 from . import incremental, progress
 from .options import ClassifyConfig
+from .students import load_student
 from .summary import NO_COUNTERS, NUMBER_WIDTH, Line, Summary, label_counts, label_table, number
 
 
@@ -46,6 +48,13 @@ def classifier_for(options: ClassifyConfig) -> ZeroShotClassifier:
     )
 
 
+def student_for(spark: SparkSession, options: ClassifyConfig) -> DistilledClassifierModel:
+    """The student --student names, reading --text-col and writing as the job does."""
+    student = load_student(spark, required(options.student, "--student"), options.defer_below)
+    student.setInputCol(options.text_column).setOutputCol(options.output_col)
+    return student.setLineageCol(options.lineage_col) if options.lineage_col else student
+
+
 def run_classify(spark: SparkSession, options: ClassifyConfig) -> "ClassifySummary":
     """Run the job on `spark` and return its summary. Config errors surface before any
     classification starts (reading the input's schema and counting it is the only work
@@ -60,7 +69,7 @@ def run_classify(spark: SparkSession, options: ClassifyConfig) -> "ClassifySumma
         sink.check_incremental()
     frame = sources.check_columns(sources.read_input(spark, options), options, options.written_columns())
     counts = sources.count_input(frame, options)
-    classifier = classifier_for(options)
+    classifier = student_for(spark, options) if options.student else classifier_for(options)
     lineage = classifier.lineage(frame)
     with sink.writer_lock():
         sink.repair()
@@ -152,6 +161,7 @@ class ClassifySummary(Summary):
     windows: Optional[int]
     window_capped_rows: Optional[int]
     model_loads: Optional[int]
+    deferred: Optional[int]  # a student's rows its teacher scored (--defer-below); 0 without a student
     wall_seconds: float
     rows_per_second: float
     pairs_per_second: Optional[float]
@@ -176,6 +186,11 @@ class ClassifySummary(Summary):
             Line("wall time", f"{self.wall_seconds:>{NUMBER_WIDTH},.1f} s"),
             Line("rows/s", number(self.rows_per_second, ",.2f")),
             *self._model_work(),
+            *(
+                [Line("deferred", number(self.deferred), "scored by the teacher: under --defer-below")]
+                if self.strategy == "distilled"
+                else []
+            ),
             Line("model loads", number(self.model_loads)),
             Line("output", self.output),
         ]
@@ -197,7 +212,7 @@ class ClassifySummary(Summary):
     def _model_work(self) -> list[Line]:
         """What the strategy ran: NLI pairs (a shortlist's encoder runs too), or the texts and
         hypotheses the embedding strategy encoded, which runs no pairs."""
-        if self.strategy == "embedding":
+        if self.strategy in ("embedding", "distilled"):  # a student runs its encoder alone
             encoded = self.embedded_texts
             per_second = round(encoded / self.wall_seconds, 2) if encoded is not None else None
             return [
@@ -217,7 +232,7 @@ class ClassifySummary(Summary):
 
 def _summary(
     options: ClassifyConfig,
-    classifier: ZeroShotClassifier,
+    classifier: ZeroShotClassifier | DistilledClassifierModel,
     counts: dict,
     observed: dict,
     merged: bool,
@@ -238,7 +253,7 @@ def _summary(
     pairs = metrics.get("pairs")
     return ClassifySummary(
         model=options.models_description,
-        strategy=options.strategy,
+        strategy="distilled" if options.student else options.strategy,
         rows_read=counts["rows"],
         corrupt_records=counts["corrupt_records"],
         rows_already_written=counts["rows"] - observed["written"] if pending_run else 0,
@@ -251,6 +266,7 @@ def _summary(
         embedded_texts=metrics.get("embedded_texts"),
         **{name: metrics.get(name) for name in ("below_min_score", *LONG_TEXT_COUNTERS)},
         model_loads=metrics.get("model_loads"),
+        deferred=metrics.get("deferred", 0),
         wall_seconds=round(wall, 2),
         rows_per_second=round(observed["written"] / wall, 2),
         pairs_per_second=round(pairs / wall, 2) if pairs is not None else None,

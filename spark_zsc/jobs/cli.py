@@ -1,4 +1,4 @@
-"""`python -m spark_zsc classify|stream|estimate|evaluate ...` (console script `spark-zsc`); the
+"""`python -m spark_zsc classify|stream|estimate|evaluate|distill ...` (console script `spark-zsc`); the
 same commands under `jobs/` for spark-submit."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import traceback
 from pathlib import Path
 from typing import Optional, Sequence
 
-from ..errors import ConfigError, OutputBusy
+from ..errors import AgreementTooLow, ConfigError, OutputBusy
 from ..log import FORMAT as LOG_FORMAT
 from ..log import log
 from .commands import COMMANDS, add_job_arguments, build_job_options
@@ -127,6 +127,10 @@ def _runner(name: str, options):
         from .evaluate.job import run_evaluate
 
         return run_evaluate
+    if name == "distill":
+        from .distill import run_distill
+
+        return run_distill
     if options.estimate:
         from .estimate import run_estimate
 
@@ -143,7 +147,8 @@ def _runner(name: str, options):
 def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> int:
     """Exit status: 0 done, 2 configuration error, 3 another run is writing the output (nothing
     was written in either case), 4 a Python worker ran out of memory (what to set instead is
-    the last line on stderr)."""
+    the last line on stderr), 5 a student agreed with its teacher under --min-agreement (nothing
+    written; the figures and what to try on stderr)."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     logging.getLogger("py4j").setLevel(logging.WARNING)  # not its INFO "Closing down clientserver connection"
     args = vars(_parser().parse_args(argv))
@@ -171,6 +176,9 @@ def main(argv: Optional[Sequence[str]] = None, *, submitted: bool = False) -> in
     except OutputBusy as error:
         print(f"spark-zsc: output busy: {error}", file=sys.stderr)
         return 3
+    except AgreementTooLow as error:
+        print(f"spark-zsc: no student written: {error}", file=sys.stderr)
+        return 5
     except Exception as error:
         advice = memory_limit_advice(error, options) if options is not None else None
         if advice is None:

@@ -10,15 +10,18 @@ from typing import Any, Mapping
 
 from ..errors import ConfigError
 from ..options import JOB, Option
+from .distill_options import DistillConfig
 from .evaluate.option_table import EVALUATE_OPTIONS
 from .evaluate.options import EvaluateConfig
 from .option_table import (
     BY_KEY_JOB,
     CLASSIFY_OPTIONS,
+    DISTILL_JOB_OPTIONS,
     ESTIMATE_OPTIONS,
     NOT_IN_A_STREAM,
     STREAM_ONLY,
     STREAM_OPTIONS,
+    STUDENT_ONLY,
 )
 from .options import ClassifyConfig
 
@@ -65,7 +68,7 @@ COMMANDS = {
             "write nothing: measure on a sample what the run would cost (classify --estimate)",
             ClassifyConfig,
             ESTIMATE_OPTIONS,
-            implied={name: BY_KEY_JOB[name].default for name in STREAM_ONLY},
+            implied={name: BY_KEY_JOB[name].default for name in (*STREAM_ONLY, *STUDENT_ONLY)},
             renamed={"sample_rows": "estimate"},
         ),
         Command(
@@ -73,6 +76,13 @@ COMMANDS = {
             "measure accuracy against a gold column, for several templates and label wordings",
             EvaluateConfig,
             EVALUATE_OPTIONS,
+        ),
+        Command(
+            "distill",
+            "train a cheap student on a sample the model labels, measure their agreement, and write it "
+            "(classify --student applies it)",
+            DistillConfig,
+            DISTILL_JOB_OPTIONS,
         ),
     )
 }

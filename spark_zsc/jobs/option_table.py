@@ -10,11 +10,13 @@ column lists as a list.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from typing import Any
 
 from ..errors import ConfigError
 from ..options import BY_KEY, Option
+from ..options.distill import DEFER_BELOW, DISTILL_OPTIONS
 
 MODES = ("error", "overwrite", "append")
 ESTIMATE_SAMPLE_ROWS = 256  # a bare --estimate: enough rows for steady timings, seconds to classify
@@ -64,6 +66,26 @@ def settings(flag: str, example: str):
 def _shared(key: str) -> Option:
     return BY_KEY[key]
 
+
+# classify and evaluate: a student in the place of a model
+STUDENT_OPTIONS: tuple[Option, ...] = (
+    job_option(
+        "student",
+        str,
+        None,
+        "run a student that `spark-zsc distill` wrote (a DistilledClassifierModel's folder) instead of a "
+        "model: its labels, template and teacher are its own (evaluate: give its labels as --labels)",
+    ),
+    dataclasses.replace(
+        DEFER_BELOW,
+        param=None,  # the student's, which the job loads: no classifier Param
+        job="defer_below",
+        default=None,
+        doc="with --student: rows whose student score is under it are scored by its teacher instead, with the "
+        "teacher's own scores (the distill report gives agreement against the share deferred); default: what "
+        "the student was saved with",
+    ),
+)
 
 SOURCE_OPTIONS: tuple[Option, ...] = (
     job_option("input", str, None, "input path (file or folder)"),
@@ -202,6 +224,7 @@ CLASSIFY_OPTIONS: tuple[Option, ...] = SOURCE_OPTIONS + (
         False,
         "no progress line while the job runs (by default: every few seconds on a terminal, every minute in a log)",
     ),
+    *STUDENT_OPTIONS,
     job_option(
         "stream",
         bool,
@@ -239,10 +262,11 @@ def _without(options: tuple[Option, ...], *names: str) -> tuple[Option, ...]:
 
 
 STREAM_ONLY = ("stream", "checkpoint", "trigger_interval", "schema")
+STUDENT_ONLY = tuple(option.job_name for option in STUDENT_OPTIONS)  # a stream and an estimate run a model
 # what a stream cannot do: it appends what arrived, its checkpoint tracking what was done
-NOT_IN_A_STREAM = ("estimate", "incremental", "drop_missing", "skip_existing", "partition_by")
+NOT_IN_A_STREAM = ("estimate", "incremental", "drop_missing", "skip_existing", "partition_by", *STUDENT_ONLY)
 STREAM_OPTIONS = _without(CLASSIFY_OPTIONS, "stream", *NOT_IN_A_STREAM)
-ESTIMATE_OPTIONS = _without(CLASSIFY_OPTIONS, "estimate", *STREAM_ONLY) + (
+ESTIMATE_OPTIONS = _without(CLASSIFY_OPTIONS, "estimate", *STREAM_ONLY, *STUDENT_ONLY) + (
     job_option(
         "sample_rows",
         int,
@@ -252,3 +276,19 @@ ESTIMATE_OPTIONS = _without(CLASSIFY_OPTIONS, "estimate", *STREAM_ONLY) + (
     ),
 )
 BY_KEY_JOB = {option.job_name: option for option in CLASSIFY_OPTIONS}
+
+# distill: the teacher's options (those classify and evaluate share), where the student goes, and
+# the distillation's own (`spark_zsc.options.distill`, DistilledClassifier's Params too)
+DISTILL_JOB_OPTIONS: tuple[Option, ...] = (
+    SOURCE_OPTIONS
+    + (
+        job_option(
+            "output",
+            str,
+            None,
+            "folder the student is written to (a DistilledClassifierModel, its report in it)",
+        ),
+        job_option("mode", str, None, "error (default) or overwrite", choices=("error", "overwrite")),
+    )
+    + DISTILL_OPTIONS
+)

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, Optional
 
 from ..errors import ConfigError, required
-from ..options import JOB, ClassifierConfig
+from ..options import BY_KEY, DEFAULT_MODEL, DEFAULT_TEMPLATE, JOB, ClassifierConfig
 from ..options.typed import Config
 from ..sinks import written_columns
 from .fields import ClassifyFields
@@ -46,9 +46,12 @@ class SourceConfig(_SourceBase):
     def classifier(self) -> ClassifierConfig:
         """The classifier's options as this job gives them, checked by the classifier's rules."""
         return ClassifierConfig.of(
-            {option.job_name: getattr(self, option.job_name) for option in self.OPTIONS if option.param},
-            JOB,
+            {option.job_name: getattr(self, option.job_name) for option in self._classifier_options()}, JOB
         )
+
+    def _classifier_options(self) -> list:
+        """This job's options that are the classifier's (distill's own have Params of their own)."""
+        return [option for option in self.OPTIONS if option.param and option.key in BY_KEY]
 
     @property
     def csv_column_names(self) -> list[str]:
@@ -84,8 +87,8 @@ class SourceConfig(_SourceBase):
         """The ZeroShotClassifier Params these options set (labels, template and columns are the job's)."""
         params = {
             option.param: getattr(self, option.job_name)
-            for option in self.OPTIONS
-            if option.param and option.param not in _SET_BY_THE_JOB
+            for option in self._classifier_options()
+            if option.param not in _SET_BY_THE_JOB
         }
         return {**{k: v for k, v in params.items() if v is not None}, "inputCol": self.text_column}
 
@@ -121,7 +124,53 @@ class SourceConfig(_SourceBase):
             )
 
 
-class ClassifyConfig(ClassifyFields, SourceConfig):
+class StudentRun:
+    """What classify and evaluate do with --student: a student answers with its own labels,
+    template and teacher, so flags that would choose them are refused rather than ignored,
+    and its models are resolved when it is loaded, not before Spark starts."""
+
+    student: Optional[str]
+    defer_below: Optional[float]
+
+    def _check_student(self, chosen: dict[str, Any]) -> None:
+        """`chosen`: flag -> whether it was given (a value, or a value other than its default)."""
+        if not self.student:
+            if self.defer_below is not None:
+                raise ConfigError("--defer-below goes with --student: a student defers to its teacher")
+            return
+        given = [flag for flag, value in chosen.items() if value]
+        if given:
+            raise ConfigError(
+                f"--student answers with its own labels, template and teacher (spark-zsc distill chose them): "
+                f"drop {', '.join(given)}"
+            )
+
+    def _chosen_teacher(self: Any) -> dict[str, Any]:
+        """The flags that choose what a model answers with, as given."""
+        return {
+            "--labels-col": self.labels_col,
+            "--label": self.label_descriptions,
+            "--multi-label": self.multi_label,
+            "--min-score": self.min_score is not None,
+            "--model": self.model != DEFAULT_MODEL,
+            "--strategy": self.strategy != "nli",
+            "--shortlist": self.shortlist,
+        }
+
+    @property
+    def model_names(self) -> dict[str, str]:
+        """kind -> model name of every model the run resolves before Spark starts: none for a
+        student, whose models are resolved when it is loaded."""
+        return {} if self.student else super().model_names  # type: ignore[misc]
+
+    @property
+    def models_description(self) -> str:
+        if self.student:
+            return f"student {self.student} (spark-zsc distill)"
+        return super().models_description  # type: ignore[misc]
+
+
+class ClassifyConfig(StudentRun, ClassifyFields, SourceConfig):
     """Every option of `classify`; the `stream` and `estimate` commands' too. Labels given only
     with descriptions are the label set, in their order: `labels` holds them."""
 
@@ -174,13 +223,17 @@ class ClassifyConfig(ClassifyFields, SourceConfig):
             targets == 0 and not self.estimate
         ):  # an estimate writes nothing: a target is optional
             raise ConfigError("give exactly one of --output PATH or --output-table NAME")
-        if self.labels is not None and self.labels_col:
-            raise ConfigError("give --labels or --labels-col, not both")
-        if self.labels_col is None and not self.labels:
-            raise ConfigError(
-                'no candidate labels: give --labels "a,b,c", --labels-col COLUMN or --label NAME=DESCRIPTION'
-            )
-        self.classifier.scoring(None if self.labels_col else self.labels)  # the classifier's own rules
+        self._check_student(
+            {
+                **self._chosen_teacher(),
+                "--labels": self.labels,
+                "--template": self.template != DEFAULT_TEMPLATE,
+                "--other-label": self.other_label,
+                "--estimate": self.estimate,
+            }
+        )
+        if not self.student:
+            self._check_labels()
         if self.skip_existing and not self.id_col:
             raise ConfigError("--skip-existing needs --id-col: the column that tells rows already written")
         if self.skip_existing and self.mode not in (None, "append"):
@@ -188,6 +241,15 @@ class ClassifyConfig(ClassifyFields, SourceConfig):
                 f"--skip-existing appends the missing rows; --mode {self.mode} contradicts it (drop --mode)"
             )
         self._check_incremental()
+
+    def _check_labels(self) -> None:
+        if self.labels is not None and self.labels_col:
+            raise ConfigError("give --labels or --labels-col, not both")
+        if self.labels_col is None and not self.labels:
+            raise ConfigError(
+                'no candidate labels: give --labels "a,b,c", --labels-col COLUMN or --label NAME=DESCRIPTION'
+            )
+        self.classifier.scoring(None if self.labels_col else self.labels)  # the classifier's own rules
 
     def _check_stream(self) -> None:
         if not self.stream:

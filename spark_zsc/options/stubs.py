@@ -52,7 +52,7 @@ def _params_stub() -> str:
     lines = [
         HEADER,
         "import inspect",
-        "from typing import Any, Iterable, Optional, TypeVar",
+        "from typing import Any, Callable, Iterable, Optional, TypeVar",
         "",
         "from pyspark.ml.param import Param, Params",
         "",
@@ -63,6 +63,9 @@ def _params_stub() -> str:
         "",
         "def keyword_signature() -> inspect.Signature: ...",
         "def unknown_params(names: Iterable[str]) -> list[str]: ...",
+        "def capitalized(name: str) -> str: ...",
+        "def param_getter(option: Option) -> Callable[..., Any]: ...",
+        "def param_setter(option: Option) -> Callable[..., Any]: ...",
         "",
         "class ZeroShotParams(Params):",
         "    def __init__(self, *args: Any) -> None: ...",

@@ -27,7 +27,7 @@ FIELDS = (
     ),
     ("model_sha256", "STRING", "that model's weights' sha256 fingerprint"),
     ("model_revision", "STRING", "its hub commit (null for a local folder)"),
-    ("strategy", "STRING", "how labels were scored: nli or embedding"),
+    ("strategy", "STRING", "how labels were scored: nli, embedding, or distilled (a student of a teacher)"),
     ("embedding_model", "STRING", "the sentence encoder, where one runs (strategy embedding, shortlist)"),
     ("embedding_model_sha256", "STRING", "its weights' sha256 fingerprint"),
     ("shortlist", "INT", "the shortlist's k (null: none)"),

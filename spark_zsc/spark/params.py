@@ -34,11 +34,11 @@ _CONVERTERS = {
 PARAM_OPTIONS = on_face(PARAM)
 
 
-def _capitalized(name: str) -> str:
+def capitalized(name: str) -> str:
     return name[0].upper() + name[1:]
 
 
-def _getter(option):
+def param_getter(option):
     def get(self):
         param = getattr(self, option.param)
         if option.default is None and not self.isDefined(param):
@@ -49,7 +49,7 @@ def _getter(option):
     return get
 
 
-def _setter(option):
+def param_setter(option):
     def set_(self, value):
         return self._set(**{option.param: value})
 
@@ -71,8 +71,8 @@ for _option in PARAM_OPTIONS:
         _option.param,
         Param(Params._dummy(), _option.param, _option.doc, typeConverter=_CONVERTERS[_option.kind]),
     )
-    setattr(ZeroShotParams, f"get{_capitalized(_option.param)}", _getter(_option))
-    setattr(ZeroShotParams, f"set{_capitalized(_option.param)}", _setter(_option))
+    setattr(ZeroShotParams, f"get{capitalized(_option.param)}", param_getter(_option))
+    setattr(ZeroShotParams, f"set{capitalized(_option.param)}", param_setter(_option))
 
 
 def keyword_signature() -> inspect.Signature:

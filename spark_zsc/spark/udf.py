@@ -10,6 +10,7 @@ from pyspark.sql import functions as F
 from pyspark.sql.functions import pandas_udf
 
 from ..engines.batch_loop import classify_frames, result_fields
+from ..engines.results import Abstention
 from ..options import EngineOptions, ScoringOptions, StrategyOptions
 
 _FIELD_TYPES = {
@@ -21,9 +22,10 @@ _FIELD_TYPES = {
 }
 
 
-def result_schema(scoring: ScoringOptions) -> str:
-    """The result struct's fields as a DDL schema: `label string, score double, ...`."""
-    return ", ".join(f"{name} {_FIELD_TYPES[name]}" for name in result_fields(scoring.abstention))
+def result_schema(abstention: Optional[Abstention] = None) -> str:
+    """The result struct's fields as a DDL schema: `label string, score double, ...` (with
+    `selected` where multi-label rows abstain)."""
+    return ", ".join(f"{name} {_FIELD_TYPES[name]}" for name in result_fields(abstention))
 
 
 def result_sql_type(scoring: ScoringOptions) -> str:
@@ -48,7 +50,7 @@ def build_classify_udf(
     unless this worker has to load a model.
     """
     fixed_labels = list(scoring.candidate_labels) if scoring.candidate_labels is not None else None
-    schema = result_schema(scoring)
+    schema = result_schema(scoring.abstention)
 
     def classify_batches(batches: Iterator) -> Iterator[pd.DataFrame]:
         from ..runtime.worker import engine_for

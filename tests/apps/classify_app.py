@@ -9,7 +9,7 @@ import sys
 
 from pyspark.sql import SparkSession
 
-from spark_zsc import ZeroShotClassifier, register_sql_function
+from spark_zsc import ConfigError, DistilledClassifier, ZeroShotClassifier, register_sql_function
 from spark_zsc.spark.metrics import MetricsUnavailable
 
 model, out_path, texts_path, labels_path, where = sys.argv[1:6]
@@ -41,6 +41,13 @@ sql = {  # where Spark has no SQL functions (3.5) a row not classified is a stru
     for r in spark.sql(f"SELECT id, zero_shot(text, array({array})) AS z FROM texts").collect()
 }
 metrics = None if metrics_message else clf.metrics()
+# a student is trained and saved with Spark ML's classic API: refused on Connect before any work
+distill_refusal = None
+if kind == "remote":
+    try:
+        DistilledClassifier(teacher=clf).fit(frame)
+    except ConfigError as error:
+        distill_refusal = str(error)
 json.dump(
     {
         "classifier": results,
@@ -48,6 +55,7 @@ json.dump(
         "sql": sql,
         "metrics_message": metrics_message,
         "metrics": metrics,
+        "distill_refusal": distill_refusal,
     },
     open(out_path, "w"),
 )

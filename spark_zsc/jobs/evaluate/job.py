@@ -11,12 +11,13 @@ from pyspark.sql import functions as F
 from pyspark.sql.types import ArrayType
 
 from ...engines.results import LONG_TEXT_COUNTERS
-from ...errors import ConfigError, MetricsUnavailable
+from ...errors import ConfigError, MetricsUnavailable, required
 from ...log import log
 from ...runtime.session import is_connect
 from ...sources import read_input
 from ...spark.classifier import ZeroShotClassifier
 from ...spark.columns import require_column, require_string_column
+from ..students import load_student
 from ..summary import NUMBER_WIDTH, Line, Summary, number
 from .metrics import CURVE_BINS, Cell, LabelCell, metrics_from_cells, multi_label_metrics, threshold_for
 from .options import EvaluateConfig
@@ -93,12 +94,30 @@ def _score_bin(score):
     return F.least(F.floor(score * CURVE_BINS), F.lit(CURVE_BINS - 1)).cast("int")
 
 
+def _student(spark: SparkSession, options: EvaluateConfig):
+    """The student --student names, reading and writing the run's columns; its labels must be
+    the classes --labels names, in their order (they name the gold's classes)."""
+    student = load_student(spark, required(options.student, "--student"), options.defer_below)
+    student.setInputCol(_TEXT).setOutputCol(_RESULT)
+    if list(student.labels) != options.classes:
+        raise ConfigError(
+            f"--student answers with {', '.join(student.labels)}: give those as --labels, in that order "
+            f"(--gold-map maps gold values to them), not {', '.join(options.classes)}"
+        )
+    return student
+
+
 def _run(
-    rows: DataFrame, options: EvaluateConfig, wording: tuple, template: str, multi_label_gold: bool
+    rows: DataFrame,
+    options: EvaluateConfig,
+    wording: tuple,
+    template: str,
+    multi_label_gold: bool,
+    student=None,
 ) -> dict:
     labels, descriptions = wording
     params = {k: v for k, v in options.classifier_params().items() if k not in _SET_PER_RUN}
-    classifier = ZeroShotClassifier(
+    classifier = student or ZeroShotClassifier(
         candidateLabels=labels,
         hypothesisTemplate=template,
         outputCol=_RESULT,
@@ -191,12 +210,13 @@ def _thresholds(curve: list[dict], options: EvaluateConfig) -> dict:
 
 def run_evaluate(spark: SparkSession, options: EvaluateConfig) -> "EvaluateSummary":
     started = time.perf_counter()
+    student = _student(spark, options) if options.student else None
     rows, without_gold, multi_label_gold = _gold_rows(spark, options)
     runs = []
     try:
         for wording in options.wordings:
             for template in options.templates:
-                runs.append(_run(rows, options, wording, template, multi_label_gold))
+                runs.append(_run(rows, options, wording, template, multi_label_gold, student))
                 log.info(
                     "evaluated %s with %r: accuracy %.4f",
                     _wording_name(runs[-1]),
@@ -208,7 +228,7 @@ def run_evaluate(spark: SparkSession, options: EvaluateConfig) -> "EvaluateSumma
     best = max(range(len(runs)), key=lambda i: runs[i]["macro_f1" if multi_label_gold else "accuracy"] or 0)
     measured = dict(
         model=options.models_description,
-        strategy=options.strategy,
+        strategy="distilled" if options.student else options.strategy,
         multi_label=options.multi_label,
         multi_label_gold=multi_label_gold,
         classes=options.classes,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from ...options import BY_KEY, DEFAULT_TEMPLATE
-from ..option_table import SOURCE_OPTIONS, job_option
+from ..option_table import SOURCE_OPTIONS, STUDENT_OPTIONS, job_option
 
 REPORT_FORMATS = ("markdown", "html")
 
@@ -54,4 +54,5 @@ EVALUATE_OPTIONS = tuple(_WORDINGS.get(option.key, option) for option in SOURCE_
         doc="also report coverage and precision at this threshold; with multi-label gold, the threshold a class "
         "is predicted at (default 0.5)",
     ),
+    *STUDENT_OPTIONS,
 )

@@ -7,12 +7,12 @@ from functools import cached_property
 from typing import Optional
 
 from ...errors import ConfigError, required
-from ...options import BY_KEY, JOB, ClassifierConfig
+from ...options import BY_KEY, DEFAULT_TEMPLATE, JOB, ClassifierConfig
 from ..fields import EvaluateFields
-from ..options import SourceConfig
+from ..options import SourceConfig, StudentRun
 
 
-class EvaluateConfig(EvaluateFields, SourceConfig):  # type: ignore[misc]  # labels, template: lists of wordings
+class EvaluateConfig(StudentRun, EvaluateFields, SourceConfig):  # type: ignore[misc]  # labels, template: lists of wordings
     """Every option of `evaluate`. Each label set is one wording of the same classes: the
     i-th label of every set names the i-th class, and the first set's labels name the
     classes in the report."""
@@ -103,6 +103,14 @@ class EvaluateConfig(EvaluateFields, SourceConfig):  # type: ignore[misc]  # lab
 
     def check_rules(self) -> None:
         self.check_source_rules()
+        chosen = {flag: given for flag, given in self._chosen_teacher().items() if flag != "--min-score"}
+        self._check_student(
+            {
+                **chosen,  # --min-score is a threshold to report on here, which a student's scores have too
+                "--template": self.templates != [DEFAULT_TEMPLATE],
+                "a second --labels": len(self.label_sets) > 1,
+            }
+        )
         if self.labels_col:
             raise ConfigError(
                 "evaluate compares fixed label sets: give --labels (repeat it per wording), not --labels-col"
