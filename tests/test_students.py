@@ -13,8 +13,10 @@ module's name keeps it after them."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
+import shutil
 
 import numpy as np
 import pytest
@@ -231,6 +233,22 @@ def test_under_min_agreement_the_fit_refuses_with_its_figures(corpus, tiny_encod
     assert "under minAgreement 0.99" in message and "Try: a larger sampleRows (now 100)" in message
 
 
+def test_a_student_refuses_an_encoder_other_than_the_one_it_was_fitted_with(
+    student, corpus, tiny_encoder, tmp_path
+):
+    """Its weights mean nothing over another encoder's embeddings: a different model under the
+    name it was fitted with (a new hub revision, another folder at the same path) is refused
+    before any work, instead of labelling under a lineage that names the fitted one."""
+    changed = tmp_path / "encoder"
+    shutil.copytree(tiny_encoder, changed)
+    config = json.loads((changed / "config.json").read_text())
+    (changed / "config.json").write_text(json.dumps({**config, "layer_norm_eps": 1e-6}))
+    moved = student.copy()
+    moved.student = {**student.student, "embeddingModel": str(changed)}
+    with pytest.raises(ConfigError, match="is not the one this student was fitted with"):
+        moved.transform(corpus)
+
+
 @pytest.mark.parametrize(
     "change, message",
     [
@@ -239,6 +257,7 @@ def test_under_min_agreement_the_fit_refuses_with_its_figures(corpus, tiny_encod
         (dict(teacher="per-row labels"), "a student learns one label set"),
         (dict(labelCol="id"), "labelCol 'id' must be a string column"),
         (dict(examples=[("a text", "weather")]), "labels the teacher does not have: 'weather'"),
+        (dict(sampleRows=1), r"rows of [01] label\(s\) \(.*\): it needs rows of at least two labels"),
     ],
 )
 def test_config_errors_say_what_to_change(corpus, tiny_encoder, change, message):

@@ -280,6 +280,15 @@ class DistilledClassifier(Estimator, StudentParams):
         weighted = kept.withColumn("weight", F.lit(1.0)).unionByName(
             training.where(F.col("source") == "example").withColumn("weight", F.lit(float(example_weight)))
         )
+        # a logistic regression taught a single class gives it an infinite intercept: its scores
+        # would be NaN, and every row's top label that class
+        taught = sorted(row.top for row in weighted.select("top").distinct().collect())
+        if len(taught) < 2:
+            raise ConfigError(
+                f"the student would learn from rows of {len(taught)} label(s) ({', '.join(taught) or 'none'}): "
+                "it needs rows of at least two labels to tell them apart; raise sampleRows or keepShare, "
+                "or add labelled examples"
+            )
         learners = self._learn(weighted, labels, multi_label)
         head = head_of(learners, labels, multi_label)
         held_out = table.where(F.col("held_out")).select("source", "top", "embedding").collect()

@@ -57,6 +57,22 @@ def refuse_connect(spark, what: str) -> None:
         )
 
 
+def require_fitted_models(bundles: dict, fitted_sha256s, role: str) -> None:
+    """Refuses to run unless the models found now (kind -> bundle) are those the student was
+    fitted with: its weights mean nothing over another encoder's embeddings (and the teacher's
+    answers are what it learnt), so another model's labels would be wrong, under a lineage
+    naming the fitted one."""
+    found = {bundle.fingerprint for bundle in bundles.values()}
+    missing = [sha256 for sha256 in fitted_sha256s if sha256 and sha256 not in found]
+    if missing:
+        names = ", ".join(f"{bundle.name!r} ({bundle.fingerprint[:12]})" for bundle in bundles.values())
+        raise ConfigError(
+            f"the {role} found now, {names}, is not the one this student was fitted with "
+            f"(sha256 {', '.join(sha256[:12] for sha256 in missing)}): make that model available "
+            "under its name again, or fit the student again"
+        )
+
+
 def student_config(spark, values: dict) -> ClassifierConfig:
     """The student encoder's settings (Param names -> values), checked as the classifier's are."""
     return resolve_devices(spark, ClassifierConfig.of({**values, "strategy": "embedding"}, PARAM))
@@ -244,7 +260,11 @@ class DistilledClassifierModel(Model, StudentParams, MLReadable, MLWritable):
                 "choose another name"
             )
         config = student_config(spark, self.student)
-        models = ship_models(spark, worker_bundles(models_for(config), config.engine), config.distribution)
+        bundles = models_for(config)
+        require_fitted_models(
+            bundles, [self._origin["student"]["embedding_model_sha256"]], "student's encoder"
+        )
+        models = ship_models(spark, worker_bundles(bundles, config.engine), config.distribution)
         if self._accumulator is None:
             self._accumulator = metrics_.new_accumulator(spark)
         teacher = self._teacher_run(spark) if self.getDeferBelow() > 0 else None
@@ -264,7 +284,12 @@ class DistilledClassifierModel(Model, StudentParams, MLReadable, MLWritable):
         rows under deferBelow with it, in the student's pass."""
         options = self.teacher._options(spark)
         scoring = options.scoring(self.labels)
-        models = ship_models(spark, worker_bundles(models_for(options), options.engine), options.distribution)
+        bundles = models_for(options)
+        fitted = self._origin["teacher"]
+        require_fitted_models(
+            bundles, [fitted["model_sha256"], fitted["embedding_model_sha256"]], "teacher's model"
+        )
+        models = ship_models(spark, worker_bundles(bundles, options.engine), options.distribution)
         deferral = Deferral(
             self.getDeferBelow(), scoring.hypotheses, scoring.multi_label, scoring.reading, scoring.abstention
         )
